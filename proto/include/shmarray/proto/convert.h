@@ -1,0 +1,53 @@
+// Copyright 2026 The shmarray Authors. SPDX-License-Identifier: Apache-2.0
+//
+// File: convert.h
+// -----------------------------------------------------------------------------
+// The single place where wire messages (shmarray.v1) and library types meet:
+// index messages <-> IndexExpr, Order, ArrayInfo <-> Layout, and absl::Status
+// <-> grpc::Status. Both the server and the client use it; nothing else
+// converts. Include only from server/src and client/src (it pulls in *.pb.h).
+//
+//   SHMARRAY_ASSIGN_OR_RETURN(shm::IndexExpr expr, IndexFromProto(req.index()));
+//   return ToGrpcStatus(status);
+//
+// Thread-safety: pure functions.
+
+#ifndef SHMARRAY_PROTO_CONVERT_H_
+#define SHMARRAY_PROTO_CONVERT_H_
+
+#include <grpcpp/support/status.h>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "shmarray/shm/index.h"
+#include "shmarray/shm/layout.h"
+#include "shmarray/v1/array_service.pb.h"
+
+namespace shmarray::proto {
+
+// The expression of `index`: its text (parsed with shm::ParseIndex) when set,
+// else its items. kInvalidArgument for malformed text, an empty oneof, or both
+// text and items set.
+absl::StatusOr<shm::IndexExpr> IndexFromProto(const v1::Index& index);
+// Structured form of `expr` (no text).
+v1::Index IndexToProto(const shm::IndexExpr& expr);
+
+// ORDER_UNSPECIFIED and ORDER_C are C order.
+shm::Order OrderFromProto(v1::Order order);
+v1::Order OrderToProto(shm::Order order);
+
+// The layout an ArrayInfo describes (itemsize, shape, strides, offset).
+// kInvalidArgument when it is malformed (mismatched shape/strides lengths,
+// more than shm::kMaxDims axes, bad itemsize).
+absl::StatusOr<shm::Layout> LayoutFromInfo(const v1::ArrayInfo& info);
+// Fills itemsize, shape, strides, offset, nbytes, c_contiguous, f_contiguous.
+void LayoutToInfo(const shm::Layout& layout, v1::ArrayInfo* info);
+
+// absl codes are google.rpc codes: the conversion is a cast of the code plus
+// the message.
+grpc::Status ToGrpcStatus(const absl::Status& status);
+absl::Status FromGrpcStatus(const grpc::Status& status);
+
+}  // namespace shmarray::proto
+
+#endif  // SHMARRAY_PROTO_CONVERT_H_

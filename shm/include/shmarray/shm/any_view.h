@@ -1,0 +1,128 @@
+// Copyright 2026 The shmarray Authors. SPDX-License-Identifier: Apache-2.0
+//
+// File: any_view.h
+// -----------------------------------------------------------------------------
+// AnyView: a type-erased strided view, the C++ Py_buffer. It carries a format,
+// a layout, a data pointer, a read-only flag and a shared owner that keeps the
+// memory alive. The server works on AnyView; a typed View is obtained from it
+// by a checked cast (View<T, N, Contig>::From, or AnyView::as<...>()).
+//
+//   AnyView any = AnyView::Allocate(Format::Parse("d"), {3, 4}, Order::kC);
+//   View<double, 2, c_contig> v = any.as<double, 2, c_contig>();
+//   AnyView col = any.Slice(ParseIndex(":, 1"));   // shares `any`'s memory
+//
+// Thread-safety: AnyView is a value; copies may be used from several threads.
+// The memory it points at is shared, not synchronised.
+
+#ifndef SHMARRAY_SHM_ANY_VIEW_H_
+#define SHMARRAY_SHM_ANY_VIEW_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+
+#include "shmarray/shm/format.h"
+#include "shmarray/shm/index.h"
+#include "shmarray/shm/layout.h"
+
+namespace shmarray::shm {
+
+template <typename T, int N, typename Contig>
+class View;
+struct strided;
+
+class AnyView {
+ public:
+  AnyView() = default;
+
+  // A view of `layout` over `data` (the start of the data region: item
+  // [0,...,0] is at data + layout.offset). `base` keeps the memory alive and
+  // may be empty when the caller manages the memory. Throws ShapeError if
+  // format.itemsize() > layout.itemsize, or the layout is malformed.
+  // REQUIRES: every item of `layout` lies inside the memory at `data`.
+  AnyView(Format format, Layout layout, std::byte* data, bool readonly,
+          std::shared_ptr<const void> base);
+
+  // Allocates a zero-filled owning array (64-byte aligned) of `format` with a
+  // contiguous layout. `itemsize` 0 means format.itemsize(); a larger one adds
+  // trailing padding. Throws ShapeError for bad shapes, std::bad_alloc.
+  static AnyView Allocate(const Format& format, std::span<const int64_t> shape, Order order,
+                          int64_t itemsize = 0);
+
+  const Format& format() const { return format_; }
+  const Layout& layout() const { return layout_; }
+  // Start of the data region (not of item 0; add layout().offset for that).
+  std::byte* data() const { return data_; }
+  // Address of item [0,...,0].
+  std::byte* first() const { return data_ + layout_.offset; }
+  bool readonly() const { return readonly_; }
+  const std::shared_ptr<const void>& base() const { return base_; }
+
+  int ndim() const { return layout_.ndim(); }
+  int64_t itemsize() const { return layout_.itemsize; }
+  int64_t size() const { return layout_.size(); }
+  int64_t nbytes() const { return layout_.nbytes(); }
+  bool is_c_contig() const { return layout_.is_c_contiguous(); }
+  bool is_f_contig() const { return layout_.is_f_contiguous(); }
+
+  // Same memory, new layout; see Layout::Apply for errors.
+  AnyView Slice(const IndexExpr& expr) const;
+  AnyView Transposed() const;
+  AnyView Permuted(std::span<const int> axes) const;
+  // A read-only alias of the same memory.
+  AnyView AsReadOnly() const;
+
+  // New owning contiguous copy in `order` (copy() / copy_fortran()).
+  AnyView Copy(Order order = Order::kC) const;
+
+  // Checked cast to a typed view; throws as View::From does.
+  template <typename T, int N, typename Contig = strided>
+  View<T, N, Contig> as() const {
+    return View<T, N, Contig>::From(*this);
+  }
+
+ private:
+  Format format_;
+  Layout layout_;
+  std::byte* data_ = nullptr;
+  bool readonly_ = false;
+  std::shared_ptr<const void> base_;
+};
+
+// Copies the items of `src` into `dst` (dst[...] = src) with Cython's
+// broadcasting: the lower-rank side gains leading axes, a source axis of
+// extent 1 repeats, a destination axis of extent 1 does not. Overlapping
+// memory is copied as if through a temporary. Fast paths: both contiguous in
+// the same order (one memcpy), contiguous inner runs, itemsize 1/2/4/8/16.
+// Throws ShapeError "got differing extents in dimension 0 (got 2 and 3)"
+// (destination first), FormatError when the formats differ, ReadOnlyError
+// "buffer source array is read-only" when dst is read-only.
+void CopyInto(const AnyView& dst, const AnyView& src);
+
+// Byte-level kernels without format checks, used by CopyInto, the server's
+// Read/Write streaming and the benchmarks.
+// Copies the items of `src` (a layout over `src_data`, data-region pointer)
+// into a contiguous buffer `out` in `order`. REQUIRES: out holds
+// src.nbytes() bytes; no overlap.
+void PackBytes(const Layout& src, const std::byte* src_data, Order order, std::byte* out);
+// The inverse: a contiguous buffer in `order` into the items of `dst`.
+void UnpackBytes(const std::byte* in, Order order, const Layout& dst, std::byte* dst_data);
+// Strided to strided, same shape and itemsize, no broadcasting.
+// REQUIRES: no overlap.
+void CopyStrided(const Layout& dst, std::byte* dst_data, const Layout& src,
+                 const std::byte* src_data);
+// Chunked forms for streaming: bytes [begin, begin + len) of the contiguous
+// serialization in `order` of the items of `src` / `dst`. REQUIRES:
+// 0 <= begin, begin + len <= nbytes(); no overlap.
+void PackRange(const Layout& src, const std::byte* src_data, Order order, int64_t begin,
+               int64_t len, std::byte* out);
+void UnpackRange(const std::byte* in, int64_t begin, int64_t len, Order order, const Layout& dst,
+                 std::byte* dst_data);
+// Writes `value` (itemsize bytes) into every item of `dst`.
+void FillBytes(const Layout& dst, std::byte* dst_data, const std::byte* value);
+
+}  // namespace shmarray::shm
+
+#endif  // SHMARRAY_SHM_ANY_VIEW_H_

@@ -1,0 +1,236 @@
+// Copyright 2026 The shmarray Authors. SPDX-License-Identifier: Apache-2.0
+//
+// File: format.h
+// -----------------------------------------------------------------------------
+// PEP 3118 / struct-module format strings: parsing, itemsize and alignment,
+// the canonical spelling the daemon stores, and the compile-time format of a
+// C++ element type.
+//
+//   Format f = Format::Parse("T{d:x:d:y:}");
+//   f.itemsize();   // 16
+//   f.canonical();  // "T{<d:x:<d:y:}"
+//   CheckFormat<double>(Format::Parse("d"));  // ok; throws FormatError on mismatch
+//
+// Grammar accepted (DESIGN.md §3), as NumPy reads it:
+//   format  := item+                  (the empty string means "B", PEP 3118's default)
+//   item    := order | [shape] order* [count] elem [':' name ':']
+//   order   := '@' | '=' | '<' | '>' | '!' | '^'      sticky until changed, also
+//                                                    across struct boundaries
+//   shape   := '(' extent (',' extent)* ')'
+//   elem    := '?' b B h H i I l L q Q n N e f d g Zf Zd Zg c s p x P | 'T{' item+ '}'
+// Whitespace is allowed between any two tokens (also inside a shape and
+// before a name) and ignored; inside a name it is part of the name; inside a
+// number, 'Zf' or 'T{' it is an error.
+//   - `@` (the start state): native sizes and alignment; every item is aligned
+//     to its natural alignment and a struct (and the whole format) is padded
+//     to the largest alignment of its `@` items, as NumPy does (`ix` is 8
+//     bytes, `^ix` 5). Whether an item is aligned, and whether a struct gets
+//     tail padding, depends on the byte order in force after it (NumPy).
+//   - `^`: native sizes, no alignment. `= < > !`: standard sizes, no
+//     alignment (`l`/`L` are 4 bytes).
+//   - Counts: for `s` and `p` the length of the string, for `x` the number of
+//     pad bytes, otherwise an extra trailing sub-array axis (`3i` is one item
+//     of 12 bytes, `(2)3i` is int32_t[2][3]).
+//   - `T{...}` with optional `:name:` after each item; unnamed items are
+//     allowed; an unnamed `x` is padding, a named one is a field of raw bytes.
+// Decisions where PEP 3118, struct and NumPy differ or are silent (x86-64):
+//   - `g` is the 16-byte x86 extended long double and `Zg` two of them in
+//     every mode: `<g`/`<Zg` are accepted (NumPy and struct reject them) so
+//     that `g` has a canonical spelling.
+//   - `n`, `N`, `P` exist only in the native modes `@` and `^` (as in
+//     struct); `=n`, `<P` are rejected. Their canonical forms are `<q`, `<Q`,
+//     `<Q`: in shared memory a pointer is just 8 bytes.
+//   - Rejected on purpose: `O` (a Python object pointer means nothing in
+//     another process), `w` `u` `t` `&` `X{}`, a zero count or extent, an
+//     empty struct `T{}` (items of 0 bytes; NumPy accepts them), a byte order
+//     with no item after it, a `}` with no `T{` (NumPy stops parsing there),
+//     duplicate field names, an empty name `::`.
+//   - The empty string means "B" (PEP 3118: a missing format is "B"; a
+//     protobuf string cannot tell missing from empty). NumPy's Python parser
+//     reads '' as a 0-byte struct; its buffer import also uses "B".
+// Anything else throws FormatError naming the format and the 0-based position
+// of the fault:
+//   'T{i:a' is not a valid PEP 3118 buffer format string: expected ':' to end the field name at position 5
+//
+// Canonical form: explicit byte order, standard sizes, native padding spelled
+// out as `x`, so the same bytes have the same spelling on every platform:
+//   - every scalar carries its own byte order, `<` or `>` (`@ = ^` become the
+//     host's order, `!` becomes `>`), even inside a struct and when it repeats
+//     the previous one; one-byte codes and `s`/`p` always get `<`;
+//   - codes are standard-size: on x86-64 `l`, `n` -> `q`; `L`, `N`, `P` -> `Q`;
+//     `=l` -> `i`;
+//   - a count on a non-string code becomes a shape; shape comes first, then the
+//     byte order, then the length of `s`/`p` (`(2,3)<d`, `(3)<i`, `<5s`); a
+//     count of 1 disappears, an extent of 1 stays (`1i` -> `<i`, `(1)i` -> `(1)<i`);
+//   - structs: `T{` ... `}` without a prefix; padding (alignment gaps, tail
+//     padding, explicit `x`) merged into one `<n>x` per gap, never prefixed;
+//     names kept as written; `T{b:a:i:b:}` -> `T{<b:a:3x<i:b:}`;
+//   - a format of several items, or of one named or padded item, is a struct
+//     and is wrapped in `T{...}` (`ii` -> `T{<i<i}`, `ix` -> `T{<i4x}`).
+// Canonicalising is idempotent; two formats meaning the same bytes of the
+// same scalar type have the same canonical form (`i`, `<i`, `=i`, `=l`,
+// `^i` -> `<i`; `l`, `q`, `n`, `<q` -> `<q`; `!i` -> `>i`; `>b`, `b` -> `<b`).
+//
+// Thread-safety: Format is an immutable value; concurrent use is safe.
+
+#ifndef SHMARRAY_SHM_FORMAT_H_
+#define SHMARRAY_SHM_FORMAT_H_
+
+#include <complex>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <type_traits>
+
+namespace shmarray::shm {
+
+// Limits that keep parsing bounded whatever the input.
+inline constexpr size_t kMaxFormatLength = 64 * 1024;           // characters
+inline constexpr int kMaxFormatNesting = 32;                    // nested T{ }
+inline constexpr int64_t kMaxItemsizeBytes = int64_t{1} << 40;  // one item
+
+class Format {
+ public:
+  // The format of single bytes, "<B" (PEP 3118 says a missing format means "B").
+  Format();
+
+  // Parses `text` (PEP 3118, see the file comment). Throws FormatError with
+  // the position of the fault for anything outside the grammar, an
+  // unbalanced `T{`, counts or sizes that overflow or exceed
+  // kMaxItemsizeBytes, nesting deeper than kMaxFormatNesting, text longer
+  // than kMaxFormatLength (or a canonical form that would be), an embedded
+  // NUL. Never hangs, never allocates more than O(text size).
+  // Thread-safe.
+  static Format Parse(std::string_view text);
+
+  // The canonical spelling (see file comment). Parse(canonical()) == *this.
+  const std::string& canonical() const { return canonical_; }
+  // The text this Format was parsed from ("" for Format()).
+  const std::string& original() const { return original_; }
+  // Size in bytes of one item as the format describes it (native `@` structs
+  // are padded to their alignment, as NumPy does).
+  int64_t itemsize() const { return itemsize_; }
+  // Alignment in bytes that a native compiler would give the item: the
+  // largest natural alignment of its `@`-mode scalars (1 for standard-size
+  // and `^` formats, so `i` is 4 and `<i` is 1).
+  int64_t alignment() const { return alignment_; }
+  // A human name of what the format means, used in error messages:
+  // 'double', 'int32_t', 'uint8_t', 'bool', 'char', 'complex double',
+  // 'long double', 'float16', 'big-endian int32_t', 'char[16]' (for `16s`),
+  // 'pascal char[16]' (for `16p`), 'int32_t[2][3]', 'a struct'.
+  const std::string& description() const { return description_; }
+  // True if the item is a struct (`T{...}`, several items, a named or padded
+  // item), or a sub-array of one; description() is then "a struct".
+  bool is_struct() const { return is_struct_; }
+
+  // Same canonical form: the same bytes mean the same values.
+  friend bool operator==(const Format& a, const Format& b) { return a.canonical_ == b.canonical_; }
+
+ private:
+  std::string original_;
+  std::string canonical_;
+  std::string description_;
+  int64_t itemsize_ = 1;
+  int64_t alignment_ = 1;
+  bool is_struct_ = false;
+};
+
+// FormatTraits<T> tells the library the PEP 3118 format and the C++ name of an
+// element type. It is defined for every arithmetic type, bool and
+// std::complex<float|double|long double>. A user struct declares its own once:
+//
+//   struct Point { double x, y; };
+//   template <> struct shmarray::shm::FormatTraits<Point> {
+//     static constexpr std::string_view kFormat = "T{d:x:d:y:}";
+//     static constexpr std::string_view kName = "Point";
+//   };
+//
+// The format must describe sizeof(T) bytes (checked when a view binds).
+template <typename T>
+struct FormatTraits;  // undefined: a type without traits cannot be viewed
+
+#define SHMARRAY_FORMAT_TRAITS_(type, fmt, name)     \
+  template <>                                        \
+  struct FormatTraits<type> {                        \
+    static constexpr std::string_view kFormat = fmt; \
+    static constexpr std::string_view kName = name;  \
+  }
+
+SHMARRAY_FORMAT_TRAITS_(bool, "?", "bool");
+SHMARRAY_FORMAT_TRAITS_(char, "c", "char");
+SHMARRAY_FORMAT_TRAITS_(signed char, "b", "int8_t");
+SHMARRAY_FORMAT_TRAITS_(unsigned char, "B", "uint8_t");
+SHMARRAY_FORMAT_TRAITS_(short, "h", "int16_t");
+SHMARRAY_FORMAT_TRAITS_(unsigned short, "H", "uint16_t");
+SHMARRAY_FORMAT_TRAITS_(int, "i", "int32_t");
+SHMARRAY_FORMAT_TRAITS_(unsigned int, "I", "uint32_t");
+SHMARRAY_FORMAT_TRAITS_(long, "l", sizeof(long) == 8 ? "int64_t" : "int32_t");
+SHMARRAY_FORMAT_TRAITS_(unsigned long, "L", sizeof(long) == 8 ? "uint64_t" : "uint32_t");
+SHMARRAY_FORMAT_TRAITS_(long long, "q", "long long");
+SHMARRAY_FORMAT_TRAITS_(unsigned long long, "Q", "unsigned long long");
+SHMARRAY_FORMAT_TRAITS_(float, "f", "float");
+SHMARRAY_FORMAT_TRAITS_(double, "d", "double");
+SHMARRAY_FORMAT_TRAITS_(long double, "g", "long double");
+SHMARRAY_FORMAT_TRAITS_(std::complex<float>, "Zf", "complex float");
+SHMARRAY_FORMAT_TRAITS_(std::complex<double>, "Zd", "complex double");
+SHMARRAY_FORMAT_TRAITS_(std::complex<long double>, "Zg", "complex long double");
+// The character types are integers of their size (PEP 3118 has no UTF-16).
+SHMARRAY_FORMAT_TRAITS_(char8_t, "B", "char8_t");
+SHMARRAY_FORMAT_TRAITS_(char16_t, "H", "char16_t");
+SHMARRAY_FORMAT_TRAITS_(char32_t, "I", "char32_t");
+SHMARRAY_FORMAT_TRAITS_(wchar_t,
+                        sizeof(wchar_t) == 4   ? (std::is_signed_v<wchar_t> ? "i" : "I")
+                        : sizeof(wchar_t) == 2 ? (std::is_signed_v<wchar_t> ? "h" : "H")
+                                               : "B",
+                        "wchar_t");
+#undef SHMARRAY_FORMAT_TRAITS_
+
+// Const and volatile element types have the format of the plain type.
+template <typename T>
+struct FormatTraits<const T> : FormatTraits<T> {};
+template <typename T>
+struct FormatTraits<volatile T> : FormatTraits<T> {};
+template <typename T>
+struct FormatTraits<const volatile T> : FormatTraits<T> {};
+
+// The PEP 3118 format of T as declared by its traits, e.g. "i" for int.
+template <typename T>
+constexpr std::string_view format_of() {
+  return FormatTraits<T>::kFormat;
+}
+
+// The name used for T in error messages, e.g. 'int32_t'.
+template <typename T>
+constexpr std::string_view type_name_of() {
+  return FormatTraits<T>::kName;
+}
+
+// The parsed `format` of a C++ type named `type_name` of `type_size` bytes
+// (normally FormatTraits<T>::kFormat, kName and sizeof(T)). Parses once per
+// (format, size) and caches the result for the life of the process; the
+// returned reference stays valid until exit. Throws FormatError if `format`
+// is invalid or its itemsize is not `type_size`:
+//   format 'T{c:c:}' of 'Pad' describes 1 byte but the type has 8 bytes
+// Thread-safe (the cache is guarded by a mutex).
+const Format& FormatForType(std::string_view format, std::string_view type_name,
+                            size_t type_size);
+
+// Throws FormatError "Buffer dtype mismatch, expected '<type_name>' but got
+// '<description>'" unless `actual` has the same canonical form as `expected`.
+// A struct whose canonical form differs reads "... but got a struct" (no
+// quotes, as Cython). Thread-safe.
+void CheckFormatMatches(const Format& expected, std::string_view type_name, const Format& actual);
+
+// Convenience: checks `actual` against T's format (errors as
+// FormatForType and CheckFormatMatches). Thread-safe; after the first
+// successful call for T it takes no lock.
+template <typename T>
+void CheckFormat(const Format& actual) {
+  static const Format& expected = FormatForType(format_of<T>(), type_name_of<T>(), sizeof(T));
+  CheckFormatMatches(expected, type_name_of<T>(), actual);
+}
+
+}  // namespace shmarray::shm
+
+#endif  // SHMARRAY_SHM_FORMAT_H_

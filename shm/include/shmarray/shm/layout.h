@@ -1,0 +1,97 @@
+// Copyright 2026 The shmarray Authors. SPDX-License-Identifier: Apache-2.0
+//
+// File: layout.h
+// -----------------------------------------------------------------------------
+// Layout: where the items of a strided array live, PEP 3118 style. An item
+// size, a shape, strides in BYTES (negative and zero allowed) and the byte
+// offset of item [0, ..., 0] from the start of the data region. A Layout is
+// pure arithmetic; it never touches memory.
+//
+//   Layout a = Layout::Contiguous(8, {4, 6}, Order::kC);   // strides {48, 8}
+//   Layout b = a.Apply(ParseIndex("::2, ::-1"));          // shape {2, 6}, strides {96, -8}, offset 40
+//   b.CheckWithin(a.nbytes());                            // throws ShapeError if outside
+//
+// Contiguity follows NumPy: axes of extent 1 are ignored, an empty array is
+// both C and F contiguous. Thread-safety: plain value.
+
+#ifndef SHMARRAY_SHM_LAYOUT_H_
+#define SHMARRAY_SHM_LAYOUT_H_
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "shmarray/shm/index.h"
+
+namespace shmarray::shm {
+
+// The largest number of dimensions of any layout (as NumPy 1.x).
+inline constexpr int kMaxDims = 32;
+
+enum class Order { kC, kF };
+
+struct Layout {
+  int64_t itemsize = 1;          // bytes per item, > 0
+  std::vector<int64_t> shape;    // items per axis, each >= 0
+  std::vector<int64_t> strides;  // bytes per step on each axis
+  int64_t offset = 0;            // bytes from the data region to item [0,...,0]
+
+  // A fresh contiguous layout. Throws ShapeError for a negative extent, more
+  // than kMaxDims axes, itemsize <= 0, or a byte size that overflows int64.
+  static Layout Contiguous(int64_t itemsize, std::span<const int64_t> shape, Order order,
+                           int64_t offset = 0);
+
+  int ndim() const { return static_cast<int>(shape.size()); }
+  // Number of items (product of shape; 1 for 0-d). REQUIRES: validated layout.
+  int64_t size() const;
+  // size() * itemsize.
+  int64_t nbytes() const { return size() * itemsize; }
+
+  // NumPy's flags: ignore extent-1 axes; size 0 is both.
+  bool is_c_contiguous() const;
+  bool is_f_contiguous() const;
+
+  // Byte range [lo, hi) relative to the data region that the items touch;
+  // {offset, offset} when size() == 0.
+  struct Extent {
+    int64_t lo;
+    int64_t hi;
+  };
+  Extent ByteExtent() const;
+
+  // Throws ShapeError unless the layout is well formed (itemsize > 0, shape
+  // and strides of equal length <= kMaxDims, extents >= 0, no overflow) and
+  // every item lies inside [0, buffer_bytes): "layout reaches byte 120 but the
+  // buffer has 96 bytes".
+  void CheckWithin(int64_t buffer_bytes) const;
+
+  // Reversed axes (.T).
+  Layout Transposed() const;
+  // Axes reordered: result axis i is this axis axes[i]. Throws ShapeError
+  // unless `axes` is a permutation of 0..ndim-1.
+  Layout Permuted(std::span<const int> axes) const;
+
+  // The layout of `this[expr]` with NumPy basic-indexing semantics.
+  // Errors (exact texts, DESIGN.md §4):
+  //   IndexError     "Index out of bounds (axis 0)"           integer outside its axis
+  //   IndexExprError "Step may not be zero (axis 0)"
+  //   IndexExprError "an index can only have a single ellipsis ('...')"
+  //   IndexExprError "too many indices for array: array is 2-dimensional, but 3 were indexed"
+  //   ShapeError     result with more than kMaxDims axes
+  // Axis numbers are those of this layout.
+  Layout Apply(const IndexExpr& expr) const;
+
+  // "itemsize=8 shape=(2, 3) strides=(24, 8) offset=0", for messages and logs.
+  std::string DebugString() const;
+
+  friend bool operator==(const Layout&, const Layout&) = default;
+};
+
+// Strides of a fresh contiguous array. REQUIRES: sizes do not overflow.
+std::vector<int64_t> ContiguousStrides(int64_t itemsize, std::span<const int64_t> shape,
+                                       Order order);
+
+}  // namespace shmarray::shm
+
+#endif  // SHMARRAY_SHM_LAYOUT_H_

@@ -1,0 +1,240 @@
+// Copyright 2026 The shmarray Authors. SPDX-License-Identifier: Apache-2.0
+//
+// File: segment.h
+// -----------------------------------------------------------------------------
+// Segment: one POSIX shared-memory object that holds one array (or, for a
+// named view, only a header). Created through Boost.Interprocess.
+//
+// Layout of the object: bytes [0, 4096) are a fixed, versioned header page
+// (magic, version, state creating/committed, kind, generation, user name,
+// canonical format, layout, read-only flag, data size, base generation for a
+// view, creation time, checksum); the data region starts at byte 4096
+// (kDataOffset), so it is page aligned. Clients map only the data region and
+// never write the header.
+//
+// Creation is crash-safe: Create() writes the header with state kCreating,
+// reserves the data bytes up front (fallocate on the tmpfs file, so a full
+// /dev/shm is a clean kResourceExhausted, never a later SIGBUS), and only
+// Commit() flips the state to kCommitted. Recovery (Segment::List + Open)
+// ignores or removes segments that never committed.
+//
+//   SHMARRAY_ASSIGN_OR_RETURN(Segment seg, Segment::Create("shmarray.0.1f", meta, 0600));
+//   std::memset(seg.data(), 0, seg.data_size_bytes());
+//   SHMARRAY_RETURN_IF_ERROR(seg.Commit());
+//   SHMARRAY_ASSIGN_OR_RETURN(Segment ro, Segment::Open("shmarray.0.1f", Segment::Access::kReadOnly));
+//
+// Seal and permissions: Seal() drops every write bit of the object's file
+// mode, so a later shm_open(O_RDWR) by a non-root user fails. Root bypasses
+// file modes (CAP_DAC_OVERRIDE), and writable mappings that already exist stay
+// writable: they cannot be revoked.
+//
+// A crash between creating the object and writing its header leaves an object
+// that Open() reports as kDataLoss (too small, or a zero header); recovery
+// should remove such objects as well as kCreating ones.
+//
+// Thread-safety: a Segment is a move-only handle; distinct handles may be used
+// from different threads; one handle is not synchronised. The free functions
+// are thread-safe. The bytes of the data region are not synchronised.
+
+#ifndef SHMARRAY_SHM_SEGMENT_H_
+#define SHMARRAY_SHM_SEGMENT_H_
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "shmarray/shm/layout.h"
+
+namespace shmarray::shm {
+
+// Bytes before the data region; the header page.
+inline constexpr int64_t kDataOffset = 4096;
+// Longest user name stored in a header.
+inline constexpr size_t kMaxNameLength = 255;
+// Longest canonical format stored in a header.
+inline constexpr size_t kMaxStoredFormatLength = 2048;
+
+enum class SegmentKind : uint32_t { kArray = 1, kView = 2 };
+enum class SegmentState : uint32_t { kCreating = 1, kCommitted = 2 };
+
+namespace internal {
+
+// The on-memory header page (bytes [0, sizeof(SegmentHeader)) of every
+// segment; the rest of the first 4096 bytes is zero). Standard layout,
+// trivially copyable, no padding, fixed-width little-endian integers (the
+// header is host-local), no pointers. Strings are length + bytes (not NUL
+// terminated; unused bytes are zero). `checksum` is FNV-1a 64 over the whole
+// struct with `checksum` set to 0. Exposed for tests and tools; use Segment.
+struct SegmentHeader {
+  char magic[8];              // kSegmentMagic, no NUL
+  uint32_t version;           // kSegmentVersion
+  uint32_t state;             // SegmentState
+  uint32_t kind;              // SegmentKind
+  uint32_t readonly;          // 0 or 1
+  uint64_t generation;
+  uint64_t base_generation;   // kView only
+  int64_t created_unix_ns;
+  int64_t data_size_bytes;    // the object is kDataOffset + this many bytes
+  int64_t itemsize;
+  int64_t offset;             // byte offset of item [0,...,0] in the data region
+  uint32_t ndim;              // <= kMaxDims
+  uint32_t name_length;       // <= kMaxNameLength
+  uint32_t format_length;     // <= kMaxStoredFormatLength
+  uint32_t base_name_length;  // <= kMaxNameLength
+  int64_t shape[kMaxDims];    // entries >= ndim are 0
+  int64_t strides[kMaxDims];  // bytes; entries >= ndim are 0
+  char name[kMaxNameLength + 1];
+  char base_name[kMaxNameLength + 1];
+  char format[kMaxStoredFormatLength];
+  uint64_t checksum;
+};
+
+inline constexpr char kSegmentMagic[8] = {'S', 'H', 'M', 'A', 'R', 'R', 'A', 'Y'};
+inline constexpr uint32_t kSegmentVersion = 1;
+
+// FNV-1a 64 of `header` with its checksum field taken as 0.
+uint64_t SegmentHeaderChecksum(const SegmentHeader& header);
+
+}  // namespace internal
+
+// What a header records. For a kView segment, `layout` is the view's layout
+// over the base's data region, data_size_bytes is 0, and base_generation
+// names the base array's incarnation.
+struct SegmentMeta {
+  SegmentKind kind = SegmentKind::kArray;
+  uint64_t generation = 0;        // unique per incarnation of a name
+  std::string name;               // the user's name, <= kMaxNameLength
+  std::string format;             // canonical PEP 3118 format, <= kMaxStoredFormatLength
+  Layout layout;                  // itemsize, shape, byte strides, byte offset in the data region
+  bool readonly = false;
+  int64_t data_size_bytes = 0;    // size of the data region (0 for a view)
+  uint64_t base_generation = 0;   // kView only: generation of the base array
+  std::string base_name;          // kView only: the base array's user name
+  int64_t created_unix_ns = 0;    // creation time, ns since the Unix epoch
+  SegmentState state = SegmentState::kCreating;
+};
+
+class Segment {
+ public:
+  enum class Access { kReadOnly, kReadWrite };
+
+  // Creates the shared-memory object `os_name` (no leading '/'; a single
+  // component of [A-Za-z0-9._-], at most 255 bytes, not "." or "..") with
+  // file mode exactly `mode` & 0777 (the umask does not apply), sized
+  // kDataOffset + meta.data_size_bytes, the whole size reserved with fallocate
+  // (the data bytes are zero), and the header written from `meta` with state
+  // kCreating (meta.state and meta.readonly are taken as given, except that
+  // state is always stored as kCreating). Returns the read-write handle.
+  // REQUIRES for `meta` (else kInvalidArgument): strings within their limits,
+  // data_size_bytes >= 0, a well-formed layout of at most kMaxDims axes that,
+  // for kArray, lies inside [0, data_size_bytes).
+  // Errors: kInvalidArgument (bad os_name or meta), kAlreadyExists (the object
+  // exists), kResourceExhausted (not enough space: "not enough shared memory
+  // in /dev/shm for array 'x': need N bytes, M free"), kPermissionDenied,
+  // kInternal for other OS errors. On error nothing is left behind.
+  static absl::StatusOr<Segment> Create(std::string_view os_name, const SegmentMeta& meta,
+                                        mode_t mode);
+
+  // Opens an existing object and validates its header: magic, version,
+  // checksum, enum values, string lengths, that the object is exactly
+  // kDataOffset + data size bytes, and that the layout lies inside the data
+  // region (for a kView only that it is well formed). Half-created (kCreating)
+  // segments open fine; see meta().state. kReadOnly maps everything
+  // PROT_READ; kReadWrite maps everything writable.
+  // Errors: kInvalidArgument (bad os_name), kNotFound, kPermissionDenied (e.g.
+  // kReadWrite on a sealed object, for a non-root user), kDataLoss (the
+  // message says what is wrong with the header or size), kInternal.
+  static absl::StatusOr<Segment> Open(std::string_view os_name, Access access);
+
+  // Removes the name `os_name`; the name is free for Create at once. Mappings
+  // already held (in any process) stay valid until unmapped (POSIX).
+  // Errors: kInvalidArgument (bad os_name), kNotFound, kPermissionDenied,
+  // kInternal.
+  static absl::Status Unlink(std::string_view os_name);
+
+  // Names (without '/') of the shared-memory objects in /dev/shm whose names
+  // start with `prefix` + ".", sorted. Errors: kInternal if /dev/shm cannot be
+  // read.
+  static absl::StatusOr<std::vector<std::string>> List(std::string_view prefix);
+
+  Segment(Segment&&) noexcept;
+  Segment& operator=(Segment&&) noexcept;
+  Segment(const Segment&) = delete;
+  Segment& operator=(const Segment&) = delete;
+  ~Segment();  // drops this handle's reference to the mapping; never unlinks
+
+  // Marks the header committed (state kCommitted, new checksum) and updates
+  // meta().state. Idempotent. Writes that precede Commit() in this thread are
+  // ordered before the state change.
+  // Errors: kFailedPrecondition for a read-only (or moved-from) handle.
+  absl::Status Commit();
+
+  // Sets the header's read-only flag (new checksum; meta().readonly) and
+  // removes every write bit from the object's file mode (0660 -> 0440), so a
+  // later shm_open(O_RDWR) by a non-root user fails. Root bypasses file modes;
+  // existing writable mappings (this handle's included) stay writable: they
+  // cannot be revoked. Idempotent.
+  // Errors: kFailedPrecondition for a read-only (or moved-from) handle;
+  // kNotFound if the name was unlinked or now names another object;
+  // kPermissionDenied / kInternal from fchmod.
+  absl::Status Seal();
+
+  // The header as read at Open (or written at Create), updated by Commit and
+  // Seal of this handle only.
+  const SegmentMeta& meta() const { return meta_; }
+  const std::string& os_name() const { return os_name_; }
+  // Start of the data region (kDataOffset into the object); null when
+  // data_size_bytes is 0. Valid while this handle or a copy of mapping()
+  // lives. Writable only if writable().
+  std::byte* data() const { return data_; }
+  int64_t data_size_bytes() const { return meta_.data_size_bytes; }
+  bool writable() const { return writable_; }
+
+  // Shares ownership of the mapping, e.g. as the base of an AnyView: the
+  // mapping stays valid while any copy of the pointer lives, even after this
+  // handle is destroyed or the name is unlinked. Non-null for a handle
+  // returned by Create or Open (null once moved from).
+  std::shared_ptr<const void> mapping() const;
+
+ private:
+  struct Mapping;
+  Segment() = default;
+  // Identity of the object this handle was created or opened on, so Seal()
+  // never changes the mode of a newer object that reused the name.
+  dev_t dev_ = 0;
+  ino_t ino_ = 0;
+  std::string os_name_;
+  SegmentMeta meta_;
+  std::shared_ptr<Mapping> mapping_;
+  std::byte* data_ = nullptr;
+  bool writable_ = false;
+};
+
+// Maps only the data region of `os_name` (offset kDataOffset, `size_bytes`
+// bytes), as clients do: reads the header with pread (never maps it, never
+// writes it), validates it as Open does, checks that it is committed and that
+// its generation is `expected_generation`, then maps the bytes with `access`.
+// Returns the owner of the mapping (keeps it mapped while any copy lives,
+// even after Unlink) and sets *data (null when size_bytes is 0; the owner is
+// still non-null). REQUIRES: data != nullptr.
+// Errors: kInvalidArgument (bad os_name, negative size_bytes); kNotFound /
+// kPermissionDenied from the OS; kDataLoss for a bad header;
+// kFailedPrecondition "array 'x' is not committed yet"; kAborted when the
+// header's generation differs ("array 'x' was replaced: expected generation
+// 1f, segment has 20"); kOutOfRange when size_bytes exceeds the data region.
+// Thread-safe.
+absl::StatusOr<std::shared_ptr<const void>> MapDataRegion(std::string_view os_name,
+                                                          Segment::Access access,
+                                                          uint64_t expected_generation,
+                                                          int64_t size_bytes, std::byte** data);
+
+}  // namespace shmarray::shm
+
+#endif  // SHMARRAY_SHM_SEGMENT_H_
