@@ -50,7 +50,8 @@
 //     reads '' as a 0-byte struct; its buffer import also uses "B".
 // Anything else throws FormatError naming the format and the 0-based position
 // of the fault:
-//   'T{i:a' is not a valid PEP 3118 buffer format string: expected ':' to end the field name at position 5
+//   'T{i:a' is not a valid PEP 3118 buffer format string: expected ':' to end the field name at
+//   position 5
 //
 // Canonical form: explicit byte order, standard sizes, native padding spelled
 // out as `x`, so the same bytes have the same spelling on every platform:
@@ -213,8 +214,7 @@ constexpr std::string_view type_name_of() {
 // is invalid or its itemsize is not `type_size`:
 //   format 'T{c:c:}' of 'Pad' describes 1 byte but the type has 8 bytes
 // Thread-safe (the cache is guarded by a mutex).
-const Format& FormatForType(std::string_view format, std::string_view type_name,
-                            size_t type_size);
+const Format& FormatForType(std::string_view format, std::string_view type_name, size_t type_size);
 
 // Throws FormatError "Buffer dtype mismatch, expected '<type_name>' but got
 // '<description>'" unless `actual` has the same canonical form as `expected`.
