@@ -21,7 +21,8 @@
 //   SHMARRAY_ASSIGN_OR_RETURN(Segment seg, Segment::Create("shmarray.0.1f", meta, 0600));
 //   std::memset(seg.data(), 0, seg.data_size_bytes());
 //   SHMARRAY_RETURN_IF_ERROR(seg.Commit());
-//   SHMARRAY_ASSIGN_OR_RETURN(Segment ro, Segment::Open("shmarray.0.1f", Segment::Access::kReadOnly));
+//   SHMARRAY_ASSIGN_OR_RETURN(Segment ro,
+//                             Segment::Open("shmarray.0.1f", Segment::Access::kReadOnly));
 //
 // Seal and permissions: Seal() drops every write bit of the object's file
 // mode, so a later shm_open(O_RDWR) by a non-root user fails. Root bypasses
@@ -31,6 +32,11 @@
 // A crash between creating the object and writing its header leaves an object
 // that Open() reports as kDataLoss (too small, or a zero header); recovery
 // should remove such objects as well as kCreating ones.
+//
+// Hostile segments: headers are read with pread and fully validated (a bad
+// one is kDataLoss, never a crash). A process allowed to write the object can
+// still ftruncate it under existing mappings, after which touching the lost
+// pages raises SIGBUS; file modes are the defence against that.
 //
 // Thread-safety: a Segment is a move-only handle; distinct handles may be used
 // from different threads; one handle is not synchronised. The free functions
@@ -66,22 +72,22 @@ enum class SegmentState : uint32_t { kCreating = 1, kCommitted = 2 };
 
 namespace internal {
 
-// The on-memory header page (bytes [0, sizeof(SegmentHeader)) of every
-// segment; the rest of the first 4096 bytes is zero). Standard layout,
+// The header stored at byte 0 of every segment (the rest of the 4096-byte
+// header page is zero; static_asserts in segment.cc). Standard layout,
 // trivially copyable, no padding, fixed-width little-endian integers (the
 // header is host-local), no pointers. Strings are length + bytes (not NUL
 // terminated; unused bytes are zero). `checksum` is FNV-1a 64 over the whole
 // struct with `checksum` set to 0. Exposed for tests and tools; use Segment.
 struct SegmentHeader {
-  char magic[8];              // kSegmentMagic, no NUL
-  uint32_t version;           // kSegmentVersion
-  uint32_t state;             // SegmentState
-  uint32_t kind;              // SegmentKind
-  uint32_t readonly;          // 0 or 1
+  char magic[8];      // kSegmentMagic, no NUL
+  uint32_t version;   // kSegmentVersion
+  uint32_t state;     // SegmentState
+  uint32_t kind;      // SegmentKind
+  uint32_t readonly;  // 0 or 1
   uint64_t generation;
-  uint64_t base_generation;   // kView only
+  uint64_t base_generation;  // kView only
   int64_t created_unix_ns;
-  int64_t data_size_bytes;    // the object is kDataOffset + this many bytes
+  int64_t data_size_bytes;  // the object is kDataOffset + this many bytes
   int64_t itemsize;
   int64_t offset;             // byte offset of item [0,...,0] in the data region
   uint32_t ndim;              // <= kMaxDims
@@ -109,15 +115,15 @@ uint64_t SegmentHeaderChecksum(const SegmentHeader& header);
 // names the base array's incarnation.
 struct SegmentMeta {
   SegmentKind kind = SegmentKind::kArray;
-  uint64_t generation = 0;        // unique per incarnation of a name
-  std::string name;               // the user's name, <= kMaxNameLength
-  std::string format;             // canonical PEP 3118 format, <= kMaxStoredFormatLength
-  Layout layout;                  // itemsize, shape, byte strides, byte offset in the data region
+  uint64_t generation = 0;  // unique per incarnation of a name
+  std::string name;         // the user's name, <= kMaxNameLength
+  std::string format;       // canonical PEP 3118 format, <= kMaxStoredFormatLength
+  Layout layout;            // itemsize, shape, byte strides, byte offset in the data region
   bool readonly = false;
-  int64_t data_size_bytes = 0;    // size of the data region (0 for a view)
-  uint64_t base_generation = 0;   // kView only: generation of the base array
-  std::string base_name;          // kView only: the base array's user name
-  int64_t created_unix_ns = 0;    // creation time, ns since the Unix epoch
+  int64_t data_size_bytes = 0;   // size of the data region (0 for a view)
+  uint64_t base_generation = 0;  // kView only: generation of the base array
+  std::string base_name;         // kView only: the base array's user name
+  int64_t created_unix_ns = 0;   // creation time, ns since the Unix epoch
   SegmentState state = SegmentState::kCreating;
 };
 
