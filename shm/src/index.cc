@@ -229,8 +229,7 @@ class Parser {
 IndexExpr ParseIndex(std::string_view text) {
   if (text.size() > kMaxIndexTextLength) {
     throw IndexExprError("invalid index expression: text of " + std::to_string(text.size()) +
-                         " characters exceeds the limit of " +
-                         std::to_string(kMaxIndexTextLength));
+                         " characters exceeds the limit of " + std::to_string(kMaxIndexTextLength));
   }
   return Parser(text).Parse();
 }

@@ -80,7 +80,8 @@ std::vector<int64_t> Ints(std::string_view field) {
 
 int64_t Int(std::string_view field) {
   const std::vector<int64_t> v = Ints(field);
-  if (v.size() != 1) throw std::runtime_error("expected one integer in '" + std::string(field) + "'");
+  if (v.size() != 1)
+    throw std::runtime_error("expected one integer in '" + std::string(field) + "'");
   return v[0];
 }
 

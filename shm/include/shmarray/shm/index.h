@@ -12,12 +12,23 @@
 // Items: an integer (negative counts from the end), a slice with optional
 // start/stop/step (clamped as Python's slice.indices does), one `...`, and
 // `None` / `newaxis`. Applying an expression to a layout is Layout::Apply
-// (layout.h). The text parser accepts Python integer literals (decimal, with
-// optional sign and `_` separators), `:`, `...`, `None`, `newaxis`,
-// `np.newaxis`, commas, an optional trailing comma and whitespace. An empty
-// text is the empty expression (the whole array, like `a[()]`).
+// (layout.h).
 //
-// Thread-safety: plain values.
+// The text syntax is what Python accepts between `a[` and `]` for basic
+// indexing:
+//   - integers: Python decimal literals with `_` between digits (`1_000`), no
+//     leading zeros unless the value is 0 (`007` is rejected, `000` is 0),
+//     preceded by any number of unary `+`/`-` (`+5`, `-0`, `- 5`, `--5`);
+//     values must fit int64;
+//   - slices `start:stop:step` with any part omitted (`:`, `::-1`, `1:`,
+//     `1:5:`);
+//   - `...`, `None`, `newaxis`, `np.newaxis`, `numpy.newaxis`;
+//   - items separated by commas, with an optional trailing comma;
+//   - whitespace (space, \t, \n, \r, \f, \v) anywhere between tokens.
+// An empty (or all-whitespace) text, or `()`, is the empty expression (the
+// whole array, like `a[()]`). Parsing is linear in the text length.
+//
+// Thread-safety: plain values; the functions are pure and thread-safe.
 
 #ifndef SHMARRAY_SHM_INDEX_H_
 #define SHMARRAY_SHM_INDEX_H_
@@ -57,19 +68,33 @@ using IndexExpr = std::vector<IndexItem>;
 inline constexpr size_t kMaxIndexTextLength = 16 * 1024;  // characters
 inline constexpr size_t kMaxIndexItems = 64;
 
-// Parses Python subscript syntax. Throws IndexExprError naming the text and
-// the 0-based position of the fault ("invalid index expression '1:2:3:4':
-// unexpected ':' at position 5"), for integers that overflow int64, more than
-// kMaxIndexItems items or text over kMaxIndexTextLength. A second `...` parses
-// (Layout::Apply rejects it with NumPy's message).
+// Parses Python subscript syntax. Throws IndexExprError naming the text (cut
+// to its first 120 characters, non-printable bytes as \xNN) and the 0-based
+// position of the fault:
+//   invalid index expression '1:2:3:4': unexpected ':' at position 5
+//   invalid index expression '1, x': unknown name 'x' at position 3
+//   invalid index expression '1_': invalid decimal literal at position 1
+//   invalid index expression '9223372036854775808': integer out of range of int64 at position 0
+//   invalid index expression '0,0,...': more than 64 items at position 128
+//   invalid index expression: text of 16385 characters exceeds the limit of 16384
+// A second `...` and a zero step parse (Layout::Apply rejects them with
+// NumPy's and Cython's messages).
 IndexExpr ParseIndex(std::string_view text);
 
-// The text form of `expr`; ParseIndex(FormatIndex(e)) == e.
+// The text form of `expr`: items joined by ", ", slices as `start:stop:step`
+// with omitted parts left out (`::-1`, `3:`, `:`), `...` and `None`.
+// ParseIndex(FormatIndex(e)) == e for every expression of at most
+// kMaxIndexItems items.
 std::string FormatIndex(const IndexExpr& expr);
 
-// Python's slice.indices(length): normalises `s` for an axis of `length`
-// items. Returns {start, stop, step, count}. Throws IndexExprError
-// "Step may not be zero (axis <axis>)" when step is 0.
+// Python's slice.indices(length) (CPython's PySlice_Unpack followed by
+// PySlice_AdjustIndices, as NumPy slices): normalises `s` for an axis of
+// `length` items. Returns {start, stop, step, count}, where the selected items
+// are start + k * step for 0 <= k < count; when count is 0, start and stop are
+// Python's values (e.g. {-1, -1, -1, 0} for `-7::-1` on 4 items). A step below
+// -INT64_MAX is raised to -INT64_MAX, as CPython does. A negative `length`
+// counts as 0. Throws IndexExprError "Step may not be zero (axis <axis>)" when
+// step is 0; `axis` is used only for that message.
 struct SliceBounds {
   int64_t start;
   int64_t stop;
