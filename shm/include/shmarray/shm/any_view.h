@@ -20,6 +20,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <span>
 
@@ -48,8 +49,16 @@ class AnyView {
   // Allocates a zero-filled owning array (64-byte aligned) of `format` with a
   // contiguous layout. `itemsize` 0 means format.itemsize(); a larger one adds
   // trailing padding. Throws ShapeError for bad shapes, std::bad_alloc.
+  // Negative extents throw ShapeError "Invalid shape in axis 1: -3." (as
+  // cython.view.array does). 0-d arrays (an empty shape) are allowed, as in
+  // NumPy. The memory is owned by base() and freed with the last view.
   static AnyView Allocate(const Format& format, std::span<const int64_t> shape, Order order,
                           int64_t itemsize = 0);
+  // Same, for a braced shape: AnyView::Allocate(f, {3, 4}, Order::kC).
+  static AnyView Allocate(const Format& format, std::initializer_list<int64_t> shape, Order order,
+                          int64_t itemsize = 0) {
+    return Allocate(format, std::span<const int64_t>(shape.begin(), shape.size()), order, itemsize);
+  }
 
   const Format& format() const { return format_; }
   const Layout& layout() const { return layout_; }
@@ -101,6 +110,12 @@ class AnyView {
 // "buffer source array is read-only" when dst is read-only.
 void CopyInto(const AnyView& dst, const AnyView& src);
 
+// dst[...] = src at the byte level: the same broadcasting, extent errors and
+// overlap handling as CopyInto, but no format or read-only checks.
+// REQUIRES: dst.itemsize == src.itemsize; the layouts describe valid memory.
+void AssignBytes(const Layout& dst, std::byte* dst_data, const Layout& src,
+                 const std::byte* src_data);
+
 // Byte-level kernels without format checks, used by CopyInto, the server's
 // Read/Write streaming and the benchmarks.
 // Copies the items of `src` (a layout over `src_data`, data-region pointer)
@@ -122,6 +137,14 @@ void UnpackRange(const std::byte* in, int64_t begin, int64_t len, Order order, c
                  std::byte* dst_data);
 // Writes `value` (itemsize bytes) into every item of `dst`.
 void FillBytes(const Layout& dst, std::byte* dst_data, const std::byte* value);
+
+namespace internal {
+// `nbytes` zero-filled bytes, 64-byte aligned (large blocks are fresh
+// anonymous mappings, page-aligned, with transparent huge pages advised).
+// The memory is freed when the last copy of the pointer goes. nbytes 0 gives
+// a valid, unique pointer. Throws std::bad_alloc. Thread-safe.
+std::shared_ptr<std::byte> AllocateBytes(int64_t nbytes);
+}  // namespace internal
 
 }  // namespace shmarray::shm
 
