@@ -522,8 +522,10 @@ std::string ScalarName(char code) {
 }
 
 std::string Describe(const Element& e) {
+  // Built with append(): GCC 12 -O3 reports a false -Wrestrict for
+  // "[" + std::to_string(...) (libstdc++ char_traits::copy).
   std::string dims;
-  for (int64_t extent : e.shape) dims += "[" + std::to_string(extent) + "]";
+  for (int64_t extent : e.shape) dims.append("[").append(std::to_string(extent)).append("]");
   switch (e.kind) {
     case Kind::kScalar:
       return (e.big_endian ? "big-endian " : "") + ScalarName(e.code) + dims;
