@@ -1,1 +1,582 @@
-// placeholder
+// Copyright 2026 The shmarray Authors. SPDX-License-Identifier: Apache-2.0
+//
+// File: client.cc
+// -----------------------------------------------------------------------------
+// The client library: a gRPC stub behind a pimpl, statuses turned into
+// RpcError at one place (Check), attach = Stat + MapDataRegion + AnyView, and
+// the Read/Write/Watch streams.
+
+#include "shmarray/client/client.h"
+
+#include <grpcpp/grpcpp.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <condition_variable>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <thread>
+#include <utility>
+
+#include "shmarray/proto/convert.h"
+#include "shmarray/shm/errors.h"
+#include "shmarray/shm/segment.h"
+#include "shmarray/shm/status.h"
+#include "shmarray/v1/array_service.grpc.pb.h"
+#include "shmarray/v1/array_service.pb.h"
+
+namespace shmarray::client {
+namespace {
+
+constexpr int64_t kWriteChunkBytes = int64_t{1} << 20;  // 1 MiB
+
+// Throws RpcError for a non-OK gRPC status (the one conversion point).
+void Check(const grpc::Status& status) {
+  if (status.ok()) return;
+  throw RpcError(proto::FromGrpcStatus(status));
+}
+
+bool ValidInstance(std::string_view s) {
+  if (s.empty() || s.size() > 64) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
+  });
+}
+
+void SetIndex(const Index& index, v1::Index* out) {
+  if (index.structured()) {
+    *out = proto::IndexToProto(index.expr());
+  } else {
+    out->set_text(index.text());
+  }
+}
+
+std::string ShapeText(std::span<const int64_t> shape) {
+  std::string s = "(";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i > 0) s += ", ";
+    s += std::to_string(shape[i]);
+  }
+  if (shape.size() == 1) s += ",";
+  return s + ")";
+}
+
+// The library form of a wire ArrayInfo. A malformed description from the
+// server is kDataLoss.
+ArrayInfo FromProto(const v1::ArrayInfo& in) {
+  ArrayInfo out;
+  out.name = in.name();
+  try {
+    out.format = shm::Format::Parse(in.format());
+  } catch (const std::exception& e) {
+    throw RpcError(absl::StatusCode::kDataLoss,
+                   "server sent a bad format for '" + in.name() + "': " + e.what());
+  }
+  absl::StatusOr<shm::Layout> layout = proto::LayoutFromInfo(in);
+  if (!layout.ok()) {
+    throw RpcError(absl::StatusCode::kDataLoss, "server sent a bad layout for '" + in.name() +
+                                                    "': " + std::string(layout.status().message()));
+  }
+  out.layout = *std::move(layout);
+  out.readonly = in.readonly();
+  out.c_contiguous = in.c_contiguous();
+  out.f_contiguous = in.f_contiguous();
+  out.generation = in.generation();
+  out.kind = in.kind() == v1::ARRAY_KIND_VIEW ? ArrayKind::kView : ArrayKind::kArray;
+  out.base = in.base();
+  out.base_generation = in.base_generation();
+  out.segment_name = in.segment_name();
+  out.segment_size = in.segment_size();
+  out.data_offset = in.data_offset();
+  out.data_size = in.data_size();
+  out.created_unix_ns = in.created_unix_ns();
+  return out;
+}
+
+WatchEvent::Type EventTypeFromProto(v1::WatchEvent::Type t) {
+  switch (t) {
+    case v1::WatchEvent::TYPE_SEALED:
+      return WatchEvent::Type::kSealed;
+    case v1::WatchEvent::TYPE_DELETED:
+      return WatchEvent::Type::kDeleted;
+    case v1::WatchEvent::TYPE_OVERFLOW:
+      return WatchEvent::Type::kOverflow;
+    default:
+      return WatchEvent::Type::kCreated;
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> DefaultSocketPath(std::string_view instance) {
+  std::string inst = instance.empty() ? std::string("default") : std::string(instance);
+  if (!ValidInstance(inst)) {
+    return absl::InvalidArgumentError("invalid instance name '" + inst +
+                                      "': expected 1-64 characters of [A-Za-z0-9_-]");
+  }
+  const char* xdg = std::getenv("XDG_RUNTIME_DIR");
+  if (xdg != nullptr && xdg[0] != '\0') {
+    return std::string(xdg) + "/shmarray/" + inst + ".sock";
+  }
+  if (::geteuid() == 0) return "/run/shmarray/" + inst + ".sock";
+  return absl::FailedPreconditionError(
+      "no default shmarrayd socket: XDG_RUNTIME_DIR is not set and the process is not root; "
+      "give a target (unix:/path or host:port)");
+}
+
+// --- Client::Impl ----------------------------------------------------------
+
+class Client::Impl {
+ public:
+  Impl(ClientOptions options, std::string target, std::shared_ptr<grpc::Channel> channel)
+      : options_(std::move(options)),
+        target_(std::move(target)),
+        channel_(std::move(channel)),
+        stub_(v1::ArrayService::NewStub(channel_)) {}
+
+  // Token and (for unary calls) deadline.
+  void Prepare(grpc::ClientContext* ctx, bool unary) const {
+    if (!options_.token.empty()) ctx->AddMetadata("authorization", "Bearer " + options_.token);
+    if (unary && options_.timeout_ms > 0) {
+      ctx->set_deadline(std::chrono::system_clock::now() +
+                        std::chrono::milliseconds(options_.timeout_ms));
+    }
+  }
+
+  v1::ArrayInfo Stat(std::string_view name) {
+    grpc::ClientContext ctx;
+    Prepare(&ctx, true);
+    v1::StatRequest req;
+    req.set_name(std::string(name));
+    v1::ArrayInfo info;
+    Check(stub_->Stat(&ctx, req, &info));
+    return info;
+  }
+
+  shm::AnyView Attach(std::string_view name, bool readonly);
+
+  ClientOptions options_;
+  std::string target_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::shared_ptr<v1::ArrayService::Stub> stub_;
+};
+
+shm::AnyView Client::Impl::Attach(std::string_view name, bool readonly) {
+  for (int attempt = 0;; ++attempt) {
+    const v1::ArrayInfo info = Stat(name);
+    const ArrayInfo desc = FromProto(info);
+    const bool ro = readonly || desc.readonly;
+    const uint64_t generation =
+        desc.kind == ArrayKind::kView ? desc.base_generation : desc.generation;
+    std::byte* data = nullptr;
+    absl::StatusOr<std::shared_ptr<const void>> owner = shm::MapDataRegion(
+        desc.segment_name, ro ? shm::Segment::Access::kReadOnly : shm::Segment::Access::kReadWrite,
+        generation, desc.data_size, &data);
+    if (owner.ok()) {
+      try {
+        desc.layout.CheckWithin(desc.data_size);
+        return shm::AnyView(desc.format, desc.layout, data, ro, *std::move(owner));
+      } catch (const std::exception& e) {
+        throw RpcError(absl::StatusCode::kDataLoss, "array '" + desc.name +
+                                                        "' has a layout outside its segment '" +
+                                                        desc.segment_name + "': " + e.what());
+      }
+    }
+    const absl::Status& status = owner.status();
+    if (status.code() == absl::StatusCode::kAborted) {
+      if (attempt == 0) continue;  // replaced between Stat and map: once more
+      throw RpcError(status);
+    }
+    if (status.code() == absl::StatusCode::kNotFound ||
+        status.code() == absl::StatusCode::kPermissionDenied) {
+      if (status.code() == absl::StatusCode::kNotFound) {
+        // Deleted or replaced meanwhile? Stat again (throws kNotFound if gone).
+        const v1::ArrayInfo again = Stat(name);
+        if (again.generation() != info.generation() && attempt == 0) continue;
+      }
+      const int err = status.code() == absl::StatusCode::kNotFound ? ENOENT : EACCES;
+      std::string hint = err == ENOENT ? "are you on another host or in another container?"
+                                       : "is the daemon's --group set, and is this process in it?";
+      throw SegmentUnreachableError(absl::StatusCode::kFailedPrecondition,
+                                    "array '" + desc.name + "' lives in shared memory segment '" +
+                                        desc.segment_name + "' that this process cannot open (" +
+                                        std::strerror(err) + "); " + hint +
+                                        " use Client::read()/write(), which stream over gRPC");
+    }
+    throw RpcError(status);
+  }
+}
+
+// --- WatchHandle ------------------------------------------------------------
+
+class WatchHandle::Impl {
+ public:
+  ~Impl() { Cancel(); }
+
+  void Cancel() {
+    std::call_once(cancel_once_, [this] {
+      ctx_.TryCancel();
+      if (thread_.joinable()) thread_.join();
+    });
+  }
+
+  absl::Status Wait() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [this] { return !active_; });
+    return status_;
+  }
+
+  void Run(std::function<void(const WatchEvent&)> callback) {
+    v1::WatchEvent event;
+    while (reader_->Read(&event)) {
+      WatchEvent out;
+      out.type = EventTypeFromProto(event.type());
+      out.name = event.name();
+      out.unix_ns = event.unix_ns();
+      out.dropped = event.dropped();
+      if (event.has_info() && !event.info().format().empty()) {
+        try {
+          out.info = FromProto(event.info());
+        } catch (const RpcError&) {
+          out.info.name = event.info().name();
+        }
+      }
+      callback(out);
+    }
+    absl::Status status = proto::FromGrpcStatus(reader_->Finish());
+    std::lock_guard<std::mutex> lock(mu_);
+    status_ = std::move(status);
+    active_ = false;
+    cv_.notify_all();
+  }
+
+  std::shared_ptr<grpc::Channel> channel_;  // keeps the connection alive
+  std::shared_ptr<v1::ArrayService::Stub> stub_;
+  grpc::ClientContext ctx_;
+  std::unique_ptr<grpc::ClientReader<v1::WatchEvent>> reader_;
+  std::thread thread_;
+  std::once_flag cancel_once_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool active_ = true;   // guarded by mu_
+  absl::Status status_;  // guarded by mu_
+};
+
+WatchHandle::WatchHandle() = default;
+WatchHandle::WatchHandle(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+WatchHandle::WatchHandle(WatchHandle&&) noexcept = default;
+WatchHandle& WatchHandle::operator=(WatchHandle&& other) noexcept {
+  if (this != &other) {
+    if (impl_) impl_->Cancel();
+    impl_ = std::move(other.impl_);
+  }
+  return *this;
+}
+WatchHandle::~WatchHandle() = default;
+
+void WatchHandle::cancel() {
+  if (impl_) impl_->Cancel();
+}
+
+bool WatchHandle::active() const {
+  if (!impl_) return false;
+  std::lock_guard<std::mutex> lock(impl_->mu_);
+  return impl_->active_;
+}
+
+absl::Status WatchHandle::wait() {
+  if (!impl_) return absl::FailedPreconditionError("no watch");
+  return impl_->Wait();
+}
+
+// --- Client -------------------------------------------------------------------
+
+Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Client::Client(Client&&) noexcept = default;
+Client& Client::operator=(Client&&) noexcept = default;
+Client::~Client() = default;
+
+absl::StatusOr<Client> Client::Create(const ClientOptions& options) {
+  std::string target = options.target;
+  bool local = false;
+  if (target.empty()) {
+    SHMARRAY_ASSIGN_OR_RETURN(std::string path, DefaultSocketPath(options.instance));
+    target = "unix:" + path;
+    local = true;
+  } else if (target.starts_with("unix:")) {
+    if (target.size() == 5) return absl::InvalidArgumentError("empty unix: socket path");
+    local = true;
+  } else if (target.starts_with("/")) {
+    target = "unix:" + target;
+    local = true;
+  }
+  std::shared_ptr<grpc::ChannelCredentials> creds;
+  if (!local && !options.tls_root_cert_pem.empty()) {
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = options.tls_root_cert_pem;
+    creds = grpc::SslCredentials(ssl);
+  } else {
+    creds = grpc::InsecureChannelCredentials();
+  }
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(-1);
+  args.SetMaxSendMessageSize(-1);
+  std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(target, creds, args);
+  if (channel == nullptr) return absl::InternalError("cannot create a channel to " + target);
+  return Client(std::make_unique<Impl>(options, std::move(target), std::move(channel)));
+}
+
+Client Client::Connect(const ClientOptions& options) {
+  absl::StatusOr<Client> client = Create(options);
+  if (!client.ok()) throw RpcError(client.status());
+  return *std::move(client);
+}
+
+const std::string& Client::target() const { return impl_->target_; }
+
+ArrayInfo Client::create_any(std::string_view name, std::string_view format,
+                             std::span<const int64_t> shape, shm::Order order,
+                             std::span<const std::byte> fill, int64_t itemsize) {
+  grpc::ClientContext ctx;
+  impl_->Prepare(&ctx, true);
+  v1::CreateRequest req;
+  req.set_name(std::string(name));
+  req.set_format(std::string(format));
+  for (int64_t e : shape) req.add_shape(e);
+  req.set_order(proto::OrderToProto(order));
+  if (!fill.empty()) {
+    req.set_fill(std::string(reinterpret_cast<const char*>(fill.data()), fill.size()));
+  }
+  req.set_itemsize(itemsize);
+  v1::ArrayInfo info;
+  Check(impl_->stub_->Create(&ctx, req, &info));
+  return FromProto(info);
+}
+
+shm::AnyView Client::attach_any(std::string_view name, bool readonly) {
+  return impl_->Attach(name, readonly);
+}
+
+ArrayInfo Client::stat(std::string_view name) { return FromProto(impl_->Stat(name)); }
+
+std::vector<ArrayInfo> Client::list(std::string_view prefix) {
+  std::vector<ArrayInfo> out;
+  std::string token;
+  do {
+    grpc::ClientContext ctx;
+    impl_->Prepare(&ctx, true);
+    v1::ListRequest req;
+    req.set_prefix(std::string(prefix));
+    req.set_page_size(1000);
+    req.set_page_token(token);
+    v1::ListResponse resp;
+    Check(impl_->stub_->List(&ctx, req, &resp));
+    for (const v1::ArrayInfo& info : resp.arrays()) out.push_back(FromProto(info));
+    token = resp.next_page_token();
+  } while (!token.empty());
+  return out;
+}
+
+std::vector<std::string> Client::remove(std::string_view name, bool cascade) {
+  grpc::ClientContext ctx;
+  impl_->Prepare(&ctx, true);
+  v1::DeleteRequest req;
+  req.set_name(std::string(name));
+  req.set_cascade(cascade);
+  v1::DeleteResponse resp;
+  Check(impl_->stub_->Delete(&ctx, req, &resp));
+  return {resp.deleted().begin(), resp.deleted().end()};
+}
+
+ArrayInfo Client::seal(std::string_view name) {
+  grpc::ClientContext ctx;
+  impl_->Prepare(&ctx, true);
+  v1::SealRequest req;
+  req.set_name(std::string(name));
+  v1::ArrayInfo info;
+  Check(impl_->stub_->Seal(&ctx, req, &info));
+  return FromProto(info);
+}
+
+ArrayInfo Client::slice(std::string_view name, const Index& index, std::string_view new_name) {
+  grpc::ClientContext ctx;
+  impl_->Prepare(&ctx, true);
+  v1::SliceRequest req;
+  req.set_name(std::string(name));
+  SetIndex(index, req.mutable_index());
+  req.set_new_name(std::string(new_name));
+  v1::ArrayInfo info;
+  Check(impl_->stub_->Slice(&ctx, req, &info));
+  return FromProto(info);
+}
+
+ArrayInfo Client::copy(std::string_view source, const Index& source_index,
+                       std::string_view new_name, shm::Order order) {
+  grpc::ClientContext ctx;
+  impl_->Prepare(&ctx, true);
+  v1::CopyRequest req;
+  req.set_source(std::string(source));
+  SetIndex(source_index, req.mutable_source_index());
+  req.set_new_name(std::string(new_name));
+  req.set_order(proto::OrderToProto(order));
+  v1::ArrayInfo info;
+  Check(impl_->stub_->Copy(&ctx, req, &info));
+  return FromProto(info);
+}
+
+ArrayInfo Client::copy_into(std::string_view source, const Index& source_index,
+                            std::string_view destination, const Index& dest_index) {
+  grpc::ClientContext ctx;
+  impl_->Prepare(&ctx, true);
+  v1::CopyRequest req;
+  req.set_source(std::string(source));
+  SetIndex(source_index, req.mutable_source_index());
+  req.set_destination(std::string(destination));
+  SetIndex(dest_index, req.mutable_destination_index());
+  v1::ArrayInfo info;
+  Check(impl_->stub_->Copy(&ctx, req, &info));
+  return FromProto(info);
+}
+
+shm::AnyView Client::read(std::string_view name, const Index& index, shm::Order order,
+                          const ProgressCallback& progress) {
+  grpc::ClientContext ctx;
+  impl_->Prepare(&ctx, false);
+  v1::ReadRequest req;
+  req.set_name(std::string(name));
+  SetIndex(index, req.mutable_index());
+  req.set_order(proto::OrderToProto(order));
+  std::unique_ptr<grpc::ClientReader<v1::ReadResponse>> reader = impl_->stub_->Read(&ctx, req);
+  v1::ReadResponse msg;
+  shm::AnyView out;
+  bool have_info = false;
+  int64_t total = 0;
+  int64_t done = 0;
+  std::string error;
+  while (reader->Read(&msg)) {
+    if (msg.has_info()) {
+      if (have_info) {
+        error = "read of '" + std::string(name) + "': a second description in the stream";
+        break;
+      }
+      ArrayInfo info;
+      try {
+        info = FromProto(msg.info());
+      } catch (const RpcError& e) {
+        error = e.what();
+        break;
+      }
+      try {
+        out = shm::AnyView::Allocate(info.format, info.layout.shape, order, info.itemsize());
+      } catch (const std::bad_alloc&) {
+        ctx.TryCancel();
+        reader->Finish();
+        throw RpcError(absl::StatusCode::kResourceExhausted,
+                       "read of '" + std::string(name) + "': cannot allocate " +
+                           std::to_string(info.nbytes()) + " bytes");
+      }
+      total = out.nbytes();
+      have_info = true;
+      if (progress && total == 0) progress(0, 0);
+      continue;
+    }
+    const std::string& data = msg.data();
+    if (!have_info) {
+      error = "read of '" + std::string(name) + "': data before the description";
+      break;
+    }
+    if (static_cast<int64_t>(data.size()) > total - done) {
+      error = "read of '" + std::string(name) + "': the stream holds more than " +
+              std::to_string(total) + " bytes";
+      break;
+    }
+    std::memcpy(out.data() + done, data.data(), data.size());
+    done += static_cast<int64_t>(data.size());
+    if (progress) progress(done, total);
+  }
+  if (!error.empty()) {
+    ctx.TryCancel();
+    reader->Finish();
+    throw RpcError(absl::StatusCode::kDataLoss, error);
+  }
+  Check(reader->Finish());
+  if (!have_info) {
+    throw RpcError(absl::StatusCode::kDataLoss,
+                   "read of '" + std::string(name) + "': the stream carried no description");
+  }
+  if (done != total) {
+    throw RpcError(absl::StatusCode::kDataLoss, "read of '" + std::string(name) + "': got " +
+                                                    std::to_string(done) + " bytes, expected " +
+                                                    std::to_string(total));
+  }
+  return out;
+}
+
+int64_t Client::write(std::string_view name, const Index& index, const shm::AnyView& src,
+                      const ProgressCallback& progress) {
+  // Check the shape against the selection first: the wire carries only the
+  // byte count.
+  const ArrayInfo target = slice(name, index);
+  if (target.shape() != src.layout().shape) {
+    throw RpcError(absl::StatusCode::kInvalidArgument,
+                   "write to '" + std::string(name) + "': the source has shape " +
+                       ShapeText(src.layout().shape) + " but the selection has shape " +
+                       ShapeText(target.shape()));
+  }
+  // Send in the source's own order when it is Fortran- but not C-contiguous:
+  // the packing is then a plain copy.
+  const shm::Order order =
+      !src.is_c_contig() && src.is_f_contig() ? shm::Order::kF : shm::Order::kC;
+  const int64_t total = src.nbytes();
+
+  grpc::ClientContext ctx;
+  impl_->Prepare(&ctx, false);
+  v1::WriteResponse resp;
+  std::unique_ptr<grpc::ClientWriter<v1::WriteRequest>> writer = impl_->stub_->Write(&ctx, &resp);
+  v1::WriteRequest msg;
+  v1::WriteTarget* t = msg.mutable_target();
+  t->set_name(std::string(name));
+  SetIndex(index, t->mutable_index());
+  t->set_format(src.format().canonical());
+  t->set_order(proto::OrderToProto(order));
+  t->set_nbytes(total);
+  bool ok = writer->Write(msg);
+  int64_t done = 0;
+  std::string* chunk = msg.mutable_data();
+  while (ok && done < total) {
+    const int64_t len = std::min(kWriteChunkBytes, total - done);
+    chunk->resize(static_cast<size_t>(len));
+    shm::PackRange(src.layout(), src.data(), order, done, len,
+                   reinterpret_cast<std::byte*>(chunk->data()));
+    ok = writer->Write(msg);
+    if (ok) {
+      done += len;
+      if (progress) progress(done, total);
+    }
+  }
+  if (ok) writer->WritesDone();
+  Check(writer->Finish());
+  if (progress && total == 0) progress(0, 0);
+  return resp.bytes_written();
+}
+
+WatchHandle Client::watch(std::string_view prefix,
+                          std::function<void(const WatchEvent&)> callback) {
+  auto impl = std::make_unique<WatchHandle::Impl>();
+  impl->channel_ = impl_->channel_;
+  impl->stub_ = impl_->stub_;
+  impl_->Prepare(&impl->ctx_, false);
+  v1::WatchRequest req;
+  req.set_prefix(std::string(prefix));
+  impl->reader_ = impl->stub_->Watch(&impl->ctx_, req);
+  WatchHandle::Impl* raw = impl.get();
+  impl->thread_ =
+      std::thread([raw, cb = std::move(callback)]() mutable { raw->Run(std::move(cb)); });
+  return WatchHandle(std::move(impl));
+}
+
+}  // namespace shmarray::client
