@@ -1,1 +1,451 @@
-int main() { return 0; }
+// Copyright 2026 The shmarray Authors. SPDX-License-Identifier: Apache-2.0
+//
+// File: server_bench.cc
+// -----------------------------------------------------------------------------
+// Benchmarks of the real shmarrayd (started by testing::TestDaemon with a
+// loopback TCP listener), each against a baseline timed in the same run
+// (DESIGN.md §8):
+//
+//   BM_Stat                 vs BM_EmptyRpc (grpc.health.v1.Health/Check, the
+//                           honest empty call on the same server), 1 and 8
+//                           client threads, one connection per thread: >= 0.8x
+//   BM_Read (256 MiB)       vs BM_PlainStream (the same bytes through a plain
+//                           socket in 1 MiB writes), Unix socket and TCP: >= 0.45x
+//   BM_Write (256 MiB)      vs BM_PlainStream: >= 0.4x
+//   BM_AttachStatMap        (Stat + shm::MapDataRegion + unmap) vs
+//   BM_AttachBaseline       (one empty RPC + shm_open/fstat/mmap/munmap), for
+//                           a 4 KiB and a 256 MiB array: within 1.2x, and
+//                           independent of the size.
+//
+// Arguments: transport 0 = Unix socket, 1 = loopback TCP. All use real time.
+// After the usual output, a summary prints each ratio (medians over
+// --benchmark_repetitions) next to its target. Run a Release build:
+//   server_bench --benchmark_repetitions=5
+//
+// Thread-safety: the daemon is started in main() (its parent-death signal is
+// tied to the thread that forks it) before any benchmark thread exists.
+
+#include <benchmark/benchmark.h>
+#include <fcntl.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/impl/client_unary_call.h>
+#include <grpcpp/impl/rpc_method.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "shmarray/shm/segment.h"
+#include "shmarray/v1/array_service.grpc.pb.h"
+#include "testing/daemon.h"
+
+namespace shmarray {
+namespace {
+
+using ::shmarray::testing::TestDaemon;
+
+constexpr int64_t kMiB = 1 << 20;
+constexpr int64_t kBigBytes = 256 * kMiB;
+constexpr int64_t kSmallBytes = 4096;
+constexpr const char* kStatName = "bench/stat";
+constexpr const char* kBigName = "bench/big";
+constexpr const char* kSmallName = "bench/small";
+
+TestDaemon* g_daemon = nullptr;
+
+std::string Target(int64_t transport) {
+  return transport == 1 ? g_daemon->tcp_target() : g_daemon->target();
+}
+
+// One empty unary call (Health/Check with an empty request), made exactly as
+// a generated stub makes its calls.
+grpc::Status EmptyRpc(grpc::ChannelInterface* channel) {
+  static const grpc::internal::RpcMethod kCheck("/grpc.health.v1.Health/Check",
+                                                grpc::internal::RpcMethod::NORMAL_RPC);
+  grpc::ClientContext context;
+  grpc::Slice empty;
+  grpc::ByteBuffer request(&empty, 1);
+  grpc::ByteBuffer response;
+  return grpc::internal::BlockingUnaryCall<grpc::ByteBuffer, grpc::ByteBuffer>(
+      channel, kCheck, &context, request, &response);
+}
+
+grpc::Status StatRpc(v1::ArrayService::Stub* stub, const std::string& name, v1::ArrayInfo* info) {
+  grpc::ClientContext context;
+  v1::StatRequest request;
+  request.set_name(name);
+  return stub->Stat(&context, request, info);
+}
+
+// --- RPC rate -------------------------------------------------------------------
+
+void BM_EmptyRpc(benchmark::State& state) {
+  // One connection per client thread (a local subchannel pool).
+  std::shared_ptr<grpc::Channel> channel = TestDaemon::NewChannel(Target(state.range(0)));
+  if (!EmptyRpc(channel.get()).ok()) state.SkipWithError("warm-up call failed");
+  for (auto _ : state) {
+    grpc::Status status = EmptyRpc(channel.get());
+    if (!status.ok()) {
+      state.SkipWithError(status.error_message().c_str());
+      break;
+    }
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_EmptyRpc)->Arg(0)->Arg(1)->Threads(1)->Threads(8)->UseRealTime();
+
+void BM_Stat(benchmark::State& state) {
+  std::shared_ptr<grpc::Channel> channel = TestDaemon::NewChannel(Target(state.range(0)));
+  std::unique_ptr<v1::ArrayService::Stub> stub = v1::ArrayService::NewStub(channel);
+  v1::ArrayInfo info;
+  if (!StatRpc(stub.get(), kStatName, &info).ok()) state.SkipWithError("warm-up Stat failed");
+  for (auto _ : state) {
+    grpc::Status status = StatRpc(stub.get(), kStatName, &info);
+    if (!status.ok()) {
+      state.SkipWithError(status.error_message().c_str());
+      break;
+    }
+    benchmark::DoNotOptimize(info.generation());
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_Stat)->Arg(0)->Arg(1)->Threads(1)->Threads(8)->UseRealTime();
+
+// --- bulk transfer ----------------------------------------------------------------
+
+void BM_Read(benchmark::State& state) {
+  std::shared_ptr<grpc::Channel> channel = TestDaemon::NewChannel(Target(state.range(0)));
+  std::unique_ptr<v1::ArrayService::Stub> stub = v1::ArrayService::NewStub(channel);
+  v1::ArrayInfo info;
+  if (!StatRpc(stub.get(), kBigName, &info).ok()) state.SkipWithError("warm-up Stat failed");
+  v1::ReadRequest request;
+  request.set_name(kBigName);
+  v1::ReadResponse message;
+  for (auto _ : state) {
+    grpc::ClientContext context;
+    std::unique_ptr<grpc::ClientReader<v1::ReadResponse>> reader = stub->Read(&context, request);
+    int64_t received = 0;
+    while (reader->Read(&message)) {
+      if (message.payload_case() == v1::ReadResponse::kData) received += message.data().size();
+    }
+    grpc::Status status = reader->Finish();
+    if (!status.ok() || received != kBigBytes) {
+      state.SkipWithError(status.ok() ? "short read" : status.error_message().c_str());
+      break;
+    }
+  }
+  state.SetBytesProcessed(state.iterations() * kBigBytes);
+}
+BENCHMARK(BM_Read)->Arg(0)->Arg(1)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+void BM_Write(benchmark::State& state) {
+  std::shared_ptr<grpc::Channel> channel = TestDaemon::NewChannel(Target(state.range(0)));
+  std::unique_ptr<v1::ArrayService::Stub> stub = v1::ArrayService::NewStub(channel);
+  v1::ArrayInfo info;
+  if (!StatRpc(stub.get(), kBigName, &info).ok()) state.SkipWithError("warm-up Stat failed");
+  v1::WriteRequest target;
+  target.mutable_target()->set_name(kBigName);
+  target.mutable_target()->set_nbytes(kBigBytes);
+  v1::WriteRequest data;
+  data.set_data(std::string(kMiB, '\x5a'));
+  for (auto _ : state) {
+    grpc::ClientContext context;
+    v1::WriteResponse response;
+    std::unique_ptr<grpc::ClientWriter<v1::WriteRequest>> writer = stub->Write(&context, &response);
+    bool ok = writer->Write(target);
+    for (int64_t sent = 0; ok && sent < kBigBytes; sent += kMiB) ok = writer->Write(data);
+    writer->WritesDone();
+    grpc::Status status = writer->Finish();
+    if (!status.ok() || response.bytes_written() != kBigBytes) {
+      state.SkipWithError(status.ok() ? "short write" : status.error_message().c_str());
+      break;
+    }
+  }
+  state.SetBytesProcessed(state.iterations() * kBigBytes);
+}
+BENCHMARK(BM_Write)->Arg(0)->Arg(1)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+// A connected pair of stream sockets: AF_UNIX, or TCP over 127.0.0.1.
+bool SocketPair(bool tcp, int* a, int* b) {
+  if (!tcp) {
+    int fds[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) return false;
+    *a = fds[0];
+    *b = fds[1];
+    return true;
+  }
+  const int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (listener < 0) return false;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof(addr);
+  bool ok = bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+            listen(listener, 1) == 0 &&
+            getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
+  *a = ok ? socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0) : -1;
+  ok = ok && *a >= 0 && connect(*a, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  *b = ok ? accept4(listener, nullptr, nullptr, SOCK_CLOEXEC) : -1;
+  close(listener);
+  return ok && *b >= 0;
+}
+
+// The same bytes as BM_Read/BM_Write through a plain socket: a sender thread
+// writes 256 MiB in 1 MiB writes, this thread reads them.
+void BM_PlainStream(benchmark::State& state) {
+  int send_fd = -1;
+  int recv_fd = -1;
+  if (!SocketPair(state.range(0) == 1, &send_fd, &recv_fd)) {
+    state.SkipWithError("cannot make a socket pair");
+    return;
+  }
+  std::vector<char> out(kMiB, '\x5a');
+  std::vector<char> in(kMiB);
+  for (auto _ : state) {
+    std::thread sender([&] {
+      for (int64_t sent = 0; sent < kBigBytes;) {
+        const ssize_t n = write(send_fd, out.data(), out.size());
+        if (n <= 0) return;
+        sent += n;
+      }
+    });
+    int64_t received = 0;
+    while (received < kBigBytes) {
+      const ssize_t n = read(recv_fd, in.data(), in.size());
+      if (n <= 0) break;
+      received += n;
+    }
+    sender.join();
+    if (received != kBigBytes) {
+      state.SkipWithError("short plain stream");
+      break;
+    }
+  }
+  close(send_fd);
+  close(recv_fd);
+  state.SetBytesProcessed(state.iterations() * kBigBytes);
+}
+BENCHMARK(BM_PlainStream)->Arg(0)->Arg(1)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+// --- local attach ---------------------------------------------------------------
+
+// Arg: 0 = the 4 KiB array, 1 = the 256 MiB one.
+const char* AttachName(int64_t arg) { return arg == 1 ? kBigName : kSmallName; }
+
+void BM_AttachStatMap(benchmark::State& state) {
+  std::shared_ptr<grpc::Channel> channel = TestDaemon::NewChannel(g_daemon->target());
+  std::unique_ptr<v1::ArrayService::Stub> stub = v1::ArrayService::NewStub(channel);
+  const std::string name = AttachName(state.range(0));
+  v1::ArrayInfo info;
+  if (!StatRpc(stub.get(), name, &info).ok()) state.SkipWithError("warm-up Stat failed");
+  for (auto _ : state) {
+    grpc::Status status = StatRpc(stub.get(), name, &info);
+    if (!status.ok()) {
+      state.SkipWithError(status.error_message().c_str());
+      break;
+    }
+    std::byte* data = nullptr;
+    absl::StatusOr<std::shared_ptr<const void>> owner =
+        shm::MapDataRegion(info.segment_name(), shm::Segment::Access::kReadOnly, info.generation(),
+                           info.data_size(), &data);
+    if (!owner.ok()) {
+      state.SkipWithError(std::string(owner.status().message()).c_str());
+      break;
+    }
+    benchmark::DoNotOptimize(data);
+  }  // the mapping goes with `owner`
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_AttachStatMap)->Arg(0)->Arg(1)->UseRealTime();
+
+void BM_AttachBaseline(benchmark::State& state) {
+  std::shared_ptr<grpc::Channel> channel = TestDaemon::NewChannel(g_daemon->target());
+  std::unique_ptr<v1::ArrayService::Stub> stub = v1::ArrayService::NewStub(channel);
+  v1::ArrayInfo info;
+  if (!StatRpc(stub.get(), AttachName(state.range(0)), &info).ok()) {
+    state.SkipWithError("Stat failed");
+    return;
+  }
+  const std::string path = "/" + info.segment_name();
+  for (auto _ : state) {
+    if (!EmptyRpc(channel.get()).ok()) {
+      state.SkipWithError("empty RPC failed");
+      break;
+    }
+    const int fd = shm_open(path.c_str(), O_RDONLY | O_CLOEXEC, 0);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+      state.SkipWithError("shm_open/fstat failed");
+      break;
+    }
+    const size_t size = static_cast<size_t>(st.st_size - shm::kDataOffset);
+    void* p = mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, shm::kDataOffset);
+    close(fd);
+    if (p == MAP_FAILED) {
+      state.SkipWithError("mmap failed");
+      break;
+    }
+    benchmark::DoNotOptimize(p);
+    munmap(p, size);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_AttachBaseline)->Arg(0)->Arg(1)->UseRealTime();
+
+// --- the summary ------------------------------------------------------------------
+
+// Console output as usual; also keeps every run's rate for the ratios.
+class RatioReporter : public benchmark::ConsoleReporter {
+ public:
+  RatioReporter() : ConsoleReporter(isatty(STDOUT_FILENO) ? OO_ColorTabular : OO_Tabular) {}
+
+  void ReportRuns(const std::vector<Run>& runs) override {
+    ConsoleReporter::ReportRuns(runs);
+    for (const Run& run : runs) {
+      if (run.error_occurred) continue;
+      const bool median = run.run_type == Run::RT_Aggregate && run.aggregate_name == "median";
+      if (run.run_type != Run::RT_Iteration && !median) continue;
+      std::string key = run.run_name.function_name;
+      if (!run.run_name.args.empty()) key += "/" + run.run_name.args;
+      key += "/threads:" + std::to_string(run.threads);
+      for (const char* counter : {"items_per_second", "bytes_per_second"}) {
+        auto it = run.counters.find(counter);
+        if (it == run.counters.end()) continue;
+        if (median) {
+          medians_[key] = it->second.value;
+        } else {
+          rates_[key].push_back(it->second.value);
+        }
+      }
+    }
+  }
+
+  // Median rate of `key` (the library's median aggregate when repetitions
+  // were run, else the median of the runs seen), or 0 when it did not run.
+  double Median(const std::string& key) const {
+    if (auto m = medians_.find(key); m != medians_.end()) return m->second;
+    auto it = rates_.find(key);
+    if (it == rates_.end() || it->second.empty()) return 0;
+    std::vector<double> v = it->second;
+    std::sort(v.begin(), v.end());
+    const size_t n = v.size();
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+  }
+
+  void PrintSummary() const {
+    std::printf("\nRatios (medians; DESIGN.md §8 targets):\n");
+    auto line = [this](const std::string& what, const std::string& num, const std::string& den,
+                       double target) {
+      const double a = Median(num);
+      const double b = Median(den);
+      if (a <= 0 || b <= 0) {
+        std::printf("  %-44s   (not run)\n", what.c_str());
+        return;
+      }
+      const double ratio = a / b;
+      std::printf("  %-44s %6.2fx  target >= %.2fx  %s\n", what.c_str(), ratio, target,
+                  ratio >= target ? "ok" : "MISSED");
+    };
+    for (const char* t : {"1", "8"}) {
+      for (const char* tr : {"0", "1"}) {
+        const std::string suffix = std::string("/") + tr + "/threads:" + t;
+        line(std::string("Stat vs empty RPC, ") + (tr[0] == '0' ? "unix" : "tcp") + ", " + t +
+                 " thread(s)",
+             "BM_Stat" + suffix, "BM_EmptyRpc" + suffix, 0.8);
+      }
+    }
+    for (const char* tr : {"0", "1"}) {
+      const std::string suffix = std::string("/") + tr + "/threads:1";
+      const std::string where = tr[0] == '0' ? "unix" : "tcp";
+      line("Read 256 MiB vs plain stream, " + where, "BM_Read" + suffix, "BM_PlainStream" + suffix,
+           0.45);
+      line("Write 256 MiB vs plain stream, " + where, "BM_Write" + suffix,
+           "BM_PlainStream" + suffix, 0.4);
+    }
+    // Attach: within 1.2x of the baseline's time = rate ratio >= 1/1.2.
+    line("Attach (Stat+map) vs RPC+mmap, 4 KiB", "BM_AttachStatMap/0/threads:1",
+         "BM_AttachBaseline/0/threads:1", 1 / 1.2);
+    line("Attach (Stat+map) vs RPC+mmap, 256 MiB", "BM_AttachStatMap/1/threads:1",
+         "BM_AttachBaseline/1/threads:1", 1 / 1.2);
+    line("Attach 256 MiB vs 4 KiB (size independence)", "BM_AttachStatMap/1/threads:1",
+         "BM_AttachStatMap/0/threads:1", 1 / 1.2);
+  }
+
+ private:
+  std::map<std::string, std::vector<double>> rates_;
+  std::map<std::string, double> medians_;
+};
+
+// Creates the arrays the benchmarks use; false (with a message) on failure.
+bool MakeArrays(TestDaemon& daemon) {
+  v1::ArrayService::Stub& stub = daemon.stub();
+  auto create = [&](const char* name, int64_t n) {
+    grpc::ClientContext context;
+    v1::CreateRequest request;
+    request.set_name(name);
+    request.set_format("B");
+    request.add_shape(n);
+    v1::ArrayInfo info;
+    grpc::Status status = stub.Create(&context, request, &info);
+    if (!status.ok()) {
+      std::fprintf(stderr, "Create %s: %s\n", name, status.error_message().c_str());
+    }
+    return status.ok();
+  };
+  if (!create(kStatName, 16) || !create(kSmallName, kSmallBytes) || !create(kBigName, kBigBytes)) {
+    return false;
+  }
+  // Touch every page of the big array once (a first touch costs ~3 us/page).
+  grpc::ClientContext context;
+  v1::WriteResponse response;
+  std::unique_ptr<grpc::ClientWriter<v1::WriteRequest>> writer = stub.Write(&context, &response);
+  v1::WriteRequest message;
+  message.mutable_target()->set_name(kBigName);
+  message.mutable_target()->set_nbytes(kBigBytes);
+  bool ok = writer->Write(message);
+  message.set_data(std::string(kMiB, '\x01'));
+  for (int64_t sent = 0; ok && sent < kBigBytes; sent += kMiB) ok = writer->Write(message);
+  writer->WritesDone();
+  grpc::Status status = writer->Finish();
+  if (!status.ok()) {
+    std::fprintf(stderr, "Write %s: %s\n", kBigName, status.error_message().c_str());
+  }
+  return status.ok();
+}
+
+}  // namespace
+}  // namespace shmarray
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  shmarray::testing::TestDaemonOptions options;
+  options.listen_tcp = true;
+  absl::StatusOr<std::unique_ptr<shmarray::testing::TestDaemon>> daemon =
+      shmarray::testing::TestDaemon::Start(options);
+  if (!daemon.ok()) {
+    std::fprintf(stderr, "cannot start shmarrayd: %s\n", daemon.status().ToString().c_str());
+    return 1;
+  }
+  shmarray::g_daemon = daemon->get();
+  if (!shmarray::MakeArrays(**daemon)) return 1;
+  shmarray::RatioReporter reporter;
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  reporter.PrintSummary();
+  benchmark::Shutdown();
+  shmarray::g_daemon = nullptr;
+  daemon->reset();  // stops the daemon and removes its segments
+  return 0;
+}
