@@ -16,6 +16,9 @@
 //   BM_AttachBaseline       (one empty RPC + shm_open/fstat/mmap/munmap), for
 //                           a 4 KiB and a 256 MiB array: within 1.2x, and
 //                           independent of the size.
+//   BM_CreateFill1GiB       (Create with a non-zero fill) vs
+//   BM_FallocateMemcpy/1GiB (fallocate + mmap + memcpy of the same bytes): within 1.2x
+//   BM_ServerCopy256MiB     (Copy RPC to a new array) vs BM_FallocateMemcpy/256MiB
 //
 // Arguments: transport 0 = Unix socket, 1 = loopback TCP. All use real time.
 // After the usual output, a summary prints each ratio (medians over
@@ -40,6 +43,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <string>
@@ -303,6 +307,107 @@ void BM_AttachBaseline(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_AttachBaseline)->Arg(0)->Arg(1)->UseRealTime();
+
+// --- create + fill, server-side copy --------------------------------------------
+
+constexpr int64_t kGiB = int64_t{1} << 30;
+
+// Deletes `name`; the benchmarks below time creation only.
+void DeleteQuietly(v1::ArrayService::Stub* stub, const std::string& name) {
+  grpc::ClientContext context;
+  v1::DeleteRequest request;
+  request.set_name(name);
+  v1::DeleteResponse response;
+  (void)stub->Delete(&context, request, &response);
+}
+
+// Create of a 1 GiB array of doubles filled with 1.5 (a non-zero item, so
+// every byte is written), over the Unix socket.
+void BM_CreateFill1GiB(benchmark::State& state) {
+  std::shared_ptr<grpc::Channel> channel = TestDaemon::NewChannel(g_daemon->target());
+  std::unique_ptr<v1::ArrayService::Stub> stub = v1::ArrayService::NewStub(channel);
+  const double one_and_a_half = 1.5;
+  v1::CreateRequest request;
+  request.set_name("bench/fill");
+  request.set_format("d");
+  request.add_shape(kGiB / 8);
+  request.set_fill(std::string(reinterpret_cast<const char*>(&one_and_a_half), 8));
+  for (auto _ : state) {
+    grpc::ClientContext context;
+    v1::ArrayInfo info;
+    grpc::Status status = stub->Create(&context, request, &info);
+    state.PauseTiming();
+    DeleteQuietly(stub.get(), request.name());
+    state.ResumeTiming();
+    if (!status.ok()) {
+      state.SkipWithError(status.error_message().c_str());
+      break;
+    }
+  }
+  state.SetBytesProcessed(state.iterations() * kGiB);
+}
+BENCHMARK(BM_CreateFill1GiB)->UseRealTime()->Unit(benchmark::kMillisecond)->Iterations(3);
+
+// The baseline: a shared-memory object reserved with fallocate, mapped, and
+// the same bytes memcpy'd into it from a buffer that is already in memory.
+// Arg: bytes.
+void BM_FallocateMemcpy(benchmark::State& state) {
+  const int64_t bytes = state.range(0);
+  std::vector<double> source(static_cast<size_t>(bytes / 8), 1.5);
+  const std::string path = "/shmarray-bench." + std::to_string(getpid());
+  for (auto _ : state) {
+    const int fd = shm_open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0 || posix_fallocate(fd, 0, bytes) != 0) {
+      state.SkipWithError("shm_open/fallocate failed");
+      if (fd >= 0) close(fd);
+      shm_unlink(path.c_str());
+      break;
+    }
+    void* p = mmap(nullptr, static_cast<size_t>(bytes), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED) {
+      state.SkipWithError("mmap failed");
+      shm_unlink(path.c_str());
+      break;
+    }
+    std::memcpy(p, source.data(), static_cast<size_t>(bytes));
+    benchmark::ClobberMemory();
+    state.PauseTiming();
+    munmap(p, static_cast<size_t>(bytes));
+    shm_unlink(path.c_str());
+    state.ResumeTiming();
+  }
+  state.SetBytesProcessed(state.iterations() * bytes);
+}
+BENCHMARK(BM_FallocateMemcpy)
+    ->Arg(kGiB)
+    ->Arg(kBigBytes)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(3);
+
+// Server-side Copy of the 256 MiB array into a new C-order array.
+void BM_ServerCopy256MiB(benchmark::State& state) {
+  std::shared_ptr<grpc::Channel> channel = TestDaemon::NewChannel(g_daemon->target());
+  std::unique_ptr<v1::ArrayService::Stub> stub = v1::ArrayService::NewStub(channel);
+  v1::CopyRequest request;
+  request.set_source(kBigName);
+  request.set_new_name("bench/copy");
+  for (auto _ : state) {
+    grpc::ClientContext context;
+    v1::ArrayInfo info;
+    grpc::Status status = stub->Copy(&context, request, &info);
+    state.PauseTiming();
+    DeleteQuietly(stub.get(), request.new_name());
+    state.ResumeTiming();
+    if (!status.ok()) {
+      state.SkipWithError(status.error_message().c_str());
+      break;
+    }
+  }
+  state.SetBytesProcessed(state.iterations() * kBigBytes);
+}
+BENCHMARK(BM_ServerCopy256MiB)->UseRealTime()->Unit(benchmark::kMillisecond)->Iterations(5);
 
 // --- the summary ------------------------------------------------------------------
 

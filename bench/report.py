@@ -1,0 +1,159 @@
+#!/usr/bin/python3
+"""Builds the DESIGN.md §8 table from one run of the benchmarks.
+
+Inputs: Google Benchmark JSON files (shm_bench, server_bench) and the JSON of
+bench/numpy_baseline.py, all produced in the same run. Every figure is a
+ratio against a baseline timed in that run; medians of the repetitions.
+Prints the table; --json FILE also writes it as JSON. Exit status 0 (a missed
+target is reported, not an error), 1 when an input is missing or malformed.
+"""
+import argparse
+import json
+import sys
+
+UNIT = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
+
+
+def load_benchmarks(paths):
+    """{run_name: {"time": seconds, "items": /s, "bytes": /s}} (medians)."""
+    found = {}
+    samples = {}
+    for path in paths:
+        with open(path) as f:
+            data = json.load(f)
+        for b in data.get("benchmarks", []):
+            if b.get("error_occurred"):
+                continue
+            name = b.get("run_name", b["name"])
+            entry = {
+                "time": b["real_time"] * UNIT[b.get("time_unit", "ns")],
+                "items": b.get("items_per_second"),
+                "bytes": b.get("bytes_per_second"),
+            }
+            if b.get("run_type") == "aggregate":
+                if b.get("aggregate_name") == "median":
+                    found[name] = entry
+            else:
+                samples.setdefault(name, []).append(entry)
+    for name, runs in samples.items():
+        if name in found:
+            continue
+        runs.sort(key=lambda e: e["time"])
+        found[name] = runs[len(runs) // 2]
+    return found
+
+
+def fmt_time(seconds):
+    for unit, scale in (("s", 1), ("ms", 1e-3), ("us", 1e-6), ("ns", 1e-9)):
+        if seconds >= scale:
+            return "%.3g %s" % (seconds / scale, unit)
+    return "%.3g ns" % (seconds / 1e-9)
+
+
+def fmt_rate(value, what):
+    if what == "bytes":
+        return "%.2f GiB/s" % (value / 2**30)
+    return "%.0f /s" % value
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bench", action="append", required=True, help="Google Benchmark JSON")
+    parser.add_argument("--numpy", required=True, help="numpy_baseline.py JSON")
+    parser.add_argument("--json", dest="json_out", help="also write the table here")
+    parser.add_argument("--context", default="", help="build flags etc., recorded in the JSON")
+    args = parser.parse_args()
+
+    try:
+        bench = load_benchmarks(args.bench)
+        with open(args.numpy) as f:
+            numpy = json.load(f)
+    except (OSError, ValueError, KeyError) as e:
+        print("report: cannot read the inputs: %s" % e, file=sys.stderr)
+        return 1
+
+    rows = []
+
+    def time_ratio(measure, ours, base, target, better="lower", ours_fig=None, base_fig=None):
+        """ratio = ours/base time (lower is better) or base/ours (a speed-up)."""
+        o = bench.get(ours, {}).get("time") if ours_fig is None else ours_fig
+        b = bench.get(base, {}).get("time") if base_fig is None else base_fig
+        if not o or not b:
+            rows.append({"measure": measure, "shmarray": None, "baseline": None, "ratio": None,
+                         "target": target[1], "met": None, "note": "not run"})
+            return
+        ratio = o / b if better == "lower" else b / o
+        op, value = target
+        met = None if op is None else (ratio <= value if op == "<=" else ratio >= value)
+        rows.append({"measure": measure, "shmarray": fmt_time(o), "baseline": fmt_time(b),
+                     "ratio": ratio, "target": ("%s %.2fx" % (op, value)) if op else "—",
+                     "met": met})
+
+    def rate_ratio(measure, ours, base, what, target):
+        o = bench.get(ours, {}).get(what)
+        b = bench.get(base, {}).get(what)
+        if not o or not b:
+            rows.append({"measure": measure, "shmarray": None, "baseline": None, "ratio": None,
+                         "target": ">= %.2fx" % target, "met": None, "note": "not run"})
+            return
+        ratio = o / b
+        rows.append({"measure": measure, "shmarray": fmt_rate(o, what),
+                     "baseline": fmt_rate(b, what), "ratio": ratio,
+                     "target": ">= %.2fx" % target, "met": ratio >= target})
+
+    time_ratio("sum3d View<int,3> strided / raw strided loop", "BM_Sum3dViewStrided",
+               "BM_Sum3dRawStrided", ("<=", 1.05))
+    time_ratio("sum3d View<int,3,c_contig> / raw flat loop", "BM_Sum3dViewCContig",
+               "BM_Sum3dRawFlat", ("<=", 1.05))
+    time_ratio("contiguous copy 256 MiB, bandwidth vs memcpy", "BM_CopyIntoContiguous256MiB",
+               "BM_Memcpy256MiB", (">=", 0.9), better="higher")
+    time_ratio("a[::2, ::2] 128 MiB to C order, speed-up vs NumPy", "BM_EveryOtherToCOrderCopy",
+               None, (">=", 1.5), better="higher", base_fig=numpy.get("ascontiguousarray"),
+               ours_fig=bench.get("BM_EveryOtherToCOrderCopy", {}).get("time"))
+    time_ratio("C to F order 128 MiB, speed-up vs NumPy", "BM_CToFortranCopy", None,
+               (">=", 3.5), better="higher", base_fig=numpy.get("asfortranarray"),
+               ours_fig=bench.get("BM_CToFortranCopy", {}).get("time"))
+    time_ratio("create + fill 1 GiB / fallocate + memcpy", "BM_CreateFill1GiB/real_time",
+               "BM_FallocateMemcpy/1073741824/real_time", ("<=", 1.2))
+    for arg, size in (("0", "4 KiB"), ("1", "256 MiB")):
+        time_ratio("local attach (Stat + map) %s / empty RPC + shm_open+mmap" % size,
+                   "BM_AttachStatMap/%s/real_time" % arg, "BM_AttachBaseline/%s/real_time" % arg,
+                   ("<=", 1.2))
+    time_ratio("local attach 256 MiB / 4 KiB (size independence)",
+               "BM_AttachStatMap/1/real_time", "BM_AttachStatMap/0/real_time", ("<=", 1.2))
+    for threads in ("1", "8"):
+        for arg, where in (("0", "unix"), ("1", "tcp")):
+            rate_ratio("Stat calls/s, %s thread(s), %s / empty RPC" % (threads, where),
+                       "BM_Stat/%s/real_time/threads:%s" % (arg, threads),
+                       "BM_EmptyRpc/%s/real_time/threads:%s" % (arg, threads), "items", 0.8)
+    for arg, where in (("1", "loopback TCP"), ("0", "Unix socket")):
+        rate_ratio("Read 256 MiB over %s / plain socket stream" % where,
+                   "BM_Read/%s/real_time" % arg, "BM_PlainStream/%s/real_time" % arg, "bytes", 0.45)
+        rate_ratio("Write 256 MiB over %s / plain socket stream" % where,
+                   "BM_Write/%s/real_time" % arg, "BM_PlainStream/%s/real_time" % arg, "bytes", 0.4)
+    time_ratio("server-side Copy 256 MiB / fallocate + memcpy", "BM_ServerCopy256MiB/real_time",
+               "BM_FallocateMemcpy/268435456/real_time", (None, 0))
+
+    header = ("measure", "shmarray", "baseline", "ratio", "target", "met")
+    table = [header]
+    for r in rows:
+        met = "—" if r["met"] is None else ("yes" if r["met"] else "NO")
+        table.append((r["measure"], r["shmarray"] or "—", r["baseline"] or "—",
+                      "%.2fx" % r["ratio"] if r["ratio"] is not None else r.get("note", "—"),
+                      r["target"], met))
+    widths = [max(len(str(row[i])) for row in table) for i in range(len(header))]
+    for i, row in enumerate(table):
+        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
+        if i == 0:
+            print("  ".join("-" * w for w in widths))
+    scored = [r for r in rows if r["met"] is not None]
+    print("\n%d of %d targets met" % (sum(1 for r in scored if r["met"]), len(scored)))
+    if args.json_out:
+        with open(args.json_out, "w") as f:
+            json.dump({"context": args.context, "numpy_version": numpy.get("numpy_version"),
+                       "rows": rows}, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
