@@ -1,1 +1,165 @@
-int main() { return 0; }
+// Copyright 2026 The shmarray Authors. SPDX-License-Identifier: Apache-2.0
+//
+// File: main.cc
+// -----------------------------------------------------------------------------
+// shmarrayd: parses flags (notes/daemon_flags.md) into ServerOptions, starts
+// the Server and turns SIGTERM/SIGINT into a graceful shutdown. Signals are
+// blocked in every thread and taken by a sigwait() thread, so no work runs in
+// a signal handler. Exit codes: 0 after a graceful shutdown, 2 for bad flags,
+// 1 when the daemon cannot start.
+
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdint>
+#include <cstdio>
+#include <limits>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "shmarray/server/server.h"
+
+namespace {
+
+// "N" with an optional K/M/G/T suffix (powers of 1024). nullopt if malformed
+// or overflowing.
+std::optional<int64_t> ParseBytes(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+  if (digits == 0) return std::nullopt;
+  int shift = 0;
+  if (digits + 1 == text.size()) {
+    switch (text.back()) {
+      case 'K':
+      case 'k':
+        shift = 10;
+        break;
+      case 'M':
+      case 'm':
+        shift = 20;
+        break;
+      case 'G':
+      case 'g':
+        shift = 30;
+        break;
+      case 'T':
+      case 't':
+        shift = 40;
+        break;
+      default:
+        return std::nullopt;
+    }
+  } else if (digits != text.size()) {
+    return std::nullopt;
+  }
+  int64_t value = 0;
+  for (size_t i = 0; i < digits; ++i) {
+    const int d = text[i] - '0';
+    if (value > (std::numeric_limits<int64_t>::max() - d) / 10) return std::nullopt;
+    value = value * 10 + d;
+  }
+  if (value > (std::numeric_limits<int64_t>::max() >> shift)) return std::nullopt;
+  return value << shift;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using shmarray::server::LogLevel;
+  shmarray::server::ServerOptions options;
+  std::string max_bytes = "0";
+  std::string log_level = "info";
+  bool no_unix = false;
+
+  CLI::App app{"shmarrayd: named shared-memory arrays served over gRPC"};
+  app.add_option("--socket", options.socket_path,
+                 "Unix domain socket to listen on. Default: "
+                 "$XDG_RUNTIME_DIR/shmarray/<instance>.sock, or /run/shmarray/<instance>.sock "
+                 "when XDG_RUNTIME_DIR is unset (<instance> is 'default' without --instance). "
+                 "Parent directories are created 0700 (0750 with --group); the socket is 0600 "
+                 "(0660 with --group); a stale socket is replaced")
+      ->default_str("(see above)");
+  app.add_option("--listen", options.listen,
+                 "HOST:PORT of a TCP listener in addition to the Unix socket (port 0 picks one; "
+                 "it is logged). A non-loopback HOST needs --tls-cert/--tls-key or --insecure. "
+                 "Default: none");
+  app.add_option("--instance", options.instance,
+                 "Instance name [A-Za-z0-9_-]{1,64}: segment prefix becomes "
+                 "shmarray.<uid>.<NAME>. Default: none (prefix shmarray.<uid>)");
+  app.add_option("--max-bytes", max_bytes,
+                 "Quota on the total bytes of data regions; suffixes K, M, G, T are powers of "
+                 "1024. Default: 0 = no quota beyond /dev/shm itself")
+      ->default_str("0");
+  app.add_option("--max-arrays", options.max_arrays,
+                 "Quota on the number of catalog entries (arrays + named views). "
+                 "Default: 0 = 100000")
+      ->default_str("0");
+  app.add_option("--group", options.group,
+                 "Group (name or gid) that may use the socket and segments: modes 0660 "
+                 "instead of 0600. Default: none");
+  app.add_option("--token-file", options.token_file,
+                 "Require 'authorization: Bearer <token>' on every RPC, token = file contents "
+                 "trimmed (the health service stays open). Default: none");
+  app.add_option("--tls-cert", options.tls_cert,
+                 "PEM certificate chain for TLS on the --listen port. Default: none");
+  app.add_option("--tls-key", options.tls_key,
+                 "PEM private key for TLS on the --listen port. Default: none");
+  app.add_flag("--insecure", options.insecure,
+               "Allow a non-loopback --listen without TLS. Default: off");
+  app.add_flag("--no-unix", no_unix,
+               "Do not listen on a Unix socket (requires --listen). Default: off");
+  app.add_option("--log-level", log_level, "info|warn|error. Default: info")
+      ->check(CLI::IsMember({"info", "warn", "error"}))
+      ->default_str("info");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+
+  const std::optional<int64_t> bytes = ParseBytes(max_bytes);
+  if (!bytes) {
+    std::fprintf(stderr, "shmarrayd: --max-bytes '%s' is not a size (N with K, M, G or T)\n",
+                 max_bytes.c_str());
+    return 2;
+  }
+  options.max_bytes = *bytes;
+  options.unix_socket = !no_unix;
+  options.log_level = log_level == "error"  ? LogLevel::kError
+                      : log_level == "warn" ? LogLevel::kWarn
+                                            : LogLevel::kInfo;
+  if (absl::Status s = shmarray::server::ValidateOptions(options); !s.ok()) {
+    std::fprintf(stderr, "shmarrayd: %s\n", std::string(s.message()).c_str());
+    return 2;
+  }
+
+  // Block the shutdown signals in every thread (gRPC's inherit the mask) and
+  // take them synchronously in one thread.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  absl::StatusOr<std::unique_ptr<shmarray::server::Server>> server =
+      shmarray::server::Server::Start(options);
+  if (!server.ok()) {
+    std::fprintf(stderr, "shmarrayd: %s\n", std::string(server.status().message()).c_str());
+    return absl::IsInvalidArgument(server.status()) ? 2 : 1;
+  }
+  std::thread waiter([&signals, s = server->get()] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    shmarray::server::Log(LogLevel::kInfo,
+                          sig == SIGTERM ? "SIGTERM: shutting down" : "SIGINT: shutting down");
+    s->Shutdown();
+  });
+  (*server)->Wait();
+  waiter.join();
+  server->reset();
+  return 0;
+}

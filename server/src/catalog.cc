@@ -1,1 +1,698 @@
-// placeholder
+// Copyright 2026 The shmarray Authors. SPDX-License-Identifier: Apache-2.0
+//
+// File: catalog.cc
+// -----------------------------------------------------------------------------
+// Catalog implementation: names, quotas, generations, views, recovery and the
+// mapping cache. See catalog.h.
+
+#include "shmarray/server/catalog.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+#include <limits>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "shmarray/server/log.h"
+#include "shmarray/shm/status.h"
+
+namespace shmarray::server {
+namespace {
+
+constexpr int kDefaultPageSize = 100;
+constexpr int kMaxPageSize = 1000;
+constexpr int64_t kDefaultMaxArrays = 100000;
+constexpr char kTokenMark = '>';
+
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string Hex(uint64_t v) {
+  char buf[24];
+  std::snprintf(buf, sizeof(buf), "%" PRIx64, v);
+  return buf;
+}
+
+// Parses a lowercase/uppercase hex number of 1-16 digits; nullopt otherwise.
+std::optional<uint64_t> ParseHex(std::string_view s) {
+  if (s.empty() || s.size() > 16) return std::nullopt;
+  uint64_t v = 0;
+  for (char c : s) {
+    int d;
+    if (c >= '0' && c <= '9') {
+      d = c - '0';
+    } else if (c >= 'a' && c <= 'f') {
+      d = c - 'a' + 10;
+    } else {
+      return std::nullopt;
+    }
+    v = (v << 4) | static_cast<uint64_t>(d);
+  }
+  return v;
+}
+
+std::string Quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
+
+}  // namespace
+
+std::string ShapeString(const std::vector<int64_t>& shape) {
+  std::string out = "(";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i > 0) out += ",";
+    out += std::to_string(shape[i]);
+  }
+  if (shape.size() == 1) out += ",";
+  out += ")";
+  return out;
+}
+
+Catalog::Catalog(CatalogOptions options)
+    : options_([&] {
+        if (options.max_arrays <= 0) options.max_arrays = kDefaultMaxArrays;
+        if (options.mapping_cache_size == 0) options.mapping_cache_size = 1;
+        return options;
+      }()) {}
+
+Catalog::~Catalog() = default;
+
+absl::Status Catalog::ValidateName(std::string_view name) {
+  if (name.empty()) return absl::InvalidArgumentError("invalid name '': a name may not be empty");
+  if (name.size() > shm::kMaxNameLength) {
+    return absl::InvalidArgumentError(absl::StrCat("invalid name: ", name.size(),
+                                                   " characters; at most ", shm::kMaxNameLength,
+                                                   " are allowed"));
+  }
+  for (size_t i = 0; i < name.size(); ++i) {
+    const char c = name[i];
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '_' || c == '-' || c == '/';
+    if (!ok) {
+      std::string shown = (c >= 0x20 && c < 0x7f)
+                              ? std::string(1, c)
+                              : absl::StrCat("\\x", Hex(static_cast<uint8_t>(c)));
+      return absl::InvalidArgumentError(
+          absl::StrCat("invalid name ", Quoted(name), ": character '", shown, "' at position ", i,
+                       " is not allowed (use letters, digits, '.', '_', '-' and '/')"));
+    }
+  }
+  if (name.front() == '/' || name.back() == '/') {
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid name ", Quoted(name), ": it may not start or end with '/'"));
+  }
+  size_t start = 0;
+  while (start <= name.size()) {
+    size_t end = name.find('/', start);
+    if (end == std::string_view::npos) end = name.size();
+    std::string_view comp = name.substr(start, end - start);
+    if (comp.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("invalid name ", Quoted(name), ": empty component ('//')"));
+    }
+    if (comp == "." || comp == "..") {
+      return absl::InvalidArgumentError(absl::StrCat("invalid name ", Quoted(name), ": component ",
+                                                     Quoted(comp), " is not allowed"));
+    }
+    start = end + 1;
+  }
+  return absl::OkStatus();
+}
+
+std::string Catalog::SegmentName(uint64_t generation) const {
+  return absl::StrCat(options_.prefix, ".", Hex(generation));
+}
+
+absl::StatusOr<std::unique_ptr<Catalog>> Catalog::Open(CatalogOptions options,
+                                                       std::vector<std::string>* actions) {
+  if (options.prefix.empty()) return absl::InvalidArgumentError("catalog prefix is empty");
+  std::unique_ptr<Catalog> catalog(new Catalog(std::move(options)));
+  SHMARRAY_RETURN_IF_ERROR(catalog->Recover(actions));
+  return catalog;
+}
+
+absl::Status Catalog::Recover(std::vector<std::string>* actions) {
+  auto note = [&](std::string line) {
+    if (actions != nullptr) actions->push_back(std::move(line));
+  };
+  auto remove = [&](const std::string& os_name, const std::string& why) {
+    absl::Status s = shm::Segment::Unlink(os_name);
+    if (s.ok() || absl::IsNotFound(s)) {
+      note(absl::StrCat("removed segment ", os_name, ": ", why));
+    } else {
+      note(absl::StrCat("could not remove segment ", os_name, " (", why, "): ", s.message()));
+    }
+  };
+
+  SHMARRAY_ASSIGN_OR_RETURN(std::vector<std::string> names, shm::Segment::List(options_.prefix));
+  uint64_t max_generation = 0;
+  std::vector<shm::SegmentMeta> arrays;
+  std::vector<shm::SegmentMeta> views;
+  for (const std::string& os_name : names) {
+    if (os_name.size() <= options_.prefix.size() + 1) continue;
+    std::optional<uint64_t> gen =
+        ParseHex(std::string_view(os_name).substr(options_.prefix.size() + 1));
+    if (!gen) continue;  // another instance's segment ("<prefix>.<instance>.<hex>")
+    max_generation = std::max(max_generation, *gen);
+    absl::StatusOr<shm::Segment> seg = shm::Segment::Open(os_name, shm::Segment::Access::kReadOnly);
+    if (!seg.ok()) {
+      if (absl::IsDataLoss(seg.status())) {
+        remove(os_name, absl::StrCat("corrupt (", seg.status().message(), ")"));
+      } else if (!absl::IsNotFound(seg.status())) {
+        note(absl::StrCat("skipped segment ", os_name, ": ", seg.status().message()));
+      }
+      continue;
+    }
+    const shm::SegmentMeta& meta = seg->meta();
+    if (meta.state != shm::SegmentState::kCommitted) {
+      remove(os_name, absl::StrCat("half-created array ", Quoted(meta.name)));
+      continue;
+    }
+    if (meta.generation != *gen) {
+      remove(os_name,
+             absl::StrCat("header generation ", Hex(meta.generation), " does not match its name"));
+      continue;
+    }
+    if (!ValidateName(meta.name).ok()) {
+      remove(os_name, absl::StrCat("invalid name ", Quoted(meta.name)));
+      continue;
+    }
+    if (meta.kind == shm::SegmentKind::kArray) {
+      arrays.push_back(meta);
+    } else {
+      views.push_back(meta);
+    }
+  }
+
+  absl::MutexLock lock(&mu_);
+  next_generation_ = std::max<uint64_t>(static_cast<uint64_t>(NowNs()), max_generation + 1);
+  // Arrays first, newest generation first so a duplicate name keeps the newest.
+  auto newest_first = [](const shm::SegmentMeta& a, const shm::SegmentMeta& b) {
+    return a.generation > b.generation;
+  };
+  std::sort(arrays.begin(), arrays.end(), newest_first);
+  std::sort(views.begin(), views.end(), newest_first);
+  std::map<uint64_t, std::string> array_by_generation;
+  for (const shm::SegmentMeta& meta : arrays) {
+    const std::string os_name = SegmentName(meta.generation);
+    if (entries_.count(meta.name) > 0) {
+      remove(os_name, absl::StrCat("older duplicate of ", Quoted(meta.name)));
+      continue;
+    }
+    CatalogEntry e;
+    try {
+      e.format = shm::Format::Parse(meta.format);
+      meta.layout.CheckWithin(meta.data_size_bytes);
+    } catch (...) {
+      remove(os_name, absl::StrCat("bad format or layout for ", Quoted(meta.name), ": ",
+                                   shm::StatusFromCurrentException().message()));
+      continue;
+    }
+    e.name = meta.name;
+    e.kind = shm::SegmentKind::kArray;
+    e.generation = meta.generation;
+    e.segment_name = os_name;
+    e.own_segment_name = os_name;
+    e.layout = meta.layout;
+    e.readonly = meta.readonly;
+    e.data_size_bytes = meta.data_size_bytes;
+    e.created_unix_ns = meta.created_unix_ns;
+    bytes_in_use_ += meta.data_size_bytes;
+    array_by_generation[meta.generation] = meta.name;
+    note(absl::StrCat("adopted ", Quoted(e.name), " ", e.format.canonical(), " ",
+                      ShapeString(e.layout.shape), " ", e.data_size_bytes, " bytes gen ",
+                      Hex(e.generation), e.readonly ? " (sealed)" : ""));
+    entries_.emplace(e.name, std::move(e));
+  }
+  for (const shm::SegmentMeta& meta : views) {
+    const std::string os_name = SegmentName(meta.generation);
+    auto base = array_by_generation.find(meta.base_generation);
+    if (base == array_by_generation.end() || base->second != meta.base_name) {
+      remove(os_name,
+             absl::StrCat("view ", Quoted(meta.name), " whose base ", Quoted(meta.base_name),
+                          " generation ", Hex(meta.base_generation), " is gone"));
+      continue;
+    }
+    if (entries_.count(meta.name) > 0) {
+      remove(os_name, absl::StrCat("duplicate of ", Quoted(meta.name)));
+      continue;
+    }
+    const CatalogEntry& b = entries_.at(meta.base_name);
+    CatalogEntry e;
+    try {
+      e.format = shm::Format::Parse(meta.format);
+      meta.layout.CheckWithin(b.data_size_bytes);
+    } catch (...) {
+      remove(os_name, absl::StrCat("bad format or layout for view ", Quoted(meta.name), ": ",
+                                   shm::StatusFromCurrentException().message()));
+      continue;
+    }
+    e.name = meta.name;
+    e.kind = shm::SegmentKind::kView;
+    e.generation = meta.generation;
+    e.segment_name = b.segment_name;
+    e.own_segment_name = os_name;
+    e.layout = meta.layout;
+    e.readonly = meta.readonly;
+    e.data_size_bytes = b.data_size_bytes;
+    e.base = b.name;
+    e.base_generation = b.generation;
+    e.created_unix_ns = meta.created_unix_ns;
+    views_of_[e.base].insert(e.name);
+    note(absl::StrCat("adopted view ", Quoted(e.name), " of ", Quoted(e.base), " ",
+                      ShapeString(e.layout.shape), " gen ", Hex(e.generation)));
+    entries_.emplace(e.name, std::move(e));
+  }
+  if (static_cast<int64_t>(entries_.size()) > options_.max_arrays) {
+    note(absl::StrCat("adopted ", entries_.size(), " entries, over --max-arrays ",
+                      options_.max_arrays));
+  }
+  return absl::OkStatus();
+}
+
+void Catalog::SetListener(Listener listener) {
+  absl::MutexLock lock(&mu_);
+  listener_ = std::move(listener);
+}
+
+absl::Status Catalog::CheckQuotaLocked(std::string_view name, int64_t more_bytes) const {
+  const int64_t count = static_cast<int64_t>(entries_.size() + pending_.size());
+  if (count >= options_.max_arrays) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("cannot create ", Quoted(name), ": quota --max-arrays exceeded (limit ",
+                     options_.max_arrays, " entries, ", count, " in use)"));
+  }
+  if (options_.max_bytes > 0 && more_bytes > 0) {
+    const int64_t used = bytes_in_use_ + pending_bytes_;
+    if (more_bytes > options_.max_bytes - used) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("cannot create ", Quoted(name), " of ", more_bytes,
+                       " bytes: quota --max-bytes exceeded (limit ", options_.max_bytes, " bytes, ",
+                       used, " in use)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+void Catalog::ApplyGroup(const std::string& os_name) const {
+  if (!options_.group) return;
+  const std::string path = "/dev/shm/" + os_name;
+  if (::chown(path.c_str(), static_cast<uid_t>(-1), *options_.group) != 0) {
+    Log(LogLevel::kWarn, absl::StrCat("cannot set the group of ", path));
+  }
+}
+
+CatalogEntry Catalog::SnapshotLocked(const CatalogEntry& e) const {
+  CatalogEntry out = e;
+  if (e.kind == shm::SegmentKind::kView) {
+    auto base = entries_.find(e.base);
+    if (base != entries_.end() && base->second.readonly) out.readonly = true;
+  }
+  return out;
+}
+
+void Catalog::EmitLocked(CatalogEventType type, const CatalogEntry& entry) {
+  if (listener_) listener_(CatalogEvent{type, SnapshotLocked(entry), NowNs()});
+}
+
+absl::StatusOr<CatalogEntry> Catalog::CreateArray(std::string_view name, const shm::Format& format,
+                                                  const shm::Layout& layout,
+                                                  const Initializer& init) {
+  SHMARRAY_RETURN_IF_ERROR(ValidateName(name));
+  int64_t nbytes = 0;
+  try {
+    layout.CheckWithin(std::numeric_limits<int64_t>::max());
+    nbytes = layout.nbytes();
+  } catch (...) {
+    return shm::StatusFromCurrentException();
+  }
+  uint64_t generation;
+  {
+    absl::MutexLock lock(&mu_);
+    if (entries_.count(name) > 0 || pending_.count(name) > 0) {
+      return absl::AlreadyExistsError(absl::StrCat("array ", Quoted(name), " already exists"));
+    }
+    SHMARRAY_RETURN_IF_ERROR(CheckQuotaLocked(name, nbytes));
+    pending_.emplace(std::string(name), nbytes);
+    pending_bytes_ += nbytes;
+    generation = next_generation_++;
+  }
+  auto release = [&] {
+    absl::MutexLock lock(&mu_);
+    pending_.erase(std::string(name));
+    pending_bytes_ -= nbytes;
+  };
+
+  const std::string os_name = SegmentName(generation);
+  shm::SegmentMeta meta;
+  meta.kind = shm::SegmentKind::kArray;
+  meta.generation = generation;
+  meta.name = std::string(name);
+  meta.format = format.canonical();
+  meta.layout = layout;
+  meta.readonly = false;
+  meta.data_size_bytes = nbytes;
+  meta.created_unix_ns = NowNs();
+  absl::StatusOr<shm::Segment> seg = shm::Segment::Create(os_name, meta, options_.mode);
+  if (!seg.ok()) {
+    release();
+    return seg.status();
+  }
+  ApplyGroup(os_name);
+  absl::Status status;
+  if (init) {
+    try {
+      shm::AnyView view(format, layout, seg->data(), false, seg->mapping());
+      status = init(view);
+    } catch (...) {
+      status = shm::StatusFromCurrentException();
+    }
+  }
+  if (status.ok()) status = seg->Commit();
+  if (!status.ok()) {
+    (void)shm::Segment::Unlink(os_name);
+    release();
+    return status;
+  }
+
+  CatalogEntry e;
+  e.name = std::string(name);
+  e.kind = shm::SegmentKind::kArray;
+  e.generation = generation;
+  e.segment_name = os_name;
+  e.own_segment_name = os_name;
+  e.format = format;
+  e.layout = layout;
+  e.readonly = false;
+  e.data_size_bytes = nbytes;
+  e.created_unix_ns = meta.created_unix_ns;
+  {
+    absl::MutexLock lock(&mu_);
+    pending_.erase(e.name);
+    pending_bytes_ -= nbytes;
+    bytes_in_use_ += nbytes;
+    entries_.emplace(e.name, e);
+    Log(LogLevel::kInfo,
+        absl::StrCat("created ", Quoted(e.name), " ", e.format.canonical(), " ",
+                     ShapeString(e.layout.shape), " ", nbytes, " bytes gen ", Hex(generation)));
+    EmitLocked(CatalogEventType::kCreated, e);
+  }
+  CachePut(std::move(*seg));
+  return e;
+}
+
+absl::StatusOr<CatalogEntry> Catalog::CreateView(std::string_view name, const CatalogEntry& source,
+                                                 const shm::Layout& layout) {
+  SHMARRAY_RETURN_IF_ERROR(ValidateName(name));
+  const std::string base_name = source.kind == shm::SegmentKind::kView ? source.base : source.name;
+  const uint64_t base_generation = source.data_generation();
+  absl::MutexLock lock(&mu_);
+  if (entries_.count(name) > 0 || pending_.count(name) > 0) {
+    return absl::AlreadyExistsError(absl::StrCat("array ", Quoted(name), " already exists"));
+  }
+  auto base = entries_.find(base_name);
+  if (base == entries_.end() || base->second.generation != base_generation ||
+      base->second.kind != shm::SegmentKind::kArray) {
+    return absl::NotFoundError(
+        absl::StrCat("array ", Quoted(base_name), " was deleted or replaced"));
+  }
+  try {
+    layout.CheckWithin(base->second.data_size_bytes);
+  } catch (...) {
+    return shm::StatusFromCurrentException();
+  }
+  SHMARRAY_RETURN_IF_ERROR(CheckQuotaLocked(name, 0));
+  const uint64_t generation = next_generation_++;
+  const std::string os_name = SegmentName(generation);
+  shm::SegmentMeta meta;
+  meta.kind = shm::SegmentKind::kView;
+  meta.generation = generation;
+  meta.name = std::string(name);
+  meta.format = source.format.canonical();
+  meta.layout = layout;
+  meta.readonly = false;
+  meta.data_size_bytes = 0;
+  meta.base_generation = base_generation;
+  meta.base_name = base_name;
+  meta.created_unix_ns = NowNs();
+  SHMARRAY_ASSIGN_OR_RETURN(shm::Segment seg, shm::Segment::Create(os_name, meta, options_.mode));
+  ApplyGroup(os_name);
+  absl::Status committed = seg.Commit();
+  if (!committed.ok()) {
+    (void)shm::Segment::Unlink(os_name);
+    return committed;
+  }
+  CatalogEntry e;
+  e.name = std::string(name);
+  e.kind = shm::SegmentKind::kView;
+  e.generation = generation;
+  e.segment_name = base->second.segment_name;
+  e.own_segment_name = os_name;
+  e.format = source.format;
+  e.layout = layout;
+  e.readonly = false;
+  e.data_size_bytes = base->second.data_size_bytes;
+  e.base = base_name;
+  e.base_generation = base_generation;
+  e.created_unix_ns = meta.created_unix_ns;
+  entries_.emplace(e.name, e);
+  views_of_[base_name].insert(e.name);
+  Log(LogLevel::kInfo, absl::StrCat("created view ", Quoted(e.name), " of ", Quoted(base_name), " ",
+                                    ShapeString(layout.shape), " gen ", Hex(generation)));
+  EmitLocked(CatalogEventType::kCreated, e);
+  return SnapshotLocked(e);
+}
+
+absl::StatusOr<CatalogEntry> Catalog::Lookup(std::string_view name) const {
+  SHMARRAY_RETURN_IF_ERROR(ValidateName(name));
+  absl::MutexLock lock(&mu_);
+  auto it = entries_.find(name);
+  if (it == entries_.end()) {
+    return absl::NotFoundError(absl::StrCat("no array named ", Quoted(name)));
+  }
+  return SnapshotLocked(it->second);
+}
+
+absl::StatusOr<Catalog::Page> Catalog::List(std::string_view prefix, int page_size,
+                                            std::string_view page_token) const {
+  if (page_size < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("page_size ", page_size, " is negative"));
+  }
+  if (page_size == 0) page_size = kDefaultPageSize;
+  page_size = std::min(page_size, kMaxPageSize);
+  // A token is kTokenMark + the last name of the previous page ('>' never
+  // occurs in a name, so a name alone or other text is not a token).
+  std::string_view after;
+  if (!page_token.empty()) {
+    if (page_token.front() != kTokenMark) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("invalid page_token ", Quoted(page_token),
+                       ": pass the next_page_token of a previous ListResponse"));
+    }
+    after = page_token.substr(1);
+    if (!ValidateName(after).ok() || after.substr(0, prefix.size()) != prefix) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("invalid page_token ", Quoted(page_token), " for prefix ", Quoted(prefix)));
+    }
+  }
+  Page page;
+  absl::MutexLock lock(&mu_);
+  auto it = after.empty() ? entries_.lower_bound(prefix) : entries_.upper_bound(after);
+  for (; it != entries_.end(); ++it) {
+    if (it->first.compare(0, prefix.size(), prefix) != 0) break;
+    if (static_cast<int>(page.entries.size()) == page_size) {
+      page.next_token = kTokenMark + page.entries.back().name;
+      break;
+    }
+    page.entries.push_back(SnapshotLocked(it->second));
+  }
+  return page;
+}
+
+void Catalog::RemoveLocked(const std::string& name, std::vector<std::string>* removed) {
+  auto it = entries_.find(name);
+  if (it == entries_.end()) return;
+  CatalogEntry e = SnapshotLocked(it->second);
+  absl::Status s = shm::Segment::Unlink(e.own_segment_name);
+  if (!s.ok() && !absl::IsNotFound(s)) {
+    Log(LogLevel::kWarn, absl::StrCat("deleting ", Quoted(name), ": cannot unlink ",
+                                      e.own_segment_name, ": ", s.message()));
+  }
+  if (e.kind == shm::SegmentKind::kArray) {
+    bytes_in_use_ -= e.data_size_bytes;
+    CacheEvict(e.segment_name);
+    views_of_.erase(e.name);
+  } else {
+    auto v = views_of_.find(e.base);
+    if (v != views_of_.end()) {
+      v->second.erase(e.name);
+      if (v->second.empty()) views_of_.erase(v);
+    }
+  }
+  entries_.erase(it);
+  removed->push_back(name);
+  Log(LogLevel::kInfo, absl::StrCat("deleted ", Quoted(name), " gen ", Hex(e.generation)));
+  EmitLocked(CatalogEventType::kDeleted, e);
+}
+
+absl::StatusOr<std::vector<std::string>> Catalog::Delete(std::string_view name, bool cascade) {
+  SHMARRAY_RETURN_IF_ERROR(ValidateName(name));
+  absl::MutexLock lock(&mu_);
+  auto it = entries_.find(name);
+  if (it == entries_.end()) {
+    return absl::NotFoundError(absl::StrCat("no array named ", Quoted(name)));
+  }
+  std::vector<std::string> views;
+  auto v = views_of_.find(name);
+  if (v != views_of_.end()) views.assign(v->second.begin(), v->second.end());
+  if (!views.empty() && !cascade) {
+    std::vector<std::string> quoted;
+    for (const std::string& n : views) quoted.push_back(Quoted(n));
+    return absl::FailedPreconditionError(absl::StrCat("array ", Quoted(name), " has named views ",
+                                                      absl::StrJoin(quoted, ", "),
+                                                      "; delete them first or pass cascade"));
+  }
+  std::vector<std::string> removed;
+  const std::string key(name);
+  RemoveLocked(key, &removed);
+  for (const std::string& view : views) RemoveLocked(view, &removed);
+  return removed;
+}
+
+absl::StatusOr<CatalogEntry> Catalog::Seal(std::string_view name) {
+  SHMARRAY_RETURN_IF_ERROR(ValidateName(name));
+  absl::MutexLock lock(&mu_);
+  auto it = entries_.find(name);
+  if (it == entries_.end()) {
+    return absl::NotFoundError(absl::StrCat("no array named ", Quoted(name)));
+  }
+  CatalogEntry& e = it->second;
+  if (e.kind == shm::SegmentKind::kView) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        Quoted(name), " is a named view of ", Quoted(e.base), "; seal the base array instead"));
+  }
+  if (e.readonly) return SnapshotLocked(e);
+  SHMARRAY_RETURN_IF_ERROR(SealSegment(e));
+  e.readonly = true;
+  Log(LogLevel::kInfo, absl::StrCat("sealed ", Quoted(e.name), " gen ", Hex(e.generation)));
+  EmitLocked(CatalogEventType::kSealed, e);
+  return SnapshotLocked(e);
+}
+
+absl::Status Catalog::SealSegment(const CatalogEntry& entry) {
+  absl::MutexLock lock(&cache_mu_);
+  auto it = cache_index_.find(entry.segment_name);
+  if (it != cache_index_.end() && it->second->writable() &&
+      it->second->meta().generation == entry.generation) {
+    return it->second->Seal();
+  }
+  SHMARRAY_ASSIGN_OR_RETURN(
+      shm::Segment seg, shm::Segment::Open(entry.segment_name, shm::Segment::Access::kReadWrite));
+  if (seg.meta().generation != entry.generation) {
+    return absl::AbortedError(absl::StrCat("array ", Quoted(entry.name), " was replaced"));
+  }
+  return seg.Seal();
+}
+
+void Catalog::CachePut(shm::Segment segment) {
+  absl::MutexLock lock(&cache_mu_);
+  const std::string os_name = segment.os_name();
+  auto it = cache_index_.find(os_name);
+  if (it != cache_index_.end()) {
+    lru_.erase(it->second);
+    cache_index_.erase(it);
+  }
+  lru_.push_front(std::move(segment));
+  cache_index_[os_name] = lru_.begin();
+  while (lru_.size() > options_.mapping_cache_size) {
+    cache_index_.erase(lru_.back().os_name());
+    lru_.pop_back();
+  }
+}
+
+void Catalog::CacheEvict(const std::string& os_name) {
+  absl::MutexLock lock(&cache_mu_);
+  auto it = cache_index_.find(os_name);
+  if (it == cache_index_.end()) return;
+  lru_.erase(it->second);
+  cache_index_.erase(it);
+}
+
+absl::StatusOr<shm::AnyView> Catalog::Map(const CatalogEntry& entry, bool writable) {
+  if (writable && entry.readonly) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("array ", Quoted(entry.name), " is read-only (sealed)"));
+  }
+  std::shared_ptr<const void> mapping;
+  std::byte* data = nullptr;
+  bool handle_writable = false;
+  {
+    absl::MutexLock lock(&cache_mu_);
+    auto it = cache_index_.find(entry.segment_name);
+    if (it != cache_index_.end()) {
+      if (it->second->meta().generation == entry.data_generation()) {
+        lru_.splice(lru_.begin(), lru_, it->second);
+        mapping = lru_.front().mapping();
+        data = lru_.front().data();
+        handle_writable = lru_.front().writable();
+      } else {
+        lru_.erase(it->second);
+        cache_index_.erase(it);
+      }
+    }
+  }
+  if (mapping == nullptr) {
+    absl::StatusOr<shm::Segment> seg =
+        shm::Segment::Open(entry.segment_name, entry.readonly ? shm::Segment::Access::kReadOnly
+                                                              : shm::Segment::Access::kReadWrite);
+    if (!seg.ok() && absl::IsPermissionDenied(seg.status()) && !entry.readonly) {
+      seg = shm::Segment::Open(entry.segment_name, shm::Segment::Access::kReadOnly);
+    }
+    if (!seg.ok()) {
+      if (absl::IsNotFound(seg.status())) {
+        return absl::NotFoundError(absl::StrCat("array ", Quoted(entry.name), " was deleted"));
+      }
+      return seg.status();
+    }
+    if (seg->meta().generation != entry.data_generation()) {
+      return absl::AbortedError(absl::StrCat("array ", Quoted(entry.name), " was replaced"));
+    }
+    mapping = seg->mapping();
+    data = seg->data();
+    handle_writable = seg->writable();
+    CachePut(std::move(*seg));
+  }
+  if (writable && !handle_writable) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("array ", Quoted(entry.name), " is read-only"));
+  }
+  try {
+    return shm::AnyView(entry.format, entry.layout, data, entry.readonly || !handle_writable,
+                        std::move(mapping));
+  } catch (...) {
+    return shm::StatusFromCurrentException();
+  }
+}
+
+size_t Catalog::TEST_entry_count() const {
+  absl::MutexLock lock(&mu_);
+  return entries_.size();
+}
+
+int64_t Catalog::TEST_bytes_in_use() const {
+  absl::MutexLock lock(&mu_);
+  return bytes_in_use_;
+}
+
+size_t Catalog::TEST_cached_mappings() const {
+  absl::MutexLock lock(&cache_mu_);
+  return lru_.size();
+}
+
+}  // namespace shmarray::server

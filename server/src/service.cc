@@ -1,1 +1,626 @@
-// placeholder
+// Copyright 2026 The shmarray Authors. SPDX-License-Identifier: Apache-2.0
+//
+// File: service.cc
+// -----------------------------------------------------------------------------
+// shmarray.v1.ArrayService over the Catalog. See service_internal.h.
+
+#include <grpcpp/support/method_handler.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "service_internal.h"
+#include "shmarray/proto/convert.h"
+#include "shmarray/server/log.h"
+#include "shmarray/shm/any_view.h"
+#include "shmarray/shm/format.h"
+#include "shmarray/shm/status.h"
+
+namespace shmarray::server::internal {
+namespace {
+
+constexpr int64_t kDefaultChunkBytes = int64_t{1} << 20;
+// 4 MiB minus room for the message header, so that a whole ReadResponse fits
+// gRPC's default 4 MiB receive limit of clients.
+constexpr int64_t kMaxChunkBytes = (int64_t{4} << 20) - 16;
+// Once the fill pattern covers this many bytes, it is copied block by block
+// (cache-friendly) instead of doubling further.
+constexpr int64_t kFillBlockBytes = int64_t{1} << 20;
+
+using proto::ToGrpcStatus;
+
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string Quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
+
+absl::StatusOr<shm::Order> CheckedOrder(v1::Order order) {
+  if (order != v1::ORDER_UNSPECIFIED && order != v1::ORDER_C && order != v1::ORDER_F) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown order ", static_cast<int>(order), " (use ORDER_C or ORDER_F)"));
+  }
+  return proto::OrderFromProto(order);
+}
+
+// The layout of entry[index]. Errors as Layout::Apply plus bad index messages.
+absl::StatusOr<shm::Layout> Select(const CatalogEntry& entry, const v1::Index& index) {
+  SHMARRAY_ASSIGN_OR_RETURN(shm::IndexExpr expr, proto::IndexFromProto(index));
+  try {
+    return entry.layout.Apply(expr);
+  } catch (...) {
+    return shm::StatusFromCurrentException();
+  }
+}
+
+// entry[index] mapped. Read-only unless `writable`.
+absl::StatusOr<shm::AnyView> MapSelection(Catalog& catalog, const CatalogEntry& entry,
+                                          const v1::Index& index, bool writable) {
+  SHMARRAY_ASSIGN_OR_RETURN(shm::IndexExpr expr, proto::IndexFromProto(index));
+  SHMARRAY_ASSIGN_OR_RETURN(shm::AnyView view, catalog.Map(entry, writable));
+  try {
+    return view.Slice(expr);
+  } catch (...) {
+    return shm::StatusFromCurrentException();
+  }
+}
+
+// Writes `len` as a protobuf varint into `out`; returns the bytes used.
+size_t PutVarint(uint64_t v, uint8_t* out) {
+  size_t n = 0;
+  while (v >= 0x80) {
+    out[n++] = static_cast<uint8_t>(v | 0x80);
+    v >>= 7;
+  }
+  out[n++] = static_cast<uint8_t>(v);
+  return n;
+}
+
+void ReleaseMapping(void* owner) { delete static_cast<std::shared_ptr<const void>*>(owner); }
+
+// Fills data [0, total) with copies of its first `itemsize` bytes.
+void RepeatPattern(std::byte* data, int64_t itemsize, int64_t total) {
+  int64_t done = itemsize;
+  while (done < total && done < kFillBlockBytes) {
+    const int64_t n = std::min(done, total - done);
+    std::memcpy(data + done, data, static_cast<size_t>(n));
+    done += n;
+  }
+  const int64_t block = done;
+  while (done < total) {
+    const int64_t n = std::min(block, total - done);
+    std::memcpy(data + done, data, static_cast<size_t>(n));
+    done += n;
+  }
+}
+
+}  // namespace
+
+// --- WatchHub -----------------------------------------------------------------
+
+std::shared_ptr<WatchHub::Watcher> WatchHub::Subscribe(std::string prefix) {
+  auto w = std::make_shared<Watcher>();
+  w->prefix = std::move(prefix);
+  absl::MutexLock lock(&mu_);
+  if (shutdown_) {
+    absl::MutexLock wl(&w->mu);
+    w->closed = true;
+  }
+  watchers_.insert(w);
+  return w;
+}
+
+void WatchHub::Unsubscribe(const std::shared_ptr<Watcher>& watcher) {
+  absl::MutexLock lock(&mu_);
+  watchers_.erase(watcher);
+}
+
+void WatchHub::Publish(const v1::WatchEvent& event) {
+  absl::MutexLock lock(&mu_);
+  for (const std::shared_ptr<Watcher>& w : watchers_) {
+    if (event.name().compare(0, w->prefix.size(), w->prefix) != 0) continue;
+    absl::MutexLock wl(&w->mu);
+    if (w->queue.size() >= capacity_) {
+      ++w->dropped;
+    } else {
+      w->queue.push_back(event);
+    }
+  }
+}
+
+void WatchHub::Shutdown() {
+  absl::MutexLock lock(&mu_);
+  shutdown_ = true;
+  for (const std::shared_ptr<Watcher>& w : watchers_) {
+    absl::MutexLock wl(&w->mu);
+    w->closed = true;
+  }
+}
+
+bool WatchHub::Next(Watcher& watcher, absl::Duration timeout, std::deque<v1::WatchEvent>* out) {
+  absl::MutexLock lock(&watcher.mu);
+  watcher.mu.AwaitWithTimeout(absl::Condition(
+                                  +[](Watcher* w) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+                                    return !w->queue.empty() || w->dropped > 0 || w->closed;
+                                  },
+                                  &watcher),
+                              timeout);
+  while (!watcher.queue.empty()) {
+    out->push_back(std::move(watcher.queue.front()));
+    watcher.queue.pop_front();
+  }
+  if (watcher.dropped > 0) {
+    v1::WatchEvent overflow;
+    overflow.set_type(v1::WatchEvent::TYPE_OVERFLOW);
+    overflow.set_dropped(watcher.dropped);
+    overflow.set_unix_ns(NowNs());
+    out->push_back(std::move(overflow));
+    watcher.dropped = 0;
+  }
+  return !watcher.closed;
+}
+
+v1::WatchEvent ToWatchEvent(const CatalogEvent& event) {
+  v1::WatchEvent out;
+  switch (event.type) {
+    case CatalogEventType::kCreated:
+      out.set_type(v1::WatchEvent::TYPE_CREATED);
+      break;
+    case CatalogEventType::kSealed:
+      out.set_type(v1::WatchEvent::TYPE_SEALED);
+      break;
+    case CatalogEventType::kDeleted:
+      out.set_type(v1::WatchEvent::TYPE_DELETED);
+      break;
+  }
+  out.set_name(event.entry.name);
+  FillInfo(event.entry, event.entry.layout, out.mutable_info());
+  out.set_unix_ns(event.unix_ns);
+  return out;
+}
+
+void FillInfo(const CatalogEntry& entry, const shm::Layout& layout, v1::ArrayInfo* info) {
+  info->set_name(entry.name);
+  info->set_format(entry.format.canonical());
+  proto::LayoutToInfo(layout, info);
+  info->set_readonly(entry.readonly);
+  info->set_generation(entry.generation);
+  info->set_base(entry.base);
+  info->set_segment_name(entry.segment_name);
+  info->set_segment_size(shm::kDataOffset + entry.data_size_bytes);
+  info->set_data_offset(shm::kDataOffset);
+  info->set_created_unix_ns(entry.created_unix_ns);
+  info->set_kind(entry.kind == shm::SegmentKind::kView ? v1::ARRAY_KIND_VIEW
+                                                       : v1::ARRAY_KIND_ARRAY);
+  info->set_base_generation(entry.base_generation);
+  info->set_data_size(entry.data_size_bytes);
+}
+
+// --- ArrayServiceImpl ---------------------------------------------------------
+
+ArrayServiceImpl::ArrayServiceImpl(Catalog* catalog, WatchHub* hub, const TokenAuthenticator* auth)
+    : catalog_(catalog), hub_(hub), auth_(auth) {
+  // Method 7 is Read (declaration order in the .proto). Served as a
+  // bidi-shaped sync handler over raw ByteBuffers: it reads the one request
+  // and streams responses, identical on the wire to server streaming.
+  MarkMethodStreamed(7,
+                     new grpc::internal::BidiStreamingHandler<ArrayServiceImpl, grpc::ByteBuffer,
+                                                              grpc::ByteBuffer>(
+                         [](ArrayServiceImpl* self, grpc::ServerContext* ctx,
+                            grpc::ServerReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer>* stream) {
+                           return self->ReadRaw(ctx, stream);
+                         },
+                         this));
+}
+
+absl::Status ArrayServiceImpl::BeginCall() {
+  absl::MutexLock lock(&calls_mu_);
+  if (draining_) return absl::UnavailableError("shmarrayd is shutting down");
+  ++active_calls_;
+  return absl::OkStatus();
+}
+
+void ArrayServiceImpl::EndCall() {
+  absl::MutexLock lock(&calls_mu_);
+  --active_calls_;
+}
+
+bool ArrayServiceImpl::Drain(absl::Duration timeout) {
+  absl::MutexLock lock(&calls_mu_);
+  draining_ = true;
+  return calls_mu_.AwaitWithTimeout(absl::Condition(
+                                        +[](int* n) { return *n == 0; }, &active_calls_),
+                                    timeout);
+}
+
+absl::Status ArrayServiceImpl::Authorize(grpc::ServerContext* ctx) const {
+  if (auth_ == nullptr) return absl::OkStatus();
+  const auto& md = ctx->client_metadata();
+  auto it = md.find("authorization");
+  if (it == md.end()) return auth_->Check(std::nullopt);
+  return auth_->Check(std::string_view(it->second.data(), it->second.size()));
+}
+
+grpc::Status ArrayServiceImpl::Create(grpc::ServerContext* ctx, const v1::CreateRequest* req,
+                                      v1::ArrayInfo* resp) {
+  CallScope scope(this);
+  absl::Status s = scope.status().ok() ? Authorize(ctx) : scope.status();
+  if (s.ok()) s = CreateImpl(*req, resp);
+  return ToGrpcStatus(s);
+}
+
+absl::Status ArrayServiceImpl::CreateImpl(const v1::CreateRequest& req, v1::ArrayInfo* resp) {
+  SHMARRAY_RETURN_IF_ERROR(Catalog::ValidateName(req.name()));
+  SHMARRAY_ASSIGN_OR_RETURN(shm::Order order, CheckedOrder(req.order()));
+  if (req.shape_size() > shm::kMaxDims) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "shape has ", req.shape_size(), " dimensions; at most ", shm::kMaxDims, " are allowed"));
+  }
+  for (int i = 0; i < req.shape_size(); ++i) {
+    if (req.shape(i) < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("negative dimensions are not allowed (axis ", i, " is ", req.shape(i), ")"));
+    }
+  }
+  shm::Format format;
+  shm::Layout layout;
+  try {
+    const shm::Format parsed = shm::Format::Parse(req.format().empty() ? "B" : req.format());
+    format = shm::Format::Parse(parsed.canonical());
+    int64_t itemsize = format.itemsize();
+    if (req.itemsize() != 0) {
+      if (req.itemsize() < format.itemsize() || req.itemsize() > shm::kMaxItemsizeBytes) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "itemsize ", req.itemsize(), " is invalid for format ", Quoted(format.canonical()),
+            ": it must be at least the format's ", format.itemsize(), " bytes"));
+      }
+      itemsize = req.itemsize();
+    }
+    const std::vector<int64_t> shape(req.shape().begin(), req.shape().end());
+    layout = shm::Layout::Contiguous(itemsize, shape, order);
+  } catch (...) {
+    return shm::StatusFromCurrentException();
+  }
+  Catalog::Initializer init;
+  const std::string& fill = req.fill();
+  if (!fill.empty()) {
+    if (static_cast<int64_t>(fill.size()) != layout.itemsize) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "fill has ", fill.size(), " bytes but one item has ", layout.itemsize, " bytes"));
+    }
+    const bool zero = std::all_of(fill.begin(), fill.end(), [](char c) { return c == 0; });
+    // Fresh segments read as zeros (fallocate'd tmpfs pages): a zero fill
+    // needs no writes.
+    if (!zero) {
+      init = [&fill](const shm::AnyView& data) -> absl::Status {
+        const int64_t total = data.nbytes();
+        if (total == 0) return absl::OkStatus();
+        std::memcpy(data.data(), fill.data(), fill.size());
+        RepeatPattern(data.data(), static_cast<int64_t>(fill.size()), total);
+        return absl::OkStatus();
+      };
+    }
+  }
+  SHMARRAY_ASSIGN_OR_RETURN(CatalogEntry entry,
+                            catalog_->CreateArray(req.name(), format, layout, init));
+  FillInfo(entry, entry.layout, resp);
+  return absl::OkStatus();
+}
+
+grpc::Status ArrayServiceImpl::Stat(grpc::ServerContext* ctx, const v1::StatRequest* req,
+                                    v1::ArrayInfo* resp) {
+  CallScope scope(this);
+  absl::Status s = scope.status().ok() ? Authorize(ctx) : scope.status();
+  if (!s.ok()) return ToGrpcStatus(s);
+  absl::StatusOr<CatalogEntry> entry = catalog_->Lookup(req->name());
+  if (!entry.ok()) return ToGrpcStatus(entry.status());
+  FillInfo(*entry, entry->layout, resp);
+  return grpc::Status::OK;
+}
+
+grpc::Status ArrayServiceImpl::List(grpc::ServerContext* ctx, const v1::ListRequest* req,
+                                    v1::ListResponse* resp) {
+  CallScope scope(this);
+  absl::Status s = scope.status().ok() ? Authorize(ctx) : scope.status();
+  if (!s.ok()) return ToGrpcStatus(s);
+  absl::StatusOr<Catalog::Page> page =
+      catalog_->List(req->prefix(), req->page_size(), req->page_token());
+  if (!page.ok()) return ToGrpcStatus(page.status());
+  for (const CatalogEntry& e : page->entries) FillInfo(e, e.layout, resp->add_arrays());
+  resp->set_next_page_token(page->next_token);
+  return grpc::Status::OK;
+}
+
+grpc::Status ArrayServiceImpl::Delete(grpc::ServerContext* ctx, const v1::DeleteRequest* req,
+                                      v1::DeleteResponse* resp) {
+  CallScope scope(this);
+  absl::Status s = scope.status().ok() ? Authorize(ctx) : scope.status();
+  if (!s.ok()) return ToGrpcStatus(s);
+  absl::StatusOr<std::vector<std::string>> deleted = catalog_->Delete(req->name(), req->cascade());
+  if (!deleted.ok()) return ToGrpcStatus(deleted.status());
+  for (const std::string& n : *deleted) resp->add_deleted(n);
+  return grpc::Status::OK;
+}
+
+grpc::Status ArrayServiceImpl::Seal(grpc::ServerContext* ctx, const v1::SealRequest* req,
+                                    v1::ArrayInfo* resp) {
+  CallScope scope(this);
+  absl::Status s = scope.status().ok() ? Authorize(ctx) : scope.status();
+  if (!s.ok()) return ToGrpcStatus(s);
+  absl::StatusOr<CatalogEntry> entry = catalog_->Seal(req->name());
+  if (!entry.ok()) return ToGrpcStatus(entry.status());
+  FillInfo(*entry, entry->layout, resp);
+  return grpc::Status::OK;
+}
+
+grpc::Status ArrayServiceImpl::Slice(grpc::ServerContext* ctx, const v1::SliceRequest* req,
+                                     v1::ArrayInfo* resp) {
+  CallScope scope(this);
+  absl::Status s = scope.status().ok() ? Authorize(ctx) : scope.status();
+  if (s.ok()) s = SliceImpl(*req, resp);
+  return ToGrpcStatus(s);
+}
+
+absl::Status ArrayServiceImpl::SliceImpl(const v1::SliceRequest& req, v1::ArrayInfo* resp) {
+  if (!req.new_name().empty()) SHMARRAY_RETURN_IF_ERROR(Catalog::ValidateName(req.new_name()));
+  SHMARRAY_ASSIGN_OR_RETURN(CatalogEntry entry, catalog_->Lookup(req.name()));
+  SHMARRAY_ASSIGN_OR_RETURN(shm::Layout layout, Select(entry, req.index()));
+  if (req.new_name().empty()) {
+    FillInfo(entry, layout, resp);
+    return absl::OkStatus();
+  }
+  SHMARRAY_ASSIGN_OR_RETURN(CatalogEntry view, catalog_->CreateView(req.new_name(), entry, layout));
+  FillInfo(view, view.layout, resp);
+  return absl::OkStatus();
+}
+
+grpc::Status ArrayServiceImpl::Copy(grpc::ServerContext* ctx, const v1::CopyRequest* req,
+                                    v1::ArrayInfo* resp) {
+  CallScope scope(this);
+  absl::Status s = scope.status().ok() ? Authorize(ctx) : scope.status();
+  if (s.ok()) s = CopyImpl(*req, resp);
+  return ToGrpcStatus(s);
+}
+
+absl::Status ArrayServiceImpl::CopyImpl(const v1::CopyRequest& req, v1::ArrayInfo* resp) {
+  const bool to_new = !req.new_name().empty();
+  const bool to_existing = !req.destination().empty();
+  if (to_new == to_existing) {
+    return absl::InvalidArgumentError(
+        "a copy needs exactly one destination: new_name (a new array) or destination (an "
+        "existing array)");
+  }
+  if (to_new) {
+    SHMARRAY_RETURN_IF_ERROR(Catalog::ValidateName(req.new_name()));
+  } else if (req.order() != v1::ORDER_UNSPECIFIED) {
+    return absl::InvalidArgumentError("order applies only to a copy into a new array (new_name)");
+  }
+  SHMARRAY_ASSIGN_OR_RETURN(shm::Order order, CheckedOrder(req.order()));
+  SHMARRAY_ASSIGN_OR_RETURN(CatalogEntry src_entry, catalog_->Lookup(req.source()));
+  SHMARRAY_ASSIGN_OR_RETURN(shm::AnyView src,
+                            MapSelection(*catalog_, src_entry, req.source_index(), false));
+  if (to_new) {
+    shm::Layout layout;
+    try {
+      layout = shm::Layout::Contiguous(src.itemsize(), src.layout().shape, order);
+    } catch (...) {
+      return shm::StatusFromCurrentException();
+    }
+    Catalog::Initializer init = [&src](const shm::AnyView& dst) -> absl::Status {
+      try {
+        shm::CopyInto(dst, src);
+      } catch (...) {
+        return shm::StatusFromCurrentException();
+      }
+      return absl::OkStatus();
+    };
+    SHMARRAY_ASSIGN_OR_RETURN(
+        CatalogEntry entry, catalog_->CreateArray(req.new_name(), src_entry.format, layout, init));
+    FillInfo(entry, entry.layout, resp);
+    return absl::OkStatus();
+  }
+  SHMARRAY_ASSIGN_OR_RETURN(CatalogEntry dst_entry, catalog_->Lookup(req.destination()));
+  if (dst_entry.readonly) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot copy into ", Quoted(dst_entry.name), ": it is read-only (sealed)"));
+  }
+  SHMARRAY_ASSIGN_OR_RETURN(shm::AnyView dst,
+                            MapSelection(*catalog_, dst_entry, req.destination_index(), true));
+  try {
+    shm::CopyInto(dst, src);
+  } catch (...) {
+    return shm::StatusFromCurrentException();
+  }
+  FillInfo(dst_entry, dst.layout(), resp);
+  return absl::OkStatus();
+}
+
+grpc::Status ArrayServiceImpl::ReadRaw(
+    grpc::ServerContext* ctx,
+    grpc::ServerReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer>* stream) {
+  CallScope scope(this);
+  absl::Status s = scope.status().ok() ? Authorize(ctx) : scope.status();
+  if (s.ok()) s = ReadImpl(ctx, stream);
+  return ToGrpcStatus(s);
+}
+
+absl::Status ArrayServiceImpl::ReadImpl(
+    grpc::ServerContext* ctx,
+    grpc::ServerReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer>* writer) {
+  v1::ReadRequest req;
+  {
+    grpc::ByteBuffer request;
+    if (!writer->Read(&request)) return absl::InvalidArgumentError("missing ReadRequest");
+    std::vector<grpc::Slice> slices;
+    if (!request.Dump(&slices).ok()) return absl::InvalidArgumentError("unreadable ReadRequest");
+    std::string bytes;
+    for (const grpc::Slice& sl : slices) {
+      bytes.append(reinterpret_cast<const char*>(sl.begin()), sl.size());
+    }
+    if (!req.ParseFromString(bytes)) {
+      return absl::InvalidArgumentError("malformed ReadRequest message");
+    }
+  }
+  SHMARRAY_ASSIGN_OR_RETURN(shm::Order order, CheckedOrder(req.order()));
+  if (req.chunk_size() < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("chunk_size ", req.chunk_size(), " is negative"));
+  }
+  const int64_t chunk = req.chunk_size() == 0 ? kDefaultChunkBytes
+                                              : std::min<int64_t>(req.chunk_size(), kMaxChunkBytes);
+  SHMARRAY_ASSIGN_OR_RETURN(CatalogEntry entry, catalog_->Lookup(req.name()));
+  SHMARRAY_ASSIGN_OR_RETURN(shm::AnyView sel, MapSelection(*catalog_, entry, req.index(), false));
+
+  // First message: what the stream holds, as a contiguous array.
+  {
+    v1::ReadResponse first;
+    shm::Layout stream_layout;
+    try {
+      stream_layout = shm::Layout::Contiguous(sel.itemsize(), sel.layout().shape, order);
+    } catch (...) {
+      return shm::StatusFromCurrentException();
+    }
+    FillInfo(entry, stream_layout, first.mutable_info());
+    grpc::Slice slice(first.SerializeAsString());
+    if (!writer->Write(grpc::ByteBuffer(&slice, 1))) {
+      return absl::CancelledError("the client went away");
+    }
+  }
+  const int64_t total = sel.nbytes();
+  const bool contiguous = order == shm::Order::kC ? sel.is_c_contig() : sel.is_f_contig();
+  for (int64_t begin = 0; begin < total; begin += chunk) {
+    if (ctx->IsCancelled()) return absl::CancelledError("the read was cancelled");
+    const int64_t len = std::min(chunk, total - begin);
+    uint8_t header[16];
+    header[0] = 0x12;  // field 2 (data), wire type 2 (length-delimited)
+    const size_t header_len = 1 + PutVarint(static_cast<uint64_t>(len), header + 1);
+    grpc::ByteBuffer message;
+    if (contiguous) {
+      // Zero copy: the slice references the mapping and keeps it alive.
+      grpc::Slice parts[2] = {
+          grpc::Slice(header, header_len),
+          grpc::Slice(static_cast<void*>(sel.first() + begin), static_cast<size_t>(len),
+                      &ReleaseMapping, new std::shared_ptr<const void>(sel.base()))};
+      message = grpc::ByteBuffer(parts, 2);
+    } else {
+      grpc::Slice buf(header_len + static_cast<size_t>(len));
+      uint8_t* out = const_cast<uint8_t*>(buf.begin());
+      std::memcpy(out, header, header_len);
+      try {
+        shm::PackRange(sel.layout(), sel.data(), order, begin, len,
+                       reinterpret_cast<std::byte*>(out + header_len));
+      } catch (...) {
+        return shm::StatusFromCurrentException();
+      }
+      message = grpc::ByteBuffer(&buf, 1);
+    }
+    if (!writer->Write(message)) return absl::CancelledError("the client went away");
+  }
+  return absl::OkStatus();
+}
+
+grpc::Status ArrayServiceImpl::Write(grpc::ServerContext* ctx,
+                                     grpc::ServerReader<v1::WriteRequest>* reader,
+                                     v1::WriteResponse* resp) {
+  CallScope scope(this);
+  absl::Status s = scope.status().ok() ? Authorize(ctx) : scope.status();
+  if (s.ok()) s = WriteImpl(reader, resp);
+  return ToGrpcStatus(s);
+}
+
+// Bytes that arrived before an error stay written: the array is not rolled
+// back (there is no transaction over shared memory that others may map).
+absl::Status ArrayServiceImpl::WriteImpl(grpc::ServerReader<v1::WriteRequest>* reader,
+                                         v1::WriteResponse* resp) {
+  v1::WriteRequest msg;
+  if (!reader->Read(&msg)) {
+    return absl::InvalidArgumentError("empty Write stream: the first message must be the target");
+  }
+  if (!msg.has_target()) {
+    return absl::InvalidArgumentError("the first message of a Write stream must be the target");
+  }
+  const v1::WriteTarget target = msg.target();
+  SHMARRAY_RETURN_IF_ERROR(Catalog::ValidateName(target.name()));
+  SHMARRAY_ASSIGN_OR_RETURN(CatalogEntry entry, catalog_->Lookup(target.name()));
+  SHMARRAY_ASSIGN_OR_RETURN(shm::Order order, CheckedOrder(target.order()));
+  SHMARRAY_ASSIGN_OR_RETURN(shm::Layout layout, Select(entry, target.index()));
+  if (!target.format().empty()) {
+    try {
+      shm::CheckFormatMatches(entry.format, entry.format.description(),
+                              shm::Format::Parse(target.format()));
+    } catch (...) {
+      return shm::StatusFromCurrentException();
+    }
+  }
+  if (entry.readonly) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot write to ", Quoted(entry.name), ": it is read-only (sealed)"));
+  }
+  const int64_t total = layout.nbytes();
+  if (target.nbytes() != total) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "nbytes ", target.nbytes(), " does not match the selection's ", total, " bytes (shape ",
+        ShapeString(layout.shape), ", itemsize ", layout.itemsize, ")"));
+  }
+  SHMARRAY_ASSIGN_OR_RETURN(shm::AnyView sel, MapSelection(*catalog_, entry, target.index(), true));
+  int64_t written = 0;
+  while (reader->Read(&msg)) {
+    if (msg.payload_case() != v1::WriteRequest::kData) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "a Write stream has one target; message after ", written, " bytes is not data"));
+    }
+    const std::string& data = msg.data();
+    const int64_t len = static_cast<int64_t>(data.size());
+    if (len > total - written) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("the stream carries more than the announced ", total, " bytes (",
+                       written + len, " so far); the first ", written, " bytes were written"));
+    }
+    if (len == 0) continue;
+    try {
+      shm::UnpackRange(reinterpret_cast<const std::byte*>(data.data()), written, len, order,
+                       sel.layout(), sel.data());
+    } catch (...) {
+      return shm::StatusFromCurrentException();
+    }
+    written += len;
+  }
+  if (written != total) {
+    return absl::InvalidArgumentError(absl::StrCat("the stream ended after ", written, " of ",
+                                                   total, " bytes; they were written"));
+  }
+  resp->set_bytes_written(written);
+  FillInfo(entry, sel.layout(), resp->mutable_info());
+  return absl::OkStatus();
+}
+
+grpc::Status ArrayServiceImpl::Watch(grpc::ServerContext* ctx, const v1::WatchRequest* req,
+                                     grpc::ServerWriter<v1::WatchEvent>* writer) {
+  CallScope scope(this);
+  absl::Status s = scope.status().ok() ? Authorize(ctx) : scope.status();
+  if (!s.ok()) return ToGrpcStatus(s);
+  std::shared_ptr<WatchHub::Watcher> watcher = hub_->Subscribe(req->prefix());
+  // Tells the client that the subscription is active (WaitForInitialMetadata).
+  writer->SendInitialMetadata();
+  std::deque<v1::WatchEvent> batch;
+  bool alive = true;
+  while (alive && !ctx->IsCancelled()) {
+    alive = hub_->Next(*watcher, absl::Milliseconds(200), &batch);
+    for (const v1::WatchEvent& ev : batch) {
+      if (!writer->Write(ev)) {
+        alive = false;
+        break;
+      }
+    }
+    batch.clear();
+  }
+  hub_->Unsubscribe(watcher);
+  return grpc::Status::OK;
+}
+
+}  // namespace shmarray::server::internal

@@ -1,1 +1,357 @@
+// Copyright 2026 The shmarray Authors. SPDX-License-Identifier: Apache-2.0
+//
+// File: catalog_test.cc
+// -----------------------------------------------------------------------------
+// Tests of server/src/catalog.cc on real POSIX shared memory: names, quotas,
+// views and cascade, generations, recovery and the mapping cache. Each test
+// uses its own segment prefix and removes every segment it leaves.
+
+#include "shmarray/server/catalog.h"
+
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "shmarray/shm/segment.h"
+
+namespace shmarray::server {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+std::string UniquePrefix() {
+  static std::atomic<int> counter{0};
+  return "shmarray." + std::to_string(getuid()) + ".c" + std::to_string(getpid()) + "x" +
+         std::to_string(counter++);
+}
+
+shm::Layout C(int64_t itemsize, std::vector<int64_t> shape) {
+  return shm::Layout::Contiguous(itemsize, shape, shm::Order::kC);
+}
+
+class CatalogTest : public ::testing::Test {
+ protected:
+  void SetUp() override { prefix_ = UniquePrefix(); }
+  void TearDown() override {
+    catalog_.reset();
+    auto names = shm::Segment::List(prefix_);
+    ASSERT_TRUE(names.ok());
+    for (const std::string& n : *names) (void)shm::Segment::Unlink(n);
+  }
+  std::unique_ptr<Catalog> OpenCatalog(CatalogOptions options = {},
+                                       std::vector<std::string>* actions = nullptr) {
+    options.prefix = prefix_;
+    auto c = Catalog::Open(options, actions);
+    EXPECT_TRUE(c.ok()) << c.status();
+    return c.ok() ? std::move(*c) : nullptr;
+  }
+  std::vector<std::string> Segments() {
+    auto names = shm::Segment::List(prefix_);
+    EXPECT_TRUE(names.ok());
+    return names.ok() ? *names : std::vector<std::string>{};
+  }
+
+  std::string prefix_;
+  std::unique_ptr<Catalog> catalog_;
+};
+
+TEST(CatalogNameTest, AcceptsValidNames) {
+  for (const char* name : {"a", "x.npy", "A_b-c.1", "ns/sub/arr", "a..b", ".hidden", "..x"}) {
+    EXPECT_TRUE(Catalog::ValidateName(name).ok()) << name;
+  }
+  EXPECT_TRUE(Catalog::ValidateName(std::string(255, 'n')).ok());
+}
+
+TEST(CatalogNameTest, RejectsBadNames) {
+  for (const char* name : {"", "/a", "a/", "a//b", "./a", "a/./b", "a/..", "..", ".", "a b", "a\\b",
+                           "é", "a:b", "a\nb"}) {
+    absl::Status s = Catalog::ValidateName(name);
+    EXPECT_TRUE(absl::IsInvalidArgument(s)) << "'" << name << "': " << s;
+  }
+  EXPECT_TRUE(absl::IsInvalidArgument(Catalog::ValidateName(std::string(256, 'n'))));
+  EXPECT_THAT(std::string(Catalog::ValidateName("a b").message()), HasSubstr("position 1"));
+  EXPECT_THAT(std::string(Catalog::ValidateName("a/../b").message()), HasSubstr("'..'"));
+}
+
+TEST_F(CatalogTest, CreateLookupAndSegmentNaming) {
+  catalog_ = OpenCatalog();
+  auto e = catalog_->CreateArray("x", shm::Format::Parse("<i"), C(4, {3, 4}), nullptr);
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_EQ(e->segment_name, catalog_->SegmentName(e->generation));
+  EXPECT_EQ(e->data_size_bytes, 48);
+  auto found = catalog_->Lookup("x");
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ(found->generation, e->generation);
+  EXPECT_THAT(Segments(), ElementsAre(e->segment_name));
+  EXPECT_TRUE(absl::IsNotFound(catalog_->Lookup("y").status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(catalog_->Lookup("").status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(catalog_->Delete("a//b", false).status()));
+  EXPECT_TRUE(absl::IsAlreadyExists(
+      catalog_->CreateArray("x", shm::Format::Parse("<i"), C(4, {1}), nullptr).status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(
+      catalog_->CreateArray("bad//name", shm::Format::Parse("<i"), C(4, {1}), nullptr).status()));
+}
+
+TEST_F(CatalogTest, GenerationsAreUniqueAndGrowAcrossRestarts) {
+  catalog_ = OpenCatalog();
+  auto a = catalog_->CreateArray("a", shm::Format::Parse("B"), C(1, {8}), nullptr);
+  auto b = catalog_->CreateArray("b", shm::Format::Parse("B"), C(1, {8}), nullptr);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_LT(a->generation, b->generation);
+  ASSERT_TRUE(catalog_->Delete("a", false).ok());
+  auto a2 = catalog_->CreateArray("a", shm::Format::Parse("B"), C(1, {8}), nullptr);
+  ASSERT_TRUE(a2.ok());
+  EXPECT_GT(a2->generation, b->generation);
+  EXPECT_NE(a2->segment_name, a->segment_name);
+  catalog_.reset();
+  catalog_ = OpenCatalog();
+  auto c = catalog_->CreateArray("c", shm::Format::Parse("B"), C(1, {8}), nullptr);
+  ASSERT_TRUE(c.ok());
+  EXPECT_GT(c->generation, a2->generation);
+}
+
+TEST_F(CatalogTest, CountQuota) {
+  CatalogOptions o;
+  o.max_arrays = 2;
+  catalog_ = OpenCatalog(o);
+  auto a = catalog_->CreateArray("a", shm::Format::Parse("B"), C(1, {4}), nullptr);
+  ASSERT_TRUE(a.ok());
+  ASSERT_TRUE(catalog_->CreateView("v", *a, C(1, {2})).ok());
+  absl::Status s = catalog_->CreateArray("b", shm::Format::Parse("B"), C(1, {4}), nullptr).status();
+  EXPECT_TRUE(absl::IsResourceExhausted(s)) << s;
+  EXPECT_THAT(std::string(s.message()), HasSubstr("--max-arrays"));
+  EXPECT_THAT(std::string(s.message()), HasSubstr("limit 2"));
+  EXPECT_THAT(std::string(s.message()), HasSubstr("2 in use"));
+}
+
+TEST_F(CatalogTest, ByteQuota) {
+  CatalogOptions o;
+  o.max_bytes = 100;
+  catalog_ = OpenCatalog(o);
+  ASSERT_TRUE(catalog_->CreateArray("a", shm::Format::Parse("<d"), C(8, {10}), nullptr).ok());
+  absl::Status s =
+      catalog_->CreateArray("b", shm::Format::Parse("<d"), C(8, {3}), nullptr).status();
+  EXPECT_TRUE(absl::IsResourceExhausted(s)) << s;
+  EXPECT_THAT(std::string(s.message()), HasSubstr("--max-bytes"));
+  EXPECT_THAT(std::string(s.message()), HasSubstr("limit 100 bytes, 80 in use"));
+  EXPECT_TRUE(catalog_->CreateArray("c", shm::Format::Parse("<d"), C(8, {2}), nullptr).ok());
+  EXPECT_EQ(catalog_->TEST_bytes_in_use(), 96);
+  ASSERT_TRUE(catalog_->Delete("a", false).ok());
+  EXPECT_EQ(catalog_->TEST_bytes_in_use(), 16);
+  EXPECT_TRUE(catalog_->CreateArray("b", shm::Format::Parse("<d"), C(8, {3}), nullptr).ok());
+}
+
+TEST_F(CatalogTest, DeleteRefusesBaseWithViewsUnlessCascade) {
+  catalog_ = OpenCatalog();
+  auto a = catalog_->CreateArray("a", shm::Format::Parse("<i"), C(4, {4, 4}), nullptr);
+  ASSERT_TRUE(a.ok());
+  auto v1 = catalog_->CreateView("v1", *a, a->layout.Apply(shm::ParseIndex("1")));
+  ASSERT_TRUE(v1.ok()) << v1.status();
+  // A view of a view refers to the underlying array.
+  auto v2 = catalog_->CreateView("v2", *v1, v1->layout.Apply(shm::ParseIndex("::2")));
+  ASSERT_TRUE(v2.ok()) << v2.status();
+  EXPECT_EQ(v2->base, "a");
+  EXPECT_EQ(v2->segment_name, a->segment_name);
+  EXPECT_EQ(Segments().size(), 3u);
+
+  auto refused = catalog_->Delete("a", false);
+  EXPECT_TRUE(absl::IsFailedPrecondition(refused.status())) << refused.status();
+  EXPECT_THAT(std::string(refused.status().message()), HasSubstr("'v1', 'v2'"));
+  auto deleted_view = catalog_->Delete("v1", false);
+  ASSERT_TRUE(deleted_view.ok());
+  EXPECT_THAT(*deleted_view, ElementsAre("v1"));
+  auto deleted = catalog_->Delete("a", true);
+  ASSERT_TRUE(deleted.ok()) << deleted.status();
+  EXPECT_THAT(*deleted, ElementsAre("a", "v2"));
+  EXPECT_THAT(Segments(), IsEmpty());
+  EXPECT_TRUE(absl::IsNotFound(catalog_->Delete("a", false).status()));
+}
+
+TEST_F(CatalogTest, SealMakesArrayAndItsViewsReadOnly) {
+  catalog_ = OpenCatalog();
+  auto a = catalog_->CreateArray("a", shm::Format::Parse("<i"), C(4, {4}), nullptr);
+  ASSERT_TRUE(a.ok());
+  auto v = catalog_->CreateView("v", *a, C(4, {2}));
+  ASSERT_TRUE(v.ok());
+  EXPECT_TRUE(absl::IsFailedPrecondition(catalog_->Seal("v").status()));
+  auto sealed = catalog_->Seal("a");
+  ASSERT_TRUE(sealed.ok()) << sealed.status();
+  EXPECT_TRUE(sealed->readonly);
+  EXPECT_TRUE(catalog_->Lookup("v")->readonly);
+  EXPECT_TRUE(catalog_->Seal("a").ok());  // idempotent
+  auto w = catalog_->Map(*catalog_->Lookup("a"), true);
+  EXPECT_TRUE(absl::IsFailedPrecondition(w.status())) << w.status();
+  auto r = catalog_->Map(*catalog_->Lookup("v"), false);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->readonly());
+}
+
+TEST_F(CatalogTest, InitializerFillsBeforeCommitAndFailureLeavesNothing) {
+  catalog_ = OpenCatalog();
+  auto e =
+      catalog_->CreateArray("a", shm::Format::Parse("B"), C(1, {16}), [](const shm::AnyView& v) {
+        std::memset(v.data(), 7, 16);
+        return absl::OkStatus();
+      });
+  ASSERT_TRUE(e.ok());
+  auto view = catalog_->Map(*e, false);
+  ASSERT_TRUE(view.ok());
+  EXPECT_EQ(static_cast<int>(view->data()[15]), 7);
+  auto failed =
+      catalog_->CreateArray("b", shm::Format::Parse("B"), C(1, {16}),
+                            [](const shm::AnyView&) { return absl::InvalidArgumentError("nope"); });
+  EXPECT_TRUE(absl::IsInvalidArgument(failed.status()));
+  EXPECT_EQ(Segments().size(), 1u);
+  EXPECT_TRUE(absl::IsNotFound(catalog_->Lookup("b").status()));
+  // The name is free again.
+  EXPECT_TRUE(catalog_->CreateArray("b", shm::Format::Parse("B"), C(1, {1}), nullptr).ok());
+}
+
+TEST_F(CatalogTest, ListSortedWithPrefixAndPages) {
+  catalog_ = OpenCatalog();
+  for (const char* n : {"p/c", "p/a", "q", "p/b", "p/d", "pz"}) {
+    ASSERT_TRUE(catalog_->CreateArray(n, shm::Format::Parse("B"), C(1, {1}), nullptr).ok());
+  }
+  auto page = catalog_->List("p/", 3, "");
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->entries.size(), 3u);
+  EXPECT_EQ(page->entries[0].name, "p/a");
+  EXPECT_EQ(page->entries[2].name, "p/c");
+  EXPECT_EQ(page->next_token, ">p/c");
+  auto page2 = catalog_->List("p/", 3, page->next_token);
+  ASSERT_TRUE(page2.ok());
+  ASSERT_EQ(page2->entries.size(), 1u);
+  EXPECT_EQ(page2->entries[0].name, "p/d");
+  EXPECT_EQ(page2->next_token, "");
+  EXPECT_TRUE(absl::IsInvalidArgument(catalog_->List("p/", 3, ">q").status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(catalog_->List("p/", 3, "p/c").status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(catalog_->List("", -1, "").status()));
+  EXPECT_EQ(catalog_->List("", 0, "")->entries.size(), 6u);
+}
+
+TEST_F(CatalogTest, RecoversArraysAndViewsFromAPreviousInstance) {
+  catalog_ = OpenCatalog();
+  auto a = catalog_->CreateArray("ns/a", shm::Format::Parse("<i"), C(4, {2, 3}),
+                                 [](const shm::AnyView& v) {
+                                   std::memset(v.data(), 1, 24);
+                                   return absl::OkStatus();
+                                 });
+  ASSERT_TRUE(a.ok());
+  ASSERT_TRUE(catalog_->CreateView("ns/v", *a, a->layout.Apply(shm::ParseIndex(":, 1"))).ok());
+  ASSERT_TRUE(catalog_->CreateArray("s", shm::Format::Parse("<d"), C(8, {2}), nullptr).ok());
+  ASSERT_TRUE(catalog_->Seal("s").ok());
+  catalog_.reset();
+
+  std::vector<std::string> actions;
+  catalog_ = OpenCatalog({}, &actions);
+  EXPECT_EQ(actions.size(), 3u);
+  auto ra = catalog_->Lookup("ns/a");
+  ASSERT_TRUE(ra.ok());
+  EXPECT_EQ(ra->generation, a->generation);
+  EXPECT_EQ(ra->format.canonical(), "<i");
+  EXPECT_EQ(ra->layout, a->layout);
+  auto rv = catalog_->Lookup("ns/v");
+  ASSERT_TRUE(rv.ok());
+  EXPECT_EQ(rv->base, "ns/a");
+  EXPECT_EQ(rv->layout.shape, std::vector<int64_t>{2});
+  EXPECT_TRUE(catalog_->Lookup("s")->readonly);
+  auto view = catalog_->Map(*rv, false);
+  ASSERT_TRUE(view.ok());
+  EXPECT_EQ(static_cast<int>(view->first()[0]), 1);
+  EXPECT_EQ(catalog_->TEST_bytes_in_use(), 24 + 16);
+}
+
+TEST_F(CatalogTest, RecoveryRemovesHalfCreatedAndOrphanedSegments) {
+  // A half-created array: Create without Commit.
+  shm::SegmentMeta meta;
+  meta.generation = 0x10;
+  meta.name = "half";
+  meta.format = "<B";
+  meta.layout = C(1, {8});
+  meta.data_size_bytes = 8;
+  {
+    auto seg = shm::Segment::Create(prefix_ + ".10", meta, 0600);
+    ASSERT_TRUE(seg.ok()) << seg.status();
+  }
+  // A committed view whose base generation does not exist.
+  shm::SegmentMeta view = meta;
+  view.kind = shm::SegmentKind::kView;
+  view.generation = 0x11;
+  view.name = "orphan";
+  view.data_size_bytes = 0;
+  view.base_generation = 0x99;
+  view.base_name = "gone";
+  {
+    auto seg = shm::Segment::Create(prefix_ + ".11", view, 0600);
+    ASSERT_TRUE(seg.ok()) << seg.status();
+    ASSERT_TRUE(seg->Commit().ok());
+  }
+  // Another instance's segment with a longer prefix stays untouched.
+  shm::SegmentMeta other = meta;
+  other.generation = 0x12;
+  {
+    auto seg = shm::Segment::Create(prefix_ + ".other.12", other, 0600);
+    ASSERT_TRUE(seg.ok()) << seg.status();
+    ASSERT_TRUE(seg->Commit().ok());
+  }
+  std::vector<std::string> actions;
+  catalog_ = OpenCatalog({}, &actions);
+  EXPECT_EQ(catalog_->TEST_entry_count(), 0u);
+  EXPECT_THAT(Segments(), ElementsAre(prefix_ + ".other.12"));
+  ASSERT_EQ(actions.size(), 2u);
+  EXPECT_THAT(actions[0], HasSubstr("half-created"));
+  EXPECT_THAT(actions[1], HasSubstr("'orphan'"));
+  auto e = catalog_->CreateArray("n", shm::Format::Parse("B"), C(1, {1}), nullptr);
+  ASSERT_TRUE(e.ok());
+  EXPECT_GT(e->generation, 0x12u);
+  (void)shm::Segment::Unlink(prefix_ + ".other.12");
+}
+
+TEST_F(CatalogTest, MappingCacheIsBounded) {
+  CatalogOptions o;
+  o.mapping_cache_size = 2;
+  catalog_ = OpenCatalog(o);
+  std::vector<shm::AnyView> views;
+  for (int i = 0; i < 5; ++i) {
+    auto e = catalog_->CreateArray("a" + std::to_string(i), shm::Format::Parse("<q"), C(8, {4}),
+                                   nullptr);
+    ASSERT_TRUE(e.ok());
+    auto v = catalog_->Map(*e, true);
+    ASSERT_TRUE(v.ok()) << v.status();
+    reinterpret_cast<int64_t*>(v->data())[0] = i;
+    views.push_back(*v);
+    EXPECT_LE(catalog_->TEST_cached_mappings(), 2u);
+  }
+  // Mappings evicted from the cache stay valid through the views' owners.
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(reinterpret_cast<int64_t*>(views[i].data())[0], i);
+  auto again = catalog_->Map(*catalog_->Lookup("a0"), false);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(reinterpret_cast<const int64_t*>(again->data())[0], 0);
+}
+
+TEST_F(CatalogTest, ListenerSeesEventsInOrder) {
+  catalog_ = OpenCatalog();
+  std::vector<std::string> seen;
+  catalog_->SetListener([&seen](const CatalogEvent& e) {
+    const char* t = e.type == CatalogEventType::kCreated  ? "created"
+                    : e.type == CatalogEventType::kSealed ? "sealed"
+                                                          : "deleted";
+    seen.push_back(std::string(t) + " " + e.entry.name);
+  });
+  auto a = catalog_->CreateArray("a", shm::Format::Parse("B"), C(1, {4}), nullptr);
+  ASSERT_TRUE(a.ok());
+  ASSERT_TRUE(catalog_->CreateView("v", *a, C(1, {2})).ok());
+  ASSERT_TRUE(catalog_->Seal("a").ok());
+  ASSERT_TRUE(catalog_->Delete("a", true).ok());
+  EXPECT_THAT(seen, ElementsAre("created a", "created v", "sealed a", "deleted a", "deleted v"));
+}
+
+}  // namespace
+}  // namespace shmarray::server

@@ -1,1 +1,763 @@
+// Copyright 2026 The shmarray Authors. SPDX-License-Identifier: Apache-2.0
+//
+// File: service_test.cc
+// -----------------------------------------------------------------------------
+// Tests of server/src/service.cc and server.cc: the server runs in-process on a
+// temporary Unix socket with a unique --instance; every RPC's success path and
+// the error codes of DESIGN.md §5. Each test removes its segments and checks
+// that nothing with its prefix stays in /dev/shm.
+
+#include <gmock/gmock.h>
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "shmarray/server/server.h"
+#include "shmarray/shm/segment.h"
+#include "shmarray/v1/array_service.grpc.pb.h"
+
+namespace shmarray::server {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+std::string UniqueInstance() {
+  static std::atomic<int> counter{0};
+  return "t" + std::to_string(getpid()) + "x" + std::to_string(counter++);
+}
+
+std::string I32Bytes(const std::vector<int32_t>& v) {
+  return std::string(reinterpret_cast<const char*>(v.data()), v.size() * 4);
+}
+
+std::vector<int32_t> I32s(const std::string& s) {
+  std::vector<int32_t> v(s.size() / 4);
+  std::memcpy(v.data(), s.data(), v.size() * 4);
+  return v;
+}
+
+v1::Index Text(const std::string& text) {
+  v1::Index i;
+  i.set_text(text);
+  return i;
+}
+
+class ServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/shmarray-svc-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    instance_ = UniqueInstance();
+    StartServer();
+  }
+
+  void TearDown() override {
+    server_.reset();
+    const std::string prefix = SegmentPrefix(instance_);
+    auto names = shm::Segment::List(prefix);
+    if (names.ok()) {
+      for (const std::string& n : *names) (void)shm::Segment::Unlink(n);
+    }
+    std::remove((dir_ + "/token").c_str());
+    std::remove((dir_ + "/d.sock").c_str());
+    ::rmdir(dir_.c_str());
+  }
+
+  void StartServer(const std::function<void(ServerOptions&)>& tweak = nullptr) {
+    stub_.reset();
+    server_.reset();
+    ServerOptions o;
+    o.socket_path = dir_ + "/d.sock";
+    o.instance = instance_;
+    o.log_level = LogLevel::kError;
+    if (tweak) tweak(o);
+    auto s = Server::Start(o);
+    ASSERT_TRUE(s.ok()) << s.status();
+    server_ = std::move(*s);
+    channel_ = grpc::CreateChannel("unix:" + o.socket_path, grpc::InsecureChannelCredentials());
+    stub_ = v1::ArrayService::NewStub(channel_);
+  }
+
+  std::vector<std::string> Segments() {
+    auto names = shm::Segment::List(SegmentPrefix(instance_));
+    EXPECT_TRUE(names.ok());
+    return names.ok() ? *names : std::vector<std::string>{};
+  }
+
+  grpc::Status Create(const std::string& name, const std::string& format,
+                      std::vector<int64_t> shape, v1::Order order = v1::ORDER_C,
+                      const std::string& fill = "", v1::ArrayInfo* out = nullptr,
+                      int64_t itemsize = 0) {
+    v1::CreateRequest req;
+    req.set_name(name);
+    req.set_format(format);
+    for (int64_t e : shape) req.add_shape(e);
+    req.set_order(order);
+    req.set_fill(fill);
+    req.set_itemsize(itemsize);
+    v1::ArrayInfo info;
+    grpc::ClientContext ctx;
+    grpc::Status s = stub_->Create(&ctx, req, out ? out : &info);
+    return s;
+  }
+
+  grpc::Status Stat(const std::string& name, v1::ArrayInfo* out) {
+    v1::StatRequest req;
+    req.set_name(name);
+    grpc::ClientContext ctx;
+    return stub_->Stat(&ctx, req, out);
+  }
+
+  grpc::Status Delete(const std::string& name, bool cascade,
+                      std::vector<std::string>* deleted = nullptr) {
+    v1::DeleteRequest req;
+    req.set_name(name);
+    req.set_cascade(cascade);
+    v1::DeleteResponse resp;
+    grpc::ClientContext ctx;
+    grpc::Status s = stub_->Delete(&ctx, req, &resp);
+    if (deleted) deleted->assign(resp.deleted().begin(), resp.deleted().end());
+    return s;
+  }
+
+  struct ReadResult {
+    grpc::Status status;
+    v1::ArrayInfo info;
+    std::string bytes;
+    int data_messages = 0;
+  };
+  ReadResult Read(const std::string& name, const std::string& index, v1::Order order,
+                  int32_t chunk = 0) {
+    v1::ReadRequest req;
+    req.set_name(name);
+    *req.mutable_index() = Text(index);
+    req.set_order(order);
+    req.set_chunk_size(chunk);
+    grpc::ClientContext ctx;
+    auto reader = stub_->Read(&ctx, req);
+    ReadResult r;
+    v1::ReadResponse msg;
+    bool first = true;
+    while (reader->Read(&msg)) {
+      if (first) {
+        EXPECT_TRUE(msg.has_info());
+        r.info = msg.info();
+        first = false;
+      } else {
+        EXPECT_EQ(msg.payload_case(), v1::ReadResponse::kData);
+        r.bytes += msg.data();
+        ++r.data_messages;
+      }
+    }
+    r.status = reader->Finish();
+    return r;
+  }
+
+  grpc::Status Write(const std::string& name, const std::string& index, const std::string& format,
+                     v1::Order order, int64_t nbytes, const std::string& data, size_t chunk,
+                     v1::WriteResponse* out = nullptr) {
+    grpc::ClientContext ctx;
+    v1::WriteResponse resp;
+    auto writer = stub_->Write(&ctx, out ? out : &resp);
+    v1::WriteRequest first;
+    first.mutable_target()->set_name(name);
+    *first.mutable_target()->mutable_index() = Text(index);
+    first.mutable_target()->set_format(format);
+    first.mutable_target()->set_order(order);
+    first.mutable_target()->set_nbytes(nbytes);
+    if (writer->Write(first)) {
+      for (size_t off = 0; off < data.size(); off += chunk) {
+        v1::WriteRequest m;
+        m.set_data(data.substr(off, chunk));
+        if (!writer->Write(m)) break;
+      }
+    }
+    writer->WritesDone();
+    return writer->Finish();
+  }
+
+  std::string dir_;
+  std::string instance_;
+  std::unique_ptr<Server> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::ArrayService::Stub> stub_;
+};
+
+TEST_F(ServiceTest, CreateAndStatDescribeTheArray) {
+  v1::ArrayInfo info;
+  ASSERT_TRUE(Create("x", "i", {3, 4}, v1::ORDER_C, "", &info).ok());
+  EXPECT_EQ(info.name(), "x");
+  EXPECT_EQ(info.format(), "<i");
+  EXPECT_EQ(info.itemsize(), 4);
+  EXPECT_THAT(info.shape(), ElementsAre(3, 4));
+  EXPECT_THAT(info.strides(), ElementsAre(16, 4));
+  EXPECT_EQ(info.nbytes(), 48);
+  EXPECT_TRUE(info.c_contiguous());
+  EXPECT_FALSE(info.f_contiguous());
+  EXPECT_EQ(info.kind(), v1::ARRAY_KIND_ARRAY);
+  EXPECT_EQ(info.data_offset(), 4096);
+  EXPECT_EQ(info.segment_size(), 4096 + 48);
+  EXPECT_EQ(
+      info.segment_name(), server_->segment_prefix() + "." + [&] {
+        char buf[20];
+        std::snprintf(buf, sizeof(buf), "%llx", static_cast<unsigned long long>(info.generation()));
+        return std::string(buf);
+      }());
+  v1::ArrayInfo stat;
+  ASSERT_TRUE(Stat("x", &stat).ok());
+  EXPECT_EQ(stat.generation(), info.generation());
+  EXPECT_EQ(Stat("nope", &stat).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(Stat("", &stat).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  v1::ArrayInfo f;
+  ASSERT_TRUE(Create("f", "d", {3, 4}, v1::ORDER_F, "", &f).ok());
+  EXPECT_THAT(f.strides(), ElementsAre(8, 24));
+  EXPECT_TRUE(f.f_contiguous());
+  ASSERT_TRUE(Delete("x", false).ok());
+  ASSERT_TRUE(Delete("f", false).ok());
+}
+
+TEST_F(ServiceTest, CreateRejectsBadInputWithTheTableCodes) {
+  using grpc::StatusCode;
+  EXPECT_EQ(Create("bad//name", "i", {1}).error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Create("a", "T{i:a", {1}).error_code(), StatusCode::INVALID_ARGUMENT);
+  grpc::Status fmt = Create("a", "T{i:a", {1});
+  EXPECT_THAT(fmt.error_message(), HasSubstr("is not a valid PEP 3118 buffer format string"));
+  EXPECT_EQ(Create("a", "i", {2, -1}).error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Create("a", "i", std::vector<int64_t>(33, 1)).error_code(),
+            StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Create("a", "d", {int64_t{1} << 40, int64_t{1} << 40}).error_code(),
+            StatusCode::INVALID_ARGUMENT);
+  grpc::Status fill = Create("a", "i", {2}, v1::ORDER_C, "abc");
+  EXPECT_EQ(fill.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(fill.error_message(), HasSubstr("fill has 3 bytes"));
+  EXPECT_EQ(Create("a", "i", {2}, v1::ORDER_C, "", nullptr, 2).error_code(),
+            StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Create("a", "i", {2}, static_cast<v1::Order>(7)).error_code(),
+            StatusCode::INVALID_ARGUMENT);
+  ASSERT_TRUE(Create("a", "i", {2}).ok());
+  EXPECT_EQ(Create("a", "i", {2}).error_code(), StatusCode::ALREADY_EXISTS);
+  EXPECT_THAT(Segments().size(), 1u);  // failures left nothing behind
+  ASSERT_TRUE(Delete("a", false).ok());
+}
+
+TEST_F(ServiceTest, FillPaddingAndZeroSizeArrays) {
+  // Itemsize 12 for "<i" (4 bytes of format, 8 of padding) filled with a pattern.
+  std::string pattern = "ABCDEFGHIJKL";
+  v1::ArrayInfo info;
+  ASSERT_TRUE(Create("p", "<i", {5}, v1::ORDER_C, pattern, &info, 12).ok());
+  EXPECT_EQ(info.itemsize(), 12);
+  EXPECT_EQ(info.nbytes(), 60);
+  ReadResult r = Read("p", "", v1::ORDER_C);
+  ASSERT_TRUE(r.status.ok()) << r.status.error_message();
+  std::string expected;
+  for (int i = 0; i < 5; ++i) expected += pattern;
+  EXPECT_EQ(r.bytes, expected);
+
+  // A large non-zero fill (crosses the 1 MiB block size).
+  const std::string one = I32Bytes({7});
+  ASSERT_TRUE(Create("big", "i", {700000}, v1::ORDER_C, one).ok());
+  ReadResult big = Read("big", "699998:", v1::ORDER_C);
+  ASSERT_TRUE(big.status.ok());
+  EXPECT_THAT(I32s(big.bytes), ElementsAre(7, 7));
+  ASSERT_TRUE(Create("zero", "i", {4}, v1::ORDER_C, std::string(4, '\0')).ok());
+  EXPECT_THAT(I32s(Read("zero", "", v1::ORDER_C).bytes), ElementsAre(0, 0, 0, 0));
+
+  v1::ArrayInfo empty;
+  ASSERT_TRUE(Create("empty", "d", {0, 3}, v1::ORDER_C, "", &empty).ok());
+  EXPECT_EQ(empty.nbytes(), 0);
+  ReadResult re = Read("empty", "", v1::ORDER_C);
+  ASSERT_TRUE(re.status.ok());
+  EXPECT_EQ(re.data_messages, 0);
+  EXPECT_THAT(re.info.shape(), ElementsAre(0, 3));
+  EXPECT_TRUE(Write("empty", "", "", v1::ORDER_C, 0, "", 1).ok());
+  for (const char* n : {"p", "big", "zero", "empty"}) ASSERT_TRUE(Delete(n, false).ok());
+}
+
+TEST_F(ServiceTest, QuotasAreResourceExhausted) {
+  StartServer([](ServerOptions& o) {
+    o.max_arrays = 2;
+    o.max_bytes = 1024;
+  });
+  grpc::Status big = Create("a", "d", {200});
+  EXPECT_EQ(big.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(big.error_message(), HasSubstr("--max-bytes"));
+  EXPECT_THAT(big.error_message(), HasSubstr("1024"));
+  ASSERT_TRUE(Create("a", "d", {10}).ok());
+  ASSERT_TRUE(Create("b", "d", {10}).ok());
+  grpc::Status count = Create("c", "d", {1});
+  EXPECT_EQ(count.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(count.error_message(), HasSubstr("--max-arrays"));
+  ASSERT_TRUE(Delete("a", false).ok());
+  ASSERT_TRUE(Delete("b", false).ok());
+}
+
+TEST_F(ServiceTest, ListPaginatesInSortedOrder) {
+  for (int i = 0; i < 25; ++i) {
+    char name[16];
+    std::snprintf(name, sizeof(name), "p/%02d", 24 - i);
+    ASSERT_TRUE(Create(name, "B", {1}).ok());
+  }
+  ASSERT_TRUE(Create("other", "B", {1}).ok());
+  std::vector<std::string> names;
+  std::string token;
+  int pages = 0;
+  do {
+    v1::ListRequest req;
+    req.set_prefix("p/");
+    req.set_page_size(10);
+    req.set_page_token(token);
+    v1::ListResponse resp;
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(stub_->List(&ctx, req, &resp).ok());
+    for (const auto& a : resp.arrays()) names.push_back(a.name());
+    token = resp.next_page_token();
+    ++pages;
+  } while (!token.empty() && pages < 10);
+  EXPECT_EQ(pages, 3);
+  ASSERT_EQ(names.size(), 25u);
+  EXPECT_TRUE(std::is_sorted(names.begin(), names.end()));
+  EXPECT_EQ(names.front(), "p/00");
+
+  v1::ListRequest all;
+  v1::ListResponse resp;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(stub_->List(&ctx, all, &resp).ok());
+  EXPECT_EQ(resp.arrays_size(), 26);
+  EXPECT_TRUE(resp.next_page_token().empty());
+
+  v1::ListRequest bad;
+  bad.set_prefix("p/");
+  bad.set_page_token("p/05");  // a name is not a token
+  grpc::ClientContext ctx2;
+  EXPECT_EQ(stub_->List(&ctx2, bad, &resp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  for (const std::string& n : names) ASSERT_TRUE(Delete(n, false).ok());
+  ASSERT_TRUE(Delete("other", false).ok());
+}
+
+TEST_F(ServiceTest, SliceNamedViewsAndCascadingDelete) {
+  ASSERT_TRUE(Create("a", "<i", {4, 6}).ok());
+  v1::SliceRequest req;
+  req.set_name("a");
+  v1::IndexItem* it = req.mutable_index()->add_items();
+  it->mutable_slice()->set_step(2);
+  req.mutable_index()->add_items()->set_index(-1);
+  v1::ArrayInfo info;
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(stub_->Slice(&ctx, req, &info).ok());
+  }
+  EXPECT_THAT(info.shape(), ElementsAre(2));
+  EXPECT_THAT(info.strides(), ElementsAre(48));
+  EXPECT_EQ(info.offset(), 20);
+  EXPECT_EQ(info.name(), "a");
+
+  v1::SliceRequest named;
+  named.set_name("a");
+  *named.mutable_index() = Text("1:, ::-1");
+  named.set_new_name("views/v");
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(stub_->Slice(&ctx, named, &info).ok());
+  }
+  EXPECT_EQ(info.kind(), v1::ARRAY_KIND_VIEW);
+  EXPECT_EQ(info.base(), "a");
+  EXPECT_THAT(info.shape(), ElementsAre(3, 6));
+  EXPECT_THAT(info.strides(), ElementsAre(24, -4));
+  v1::ArrayInfo stat;
+  ASSERT_TRUE(Stat("views/v", &stat).ok());
+  EXPECT_EQ(stat.base_generation(), info.base_generation());
+  EXPECT_EQ(Segments().size(), 2u);
+
+  auto slice_code = [&](const std::string& text) {
+    v1::SliceRequest r;
+    r.set_name("a");
+    *r.mutable_index() = Text(text);
+    grpc::ClientContext ctx;
+    v1::ArrayInfo out;
+    return stub_->Slice(&ctx, r, &out);
+  };
+  grpc::Status oob = slice_code("4");
+  EXPECT_EQ(oob.error_code(), grpc::StatusCode::OUT_OF_RANGE);
+  EXPECT_EQ(oob.error_message(), "Index out of bounds (axis 0)");
+  EXPECT_EQ(slice_code("::0").error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(slice_code("1,2,3").error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(slice_code("1:2:3:4").error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  named.set_new_name("views/v");
+  {
+    grpc::ClientContext ctx;
+    EXPECT_EQ(stub_->Slice(&ctx, named, &info).error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  }
+
+  grpc::Status refused = Delete("a", false);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(refused.error_message(), HasSubstr("'views/v'"));
+  std::vector<std::string> deleted;
+  ASSERT_TRUE(Delete("a", true, &deleted).ok());
+  EXPECT_THAT(deleted, ElementsAre("a", "views/v"));
+  EXPECT_EQ(Delete("a", false).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(Segments(), IsEmpty());
+}
+
+TEST_F(ServiceTest, ReadWriteRoundTripsInCAndFOrderAndSlices) {
+  ASSERT_TRUE(Create("m", "i", {3, 4}).ok());
+  std::vector<int32_t> values(12);
+  for (int i = 0; i < 12; ++i) values[i] = i;
+  v1::WriteResponse wr;
+  grpc::Status w = Write("m", "", "i", v1::ORDER_C, 48, I32Bytes(values), 20, &wr);
+  ASSERT_TRUE(w.ok()) << w.error_message();
+  EXPECT_EQ(wr.bytes_written(), 48);
+
+  ReadResult c = Read("m", "", v1::ORDER_C, 16);
+  ASSERT_TRUE(c.status.ok());
+  EXPECT_EQ(I32s(c.bytes), values);
+  EXPECT_EQ(c.data_messages, 3);  // 48 bytes in chunks of 16
+  ReadResult f = Read("m", "", v1::ORDER_F);
+  ASSERT_TRUE(f.status.ok());
+  EXPECT_THAT(I32s(f.bytes), ElementsAre(0, 4, 8, 1, 5, 9, 2, 6, 10, 3, 7, 11));
+  EXPECT_THAT(f.info.strides(), ElementsAre(4, 12));
+  EXPECT_TRUE(f.info.f_contiguous());
+
+  // Non-contiguous selection, chunk boundaries inside items.
+  ReadResult s = Read("m", "::2, ::-3", v1::ORDER_C, 5);
+  ASSERT_TRUE(s.status.ok());
+  EXPECT_THAT(I32s(s.bytes), ElementsAre(3, 0, 11, 8));
+  EXPECT_EQ(s.data_messages, 4);  // 16 bytes in chunks of 5
+  ReadResult sf = Read("m", "::2, ::-3", v1::ORDER_F, 3);
+  ASSERT_TRUE(sf.status.ok());
+  EXPECT_THAT(I32s(sf.bytes), ElementsAre(3, 11, 0, 8));
+
+  // Write a column in F order (a non-contiguous selection), odd chunking.
+  ASSERT_TRUE(Write("m", ":, 1", "<i", v1::ORDER_F, 12, I32Bytes({-1, -2, -3}), 5).ok());
+  EXPECT_THAT(I32s(Read("m", ":, 1", v1::ORDER_C).bytes), ElementsAre(-1, -2, -3));
+  // A 2-d block written in F order lands transposed correctly.
+  ASSERT_TRUE(Write("m", "1:, 2:", "", v1::ORDER_F, 16, I32Bytes({100, 101, 102, 103}), 4).ok());
+  EXPECT_THAT(I32s(Read("m", "1:, 2:", v1::ORDER_C).bytes), ElementsAre(100, 102, 101, 103));
+
+  // Unknown name, bad index.
+  EXPECT_EQ(Read("nope", "", v1::ORDER_C).status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(Read("m", "7", v1::ORDER_C).status.error_code(), grpc::StatusCode::OUT_OF_RANGE);
+  EXPECT_EQ(Read("m", "", v1::ORDER_C, -1).status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  ASSERT_TRUE(Delete("m", false).ok());
+}
+
+TEST_F(ServiceTest, ReadChunksLargeArraysAtOneMiBByDefault) {
+  const int64_t n = (int64_t{5} << 20) / 4 + 3;  // 5 MiB + 12 bytes of int32
+  ASSERT_TRUE(Create("L", "i", {n}, v1::ORDER_C, I32Bytes({42})).ok());
+  ReadResult r = Read("L", "", v1::ORDER_C);
+  ASSERT_TRUE(r.status.ok());
+  EXPECT_EQ(r.data_messages, 6);
+  ASSERT_EQ(static_cast<int64_t>(r.bytes.size()), n * 4);
+  EXPECT_EQ(I32s(r.bytes.substr(r.bytes.size() - 4))[0], 42);
+  ReadResult capped = Read("L", "", v1::ORDER_C, 64 << 20);
+  ASSERT_TRUE(capped.status.ok()) << capped.status.error_message();
+  EXPECT_EQ(capped.data_messages, 2);  // capped near 4 MiB (fits default client limits)
+  ASSERT_TRUE(Delete("L", false).ok());
+}
+
+TEST_F(ServiceTest, WriteValidatesBeforeTheFirstByte) {
+  ASSERT_TRUE(Create("w", "i", {4}, v1::ORDER_C, I32Bytes({9})).ok());
+  const std::string data = I32Bytes({1, 2, 3, 4});
+  grpc::Status n = Write("w", "", "i", v1::ORDER_C, 12, data, 16);
+  EXPECT_EQ(n.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(n.error_message(), HasSubstr("nbytes 12"));
+  grpc::Status f = Write("w", "", "d", v1::ORDER_C, 16, data, 16);
+  EXPECT_EQ(f.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(f.error_message(), "Buffer dtype mismatch, expected 'int32_t' but got 'double'");
+  EXPECT_EQ(Write("w", "", "T{i", v1::ORDER_C, 16, data, 16).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Write("nope", "", "i", v1::ORDER_C, 16, data, 16).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(Write("w", "9", "i", v1::ORDER_C, 4, data.substr(0, 4), 4).error_code(),
+            grpc::StatusCode::OUT_OF_RANGE);
+  EXPECT_THAT(I32s(Read("w", "", v1::ORDER_C).bytes), ElementsAre(9, 9, 9, 9));
+
+  // Too many bytes: what fit was written, the rest refused.
+  grpc::Status more = Write("w", ":2", "i", v1::ORDER_C, 8, data, 4);
+  EXPECT_EQ(more.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(I32s(Read("w", "", v1::ORDER_C).bytes), ElementsAre(1, 2, 9, 9));
+  // Too few bytes.
+  grpc::Status fewer = Write("w", "", "i", v1::ORDER_C, 16, data.substr(0, 8), 8);
+  EXPECT_EQ(fewer.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(fewer.error_message(), HasSubstr("after 8 of 16 bytes"));
+
+  // Sealed target.
+  v1::SealRequest seal;
+  seal.set_name("w");
+  v1::ArrayInfo info;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(stub_->Seal(&ctx, seal, &info).ok());
+  EXPECT_TRUE(info.readonly());
+  EXPECT_EQ(Write("w", "", "i", v1::ORDER_C, 16, data, 16).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  ASSERT_TRUE(Delete("w", false).ok());
+}
+
+TEST_F(ServiceTest, SealMakesArraysAndTheirViewsReadOnly) {
+  ASSERT_TRUE(Create("s", "d", {4}).ok());
+  ASSERT_TRUE(Create("dst", "d", {4}).ok());
+  v1::SliceRequest sl;
+  sl.set_name("s");
+  sl.set_new_name("sv");
+  v1::ArrayInfo info;
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(stub_->Slice(&ctx, sl, &info).ok());
+  }
+  v1::SealRequest seal;
+  seal.set_name("s");
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(stub_->Seal(&ctx, seal, &info).ok());
+    EXPECT_TRUE(info.readonly());
+  }
+  ASSERT_TRUE(Stat("sv", &info).ok());
+  EXPECT_TRUE(info.readonly());
+  seal.set_name("sv");
+  {
+    grpc::ClientContext ctx;
+    EXPECT_EQ(stub_->Seal(&ctx, seal, &info).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  }
+  seal.set_name("nope");
+  {
+    grpc::ClientContext ctx;
+    EXPECT_EQ(stub_->Seal(&ctx, seal, &info).error_code(), grpc::StatusCode::NOT_FOUND);
+  }
+  v1::CopyRequest cp;
+  cp.set_source("dst");
+  cp.set_destination("sv");
+  {
+    grpc::ClientContext ctx;
+    EXPECT_EQ(stub_->Copy(&ctx, cp, &info).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  }
+  // Reading a sealed array still works.
+  EXPECT_TRUE(Read("s", "", v1::ORDER_C).status.ok());
+  ASSERT_TRUE(Delete("s", true).ok());
+  ASSERT_TRUE(Delete("dst", false).ok());
+}
+
+TEST_F(ServiceTest, CopyToNewArraysAndIntoExistingOnes) {
+  ASSERT_TRUE(Create("src", "i", {2, 3}).ok());
+  ASSERT_TRUE(Write("src", "", "i", v1::ORDER_C, 24, I32Bytes({0, 1, 2, 3, 4, 5}), 24).ok());
+  v1::CopyRequest req;
+  req.set_source("src");
+  *req.mutable_source_index() = Text(":, ::-1");
+  req.set_new_name("cf");
+  req.set_order(v1::ORDER_F);
+  v1::ArrayInfo info;
+  {
+    grpc::ClientContext ctx;
+    grpc::Status s = stub_->Copy(&ctx, req, &info);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  EXPECT_TRUE(info.f_contiguous());
+  EXPECT_THAT(info.strides(), ElementsAre(4, 8));
+  EXPECT_THAT(I32s(Read("cf", "", v1::ORDER_C).bytes), ElementsAre(2, 1, 0, 5, 4, 3));
+
+  // Into an existing array, broadcasting a row over two rows.
+  ASSERT_TRUE(Create("dst", "i", {2, 3}).ok());
+  v1::CopyRequest into;
+  into.set_source("src");
+  *into.mutable_source_index() = Text("1:2");
+  into.set_destination("dst");
+  {
+    grpc::ClientContext ctx;
+    grpc::Status s = stub_->Copy(&ctx, into, &info);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  EXPECT_THAT(I32s(Read("dst", "", v1::ORDER_C).bytes), ElementsAre(3, 4, 5, 3, 4, 5));
+
+  // Shape and format mismatches, both destinations or none.
+  *into.mutable_destination_index() = Text(":, :2");
+  {
+    grpc::ClientContext ctx;
+    grpc::Status s = stub_->Copy(&ctx, into, &info);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_THAT(s.error_message(), HasSubstr("got differing extents in dimension 1"));
+  }
+  ASSERT_TRUE(Create("dd", "d", {2, 3}).ok());
+  into.set_destination("dd");
+  into.clear_destination_index();
+  {
+    grpc::ClientContext ctx;
+    EXPECT_EQ(stub_->Copy(&ctx, into, &info).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  into.set_new_name("both");
+  {
+    grpc::ClientContext ctx;
+    EXPECT_EQ(stub_->Copy(&ctx, into, &info).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  req.set_new_name("cf");
+  {
+    grpc::ClientContext ctx;
+    EXPECT_EQ(stub_->Copy(&ctx, req, &info).error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  }
+  req.set_source("nope");
+  {
+    grpc::ClientContext ctx;
+    EXPECT_EQ(stub_->Copy(&ctx, req, &info).error_code(), grpc::StatusCode::NOT_FOUND);
+  }
+  for (const char* n : {"src", "cf", "dst", "dd"}) ASSERT_TRUE(Delete(n, false).ok());
+  EXPECT_THAT(Segments(), IsEmpty());
+}
+
+TEST_F(ServiceTest, WatchStreamsEventsUnderItsPrefix) {
+  grpc::ClientContext ctx;
+  v1::WatchRequest req;
+  req.set_prefix("w/");
+  auto reader = stub_->Watch(&ctx, req);
+  reader->WaitForInitialMetadata();  // the subscription is active
+  ASSERT_TRUE(Create("other", "B", {1}).ok());
+  ASSERT_TRUE(Create("w/a", "B", {2}).ok());
+  v1::SealRequest seal;
+  seal.set_name("w/a");
+  v1::ArrayInfo info;
+  {
+    grpc::ClientContext c;
+    ASSERT_TRUE(stub_->Seal(&c, seal, &info).ok());
+  }
+  ASSERT_TRUE(Delete("w/a", false).ok());
+  ASSERT_TRUE(Delete("other", false).ok());
+  std::vector<std::pair<v1::WatchEvent::Type, std::string>> events;
+  v1::WatchEvent ev;
+  while (events.size() < 3 && reader->Read(&ev)) events.emplace_back(ev.type(), ev.name());
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[0], std::make_pair(v1::WatchEvent::TYPE_CREATED, std::string("w/a")));
+  EXPECT_EQ(events[1], std::make_pair(v1::WatchEvent::TYPE_SEALED, std::string("w/a")));
+  EXPECT_EQ(events[2], std::make_pair(v1::WatchEvent::TYPE_DELETED, std::string("w/a")));
+  // Shutdown ends the stream.
+  server_->Shutdown();
+  while (reader->Read(&ev)) {
+  }
+  EXPECT_TRUE(reader->Finish().ok());
+}
+
+TEST_F(ServiceTest, TokenIsRequiredAndHealthStaysOpen) {
+  { std::ofstream(dir_ + "/token") << "  s3cret\n"; }
+  StartServer([this](ServerOptions& o) { o.token_file = dir_ + "/token"; });
+  v1::ArrayInfo info;
+  grpc::Status missing = Stat("x", &info);
+  EXPECT_EQ(missing.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("authorization", "Bearer wrong");
+    v1::StatRequest req;
+    req.set_name("x");
+    grpc::Status s = stub_->Stat(&ctx, req, &info);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+    EXPECT_EQ(s.error_message(), "invalid bearer token");
+  }
+  {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("authorization", "Bearer s3cret");
+    v1::StatRequest req;
+    req.set_name("x");
+    EXPECT_EQ(stub_->Stat(&ctx, req, &info).error_code(), grpc::StatusCode::NOT_FOUND);
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::ReadRequest req;
+    req.set_name("x");
+    auto reader = stub_->Read(&ctx, req);
+    v1::ReadResponse msg;
+    while (reader->Read(&msg)) {
+    }
+    EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  }
+  // The health service needs no token.
+  grpc::GenericStub generic(channel_);
+  grpc::CompletionQueue cq;
+  grpc::ClientContext hctx;
+  hctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  grpc::ByteBuffer request;  // empty HealthCheckRequest = service ""
+  grpc::Slice empty_slice("", 0);
+  request = grpc::ByteBuffer(&empty_slice, 1);
+  auto call = generic.PrepareUnaryCall(&hctx, "/grpc.health.v1.Health/Check", request, &cq);
+  call->StartCall();
+  grpc::ByteBuffer response;
+  grpc::Status hs;
+  call->Finish(&response, &hs, reinterpret_cast<void*>(1));
+  void* tag = nullptr;
+  bool ok = false;
+  ASSERT_TRUE(cq.Next(&tag, &ok));
+  EXPECT_TRUE(ok);
+  EXPECT_TRUE(hs.ok()) << hs.error_message();
+  std::vector<grpc::Slice> slices;
+  ASSERT_TRUE(response.Dump(&slices).ok());
+  std::string body;
+  for (auto& s : slices) body.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  EXPECT_EQ(body, std::string("\x08\x01", 2));  // status: SERVING
+  cq.Shutdown();
+  while (cq.Next(&tag, &ok)) {
+  }
+}
+
+TEST_F(ServiceTest, RestartAdoptsArraysAndASecondServerOnTheSocketFails) {
+  ASSERT_TRUE(Create("keep", "i", {3}, v1::ORDER_C, I32Bytes({5})).ok());
+  v1::SliceRequest sl;
+  sl.set_name("keep");
+  *sl.mutable_index() = Text("1:");
+  sl.set_new_name("keepv");
+  v1::ArrayInfo info;
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(stub_->Slice(&ctx, sl, &info).ok());
+  }
+  ServerOptions o;
+  o.socket_path = dir_ + "/d.sock";
+  o.instance = instance_ + "b";
+  o.log_level = LogLevel::kError;
+  auto second = Server::Start(o);
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition) << second.status();
+
+  StartServer();  // shuts the first down (socket removed), starts anew
+  EXPECT_THAT(I32s(Read("keepv", "", v1::ORDER_C).bytes), ElementsAre(5, 5));
+  ASSERT_TRUE(Stat("keepv", &info).ok());
+  EXPECT_EQ(info.base(), "keep");
+  ASSERT_TRUE(Delete("keep", true).ok());
+  EXPECT_THAT(Segments(), IsEmpty());
+}
+
+TEST_F(ServiceTest, NothingStaysInDevShmAfterDeletingEverything) {
+  ASSERT_TRUE(Create("a/b", "d", {10, 10}).ok());
+  ASSERT_TRUE(Create("c", "Zd", {3}).ok());
+  v1::CopyRequest cp;
+  cp.set_source("a/b");
+  *cp.mutable_source_index() = Text("::3, ::3");
+  cp.set_new_name("a/copy");
+  v1::ArrayInfo info;
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(stub_->Copy(&ctx, cp, &info).ok());
+  }
+  v1::SliceRequest sl;
+  sl.set_name("a/copy");
+  *sl.mutable_index() = Text("..., None");
+  sl.set_new_name("a/view");
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(stub_->Slice(&ctx, sl, &info).ok());
+  }
+  EXPECT_EQ(Segments().size(), 4u);
+  for (const char* n : {"a/b", "c", "a/copy"}) ASSERT_TRUE(Delete(n, true).ok());
+  EXPECT_THAT(Segments(), IsEmpty());
+}
+
+}  // namespace
+}  // namespace shmarray::server

@@ -1,0 +1,113 @@
+// Copyright 2026 The shmarray Authors. SPDX-License-Identifier: Apache-2.0
+//
+// File: server.h
+// -----------------------------------------------------------------------------
+// Server: the shmarrayd daemon as a library. Start() recovers the catalog of
+// the instance's segment prefix, then serves shmarray.v1.ArrayService, the
+// gRPC health service and server reflection on a Unix socket (and optionally
+// TCP, with TLS and/or a bearer token). main.cc only parses flags into
+// ServerOptions and turns SIGTERM/SIGINT into Shutdown(); tests run the same
+// server in-process.
+//
+//   ServerOptions options;
+//   options.socket_path = "/tmp/t1/d.sock";
+//   options.instance = "t1";
+//   SHMARRAY_ASSIGN_OR_RETURN(std::unique_ptr<Server> server, Server::Start(options));
+//   ...                 // clients connect to "unix:/tmp/t1/d.sock"
+//   server->Shutdown();  // graceful; removes the socket file, keeps segments
+//
+// Thread-safety: Shutdown() and Wait() may be called from any thread, Shutdown
+// more than once. Destroying the Server shuts it down.
+
+#ifndef SHMARRAY_SERVER_SERVER_H_
+#define SHMARRAY_SERVER_SERVER_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "shmarray/server/log.h"
+
+namespace shmarray::server {
+
+// The daemon's configuration; see notes/daemon_flags.md for the flags.
+struct ServerOptions {
+  // Unix socket path; empty = DefaultSocketPath(instance).
+  std::string socket_path;
+  // false = --no-unix (then `listen` is required).
+  bool unix_socket = true;
+  // "HOST:PORT" of an additional TCP listener; empty = none. Port 0 picks one.
+  std::string listen;
+  // Segment prefix "shmarray.<uid>" or, when set, "shmarray.<uid>.<instance>";
+  // [A-Za-z0-9_-]{1,64}.
+  std::string instance;
+  // Quota on the total bytes of data regions; 0 = none.
+  int64_t max_bytes = 0;
+  // Quota on the number of catalog entries; 0 = 100000.
+  int64_t max_arrays = 0;
+  // Group name or numeric gid allowed to use the socket and segments (modes
+  // 0660 instead of 0600; directories 0750 instead of 0700); empty = none.
+  std::string group;
+  // File holding the bearer token every ArrayService RPC must carry; empty = none.
+  std::string token_file;
+  // PEM certificate chain and private key for TLS on the TCP listener.
+  std::string tls_cert;
+  std::string tls_key;
+  // Allows a non-loopback TCP listener without TLS.
+  bool insecure = false;
+  LogLevel log_level = LogLevel::kInfo;
+  // Events queued per Watch stream before they are dropped (TYPE_OVERFLOW).
+  size_t watch_queue_capacity = 1024;
+};
+
+// "$XDG_RUNTIME_DIR/shmarray/<instance>.sock", or
+// "/run/shmarray/<instance>.sock" when XDG_RUNTIME_DIR is unset; <instance> is
+// "default" when `instance` is empty.
+std::string DefaultSocketPath(const std::string& instance);
+
+// The segment prefix of `instance`: "shmarray.<uid>[.<instance>]".
+std::string SegmentPrefix(const std::string& instance);
+
+// Checks options that do not need the system: instance syntax, TLS pairs,
+// non-loopback TCP without TLS or --insecure, --no-unix without --listen.
+// Errors: kInvalidArgument with a message for the user (main exits 2).
+absl::Status ValidateOptions(const ServerOptions& options);
+
+class Server {
+ public:
+  // Validates `options`, recovers the catalog, creates the socket directory,
+  // replaces a stale socket file, starts every listener and logs
+  // "shmarrayd ready". Errors: kInvalidArgument (ValidateOptions, unknown
+  // group, unreadable token or TLS files), kFailedPrecondition (another live
+  // daemon answers on the socket), kUnavailable (cannot listen), kInternal.
+  static absl::StatusOr<std::unique_ptr<Server>> Start(const ServerOptions& options);
+
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+  ~Server();
+
+  // Ends Watch streams, stops accepting calls, waits (up to a few seconds)
+  // for calls in flight, and removes the socket file. Segments are kept.
+  // Idempotent and thread-safe.
+  void Shutdown();
+  // Blocks until Shutdown() has completed.
+  void Wait();
+
+  // The Unix socket path ("" with --no-unix).
+  const std::string& socket_path() const;
+  // The TCP port chosen (0 without --listen).
+  int tcp_port() const;
+  // The segment prefix of this instance.
+  const std::string& segment_prefix() const;
+
+ private:
+  struct Impl;
+  explicit Server(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace shmarray::server
+
+#endif  // SHMARRAY_SERVER_SERVER_H_

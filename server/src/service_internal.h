@@ -1,0 +1,155 @@
+// Copyright 2026 The shmarray Authors. SPDX-License-Identifier: Apache-2.0
+//
+// File: service_internal.h
+// -----------------------------------------------------------------------------
+// The gRPC implementation of shmarray.v1.ArrayService (DESIGN.md §5) over a
+// Catalog, and the hub that fans catalog events out to Watch streams.
+// Private to server/src (it includes *.pb.h); the public entry point is
+// server.h.
+//
+// Read is served by a raw (ByteBuffer) handler installed with
+// grpc::Service::MarkMethodStreamed: the handler reads the one ReadRequest
+// itself and writes the ReadResponse wire format itself, so that contiguous
+// data goes out as grpc::Slices referencing the mapped shared memory (no
+// protobuf `bytes` copy). On the wire it is the same server-streaming RPC.
+//
+// Errors: every handler converts absl::Status to grpc::Status with
+// proto::ToGrpcStatus, the only conversion point; library exceptions become
+// statuses with shm::StatusFromCurrentException where the library is called.
+//
+// Thread-safety: all handlers are thread-safe (the Catalog synchronises).
+
+#ifndef SHMARRAY_SERVER_SERVICE_INTERNAL_H_
+#define SHMARRAY_SERVER_SERVICE_INTERNAL_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "shmarray/server/auth.h"
+#include "shmarray/server/catalog.h"
+#include "shmarray/v1/array_service.grpc.pb.h"
+#include "shmarray/v1/array_service.pb.h"
+
+namespace shmarray::server::internal {
+
+// Fans catalog events out to watchers. Publish never blocks on a watcher: each
+// watcher has a bounded queue; when it is full, events are dropped and
+// counted, and the watcher later receives one TYPE_OVERFLOW event with the
+// count. Thread-safe.
+class WatchHub {
+ public:
+  struct Watcher {
+    std::string prefix;
+    absl::Mutex mu;
+    std::deque<v1::WatchEvent> queue ABSL_GUARDED_BY(mu);
+    int64_t dropped ABSL_GUARDED_BY(mu) = 0;
+    bool closed ABSL_GUARDED_BY(mu) = false;
+  };
+
+  explicit WatchHub(size_t queue_capacity) : capacity_(queue_capacity == 0 ? 1 : queue_capacity) {}
+
+  std::shared_ptr<Watcher> Subscribe(std::string prefix) ABSL_LOCKS_EXCLUDED(mu_);
+  void Unsubscribe(const std::shared_ptr<Watcher>& watcher) ABSL_LOCKS_EXCLUDED(mu_);
+  void Publish(const v1::WatchEvent& event) ABSL_LOCKS_EXCLUDED(mu_);
+  // Wakes every watcher; Next() returns false from now on once drained.
+  void Shutdown() ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Waits up to `timeout` for events of `watcher`; moves them (plus a
+  // TYPE_OVERFLOW event when some were dropped) into *out. Returns false when
+  // the hub is shut down and nothing is left.
+  bool Next(Watcher& watcher, absl::Duration timeout, std::deque<v1::WatchEvent>* out);
+
+ private:
+  const size_t capacity_;
+  absl::Mutex mu_;
+  std::set<std::shared_ptr<Watcher>> watchers_ ABSL_GUARDED_BY(mu_);
+  bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+// The WatchEvent of a catalog event.
+v1::WatchEvent ToWatchEvent(const CatalogEvent& event);
+
+// Fills `info` with `entry`'s description and `layout` (the entry's own or a
+// selection of it).
+void FillInfo(const CatalogEntry& entry, const shm::Layout& layout, v1::ArrayInfo* info);
+
+class ArrayServiceImpl final : public v1::ArrayService::Service {
+ public:
+  // `catalog` and `hub` must outlive the service; `auth` may be null (no token
+  // required).
+  ArrayServiceImpl(Catalog* catalog, WatchHub* hub, const TokenAuthenticator* auth);
+
+  grpc::Status Create(grpc::ServerContext* ctx, const v1::CreateRequest* req,
+                      v1::ArrayInfo* resp) override;
+  grpc::Status Stat(grpc::ServerContext* ctx, const v1::StatRequest* req,
+                    v1::ArrayInfo* resp) override;
+  grpc::Status List(grpc::ServerContext* ctx, const v1::ListRequest* req,
+                    v1::ListResponse* resp) override;
+  grpc::Status Delete(grpc::ServerContext* ctx, const v1::DeleteRequest* req,
+                      v1::DeleteResponse* resp) override;
+  grpc::Status Seal(grpc::ServerContext* ctx, const v1::SealRequest* req,
+                    v1::ArrayInfo* resp) override;
+  grpc::Status Slice(grpc::ServerContext* ctx, const v1::SliceRequest* req,
+                     v1::ArrayInfo* resp) override;
+  grpc::Status Copy(grpc::ServerContext* ctx, const v1::CopyRequest* req,
+                    v1::ArrayInfo* resp) override;
+  grpc::Status Write(grpc::ServerContext* ctx, grpc::ServerReader<v1::WriteRequest>* reader,
+                     v1::WriteResponse* resp) override;
+  grpc::Status Watch(grpc::ServerContext* ctx, const v1::WatchRequest* req,
+                     grpc::ServerWriter<v1::WatchEvent>* writer) override;
+
+  // Refuses new calls (UNAVAILABLE) from now on and waits up to `timeout`
+  // for the calls in flight to finish. Returns true if none is left. Watch
+  // streams end only when the WatchHub is shut down: do that first.
+  bool Drain(absl::Duration timeout) ABSL_LOCKS_EXCLUDED(calls_mu_);
+
+  // The raw Read handler (installed by the constructor).
+  grpc::Status ReadRaw(grpc::ServerContext* ctx,
+                       grpc::ServerReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer>* stream);
+
+ private:
+  // Counts a call in flight for the lifetime of a handler.
+  class CallScope {
+   public:
+    explicit CallScope(ArrayServiceImpl* service)
+        : service_(service), status_(service->BeginCall()) {}
+    ~CallScope() {
+      if (status_.ok()) service_->EndCall();
+    }
+    const absl::Status& status() const { return status_; }
+
+   private:
+    ArrayServiceImpl* const service_;
+    const absl::Status status_;
+  };
+
+  absl::Status BeginCall() ABSL_LOCKS_EXCLUDED(calls_mu_);
+  void EndCall() ABSL_LOCKS_EXCLUDED(calls_mu_);
+  absl::Status Authorize(grpc::ServerContext* ctx) const;
+  absl::Status CreateImpl(const v1::CreateRequest& req, v1::ArrayInfo* resp);
+  absl::Status SliceImpl(const v1::SliceRequest& req, v1::ArrayInfo* resp);
+  absl::Status CopyImpl(const v1::CopyRequest& req, v1::ArrayInfo* resp);
+  absl::Status ReadImpl(grpc::ServerContext* ctx,
+                        grpc::ServerReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer>* stream);
+  absl::Status WriteImpl(grpc::ServerReader<v1::WriteRequest>* reader, v1::WriteResponse* resp);
+
+  Catalog* const catalog_;
+  WatchHub* const hub_;
+  const TokenAuthenticator* const auth_;
+  absl::Mutex calls_mu_;
+  int active_calls_ ABSL_GUARDED_BY(calls_mu_) = 0;
+  bool draining_ ABSL_GUARDED_BY(calls_mu_) = false;
+};
+
+}  // namespace shmarray::server::internal
+
+#endif  // SHMARRAY_SERVER_SERVICE_INTERNAL_H_
