@@ -25,6 +25,7 @@
 #include <fstream>
 #include <random>
 #include <sstream>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -208,6 +209,13 @@ struct RoundTripCase {
   const char* format;
   std::vector<int64_t> shape;
 };
+
+// Names each case by its format and shape in test listings (ctest shows them).
+void PrintTo(const RoundTripCase& c, std::ostream* os) {
+  *os << "'" << c.format << "' shape (";
+  for (size_t i = 0; i < c.shape.size(); ++i) *os << (i ? ", " : "") << c.shape[i];
+  *os << ")";
+}
 
 class NpyRoundTripTest : public ::testing::TestWithParam<RoundTripCase> {};
 
