@@ -13,13 +13,14 @@
 #include <bit>
 #include <cstdio>
 #include <map>
-#include <mutex>
 #include <set>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "shmarray/shm/errors.h"
 
 namespace shmarray::shm {
@@ -573,11 +574,12 @@ Format Format::Parse(std::string_view text) {
 }
 
 const Format& FormatForType(std::string_view format, std::string_view type_name, size_t type_size) {
-  static std::mutex mu;
-  static auto* cache = new std::map<std::pair<std::string, size_t>, Format, std::less<>>();
+  static absl::Mutex mu(absl::kConstInit);
+  static auto* cache ABSL_GUARDED_BY(mu) =
+      new std::map<std::pair<std::string, size_t>, Format, std::less<>>();
   std::pair<std::string, size_t> key(std::string(format), type_size);
   {
-    std::lock_guard<std::mutex> lock(mu);
+    absl::MutexLock lock(&mu);
     auto it = cache->find(key);
     if (it != cache->end()) return it->second;
   }
@@ -588,7 +590,7 @@ const Format& FormatForType(std::string_view format, std::string_view type_name,
                       "' describes " + bytes(parsed.itemsize()) + " but the type has " +
                       bytes(static_cast<int64_t>(type_size)));
   }
-  std::lock_guard<std::mutex> lock(mu);
+  absl::MutexLock lock(&mu);
   // A concurrent caller may have inserted it first; either copy is the same.
   return cache->emplace(std::move(key), std::move(parsed)).first->second;
 }
