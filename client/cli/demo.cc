@@ -17,12 +17,11 @@
 
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdint>
 #include <cstdio>
 #include <exception>
 #include <string>
-
-#include <CLI/CLI.hpp>
 
 #include "shmarray/client/client.h"
 #include "shmarray/shm/view.h"
@@ -53,18 +52,19 @@ int Produce(Client& client, const std::string& name) {
     }
   }
   const shmarray::client::ArrayInfo info = client.stat(name);
-  std::printf("[producer pid %d] created '%s': format %s shape (3, 3, 3) in segment %s, filled "
-              "with arange(27)\n",
-              static_cast<int>(getpid()), name.c_str(), info.format.canonical().c_str(),
-              info.segment_name.c_str());
+  std::printf(
+      "[producer pid %d] created '%s': format %s shape (3, 3, 3) in segment %s, filled "
+      "with arange(27)\n",
+      static_cast<int>(getpid()), name.c_str(), info.format.canonical().c_str(),
+      info.segment_name.c_str());
   return 0;
 }
 
 int Consume(Client& client, const std::string& name) {
   // Zero-copy: the view points into the segment the producer filled.
   shm::View<int, 3> cube = client.attach<int, 3>(name);
-  std::printf("[consumer pid %d] attached '%s': memoryview sum is %d\n",
-              static_cast<int>(getpid()), name.c_str(), Sum3d(cube));
+  std::printf("[consumer pid %d] attached '%s': memoryview sum is %d\n", static_cast<int>(getpid()),
+              name.c_str(), Sum3d(cube));
   cube.fill(3);  // NumPy-style narr_view[:, :, :] = 3, seen by every process at once
   std::printf("[consumer pid %d] after cube[...] = 3: memoryview sum is %d\n",
               static_cast<int>(getpid()), Sum3d(cube));

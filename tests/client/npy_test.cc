@@ -23,9 +23,9 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <ostream>
 #include <random>
 #include <sstream>
-#include <ostream>
 #include <string>
 #include <vector>
 

@@ -49,10 +49,10 @@ void SetDcheckHandler(DcheckHandler handler);
 #define SHMARRAY_STATUS_CONCAT_(a, b) SHMARRAY_STATUS_CONCAT_INNER_(a, b)
 
 // Returns from the enclosing function if `expr` (an absl::Status) is not OK.
-#define SHMARRAY_RETURN_IF_ERROR(expr)                         \
-  do {                                                         \
-    ::absl::Status shmarray_status_ = (expr);                  \
-    if (!shmarray_status_.ok()) return shmarray_status_;       \
+#define SHMARRAY_RETURN_IF_ERROR(expr)                   \
+  do {                                                   \
+    ::absl::Status shmarray_status_ = (expr);            \
+    if (!shmarray_status_.ok()) return shmarray_status_; \
   } while (0)
 
 // `lhs = value of expr` (an absl::StatusOr<T>), or returns its status.
@@ -64,12 +64,12 @@ void SetDcheckHandler(DcheckHandler handler);
   lhs = std::move(var).value()
 
 // Aborts with a message when an invariant is broken. Always on.
-#define SHMARRAY_CHECK(cond)                                                      \
-  do {                                                                            \
-    if (!(cond)) {                                                                \
+#define SHMARRAY_CHECK(cond)                                                        \
+  do {                                                                              \
+    if (!(cond)) {                                                                  \
       std::fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                               \
-    }                                                                             \
+      std::abort();                                                                 \
+    }                                                                               \
   } while (0)
 
 // Debug-only check for preconditions of unchecked accessors (operator()).
