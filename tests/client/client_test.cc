@@ -37,6 +37,7 @@
 #include "shmarray/shm/errors.h"
 #include "shmarray/shm/view.h"
 #include "testing/daemon.h"
+#include "testing/proc_maps.h"
 
 extern char** environ;
 
@@ -82,27 +83,7 @@ std::string ExpectThrow(Fn&& fn) {
   return "";
 }
 
-// The permissions and path of the /proc/self/maps line that holds `p`.
-struct MapsEntry {
-  std::string perms;
-  std::string path;
-};
-MapsEntry MapsEntryOf(const void* p) {
-  const auto addr = reinterpret_cast<uintptr_t>(p);
-  std::ifstream maps("/proc/self/maps");
-  std::string line;
-  while (std::getline(maps, line)) {
-    std::istringstream in(line);
-    std::string range, perms, offset, dev, inode, path;
-    in >> range >> perms >> offset >> dev >> inode;
-    std::getline(in >> std::ws, path);
-    const size_t dash = range.find('-');
-    const uintptr_t lo = std::stoull(range.substr(0, dash), nullptr, 16);
-    const uintptr_t hi = std::stoull(range.substr(dash + 1), nullptr, 16);
-    if (addr >= lo && addr < hi) return {perms, path};
-  }
-  return {};
-}
+using ::shmarray::testing::MapsEntryOf;
 
 class ClientTest : public ::testing::Test {
  protected:

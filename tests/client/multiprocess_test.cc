@@ -32,6 +32,7 @@
 #include "shmarray/client/client.h"
 #include "shmarray/shm/view.h"
 #include "testing/daemon.h"
+#include "testing/proc_maps.h"
 
 extern char** environ;
 
@@ -86,22 +87,10 @@ std::string ReadLine(int fd, std::chrono::milliseconds timeout) {
   }
 }
 
-// Path and permissions of the /proc/self/maps entry holding `p`.
+// "perms path" of the mapping holding `p` ("unmapped" when none).
 std::string MappingOf(const void* p) {
-  const auto addr = reinterpret_cast<uintptr_t>(p);
-  std::ifstream maps("/proc/self/maps");
-  std::string line;
-  while (std::getline(maps, line)) {
-    std::istringstream in(line);
-    std::string range, perms, offset, dev, inode, path;
-    in >> range >> perms >> offset >> dev >> inode;
-    std::getline(in >> std::ws, path);
-    const size_t dash = range.find('-');
-    const uintptr_t lo = std::stoull(range.substr(0, dash), nullptr, 16);
-    const uintptr_t hi = std::stoull(range.substr(dash + 1), nullptr, 16);
-    if (addr >= lo && addr < hi) return perms + " " + path;
-  }
-  return "unmapped";
+  const testing::MapsEntry e = testing::MapsEntryOf(p);
+  return e.perms.empty() ? "unmapped" : e.perms + " " + e.path;
 }
 
 // --- The helper side. ----------------------------------------------------------
