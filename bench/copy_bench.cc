@@ -6,11 +6,13 @@
 // (DESIGN.md §8): a contiguous 256 MiB CopyInto, `a[::2, ::2]` of a 128 MiB
 // double array to C order, and C order to Fortran order of 128 MiB (both as
 // AnyView::Copy, which allocates like NumPy does, and into a preallocated
-// destination). Compare with NumPy: bench/../ NumPy's asfortranarray /
-// ascontiguousarray timed separately with /usr/bin/python3.
+// destination), and the transposition for item sizes 1/2/4/16. Compare with
+// NumPy's asfortranarray / ascontiguousarray timed separately with
+// /usr/bin/python3 on the same shapes.
 
 #include <benchmark/benchmark.h>
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -115,6 +117,30 @@ void BM_CToFortranInto(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * a.nbytes());
 }
 BENCHMARK(BM_CToFortranInto)->Unit(benchmark::kMillisecond);
+
+// C order -> Fortran order of about 32 MiB of other item sizes (square arrays of
+// unsigned integers, or of 16-byte complex numbers), into a preallocated
+// destination: the transposition kernel for each register layout.
+void BM_CToFortranIntoItemsize(benchmark::State& state) {
+  const int64_t isz = state.range(0);
+  const char* format = isz == 1 ? "B" : isz == 2 ? "H" : isz == 4 ? "I" : "Zd";
+  const auto side = static_cast<int64_t>(std::sqrt(32.0 * kMiB / isz)) / 64 * 64;
+  AnyView a = AnyView::Allocate(Format::Parse(format), {side, side}, Order::kC);
+  for (int64_t i = 0; i < a.nbytes(); ++i) a.first()[i] = static_cast<std::byte>(i * 7 + i / 251);
+  AnyView f = AnyView::Allocate(Format::Parse(format), {side, side}, Order::kF);
+  for (auto _ : state) {
+    CopyInto(f, a);
+    benchmark::DoNotOptimize(f.first());
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(state.iterations() * a.nbytes());
+}
+BENCHMARK(BM_CToFortranIntoItemsize)
+    ->Arg(1)
+    ->Arg(2)
+    ->Arg(4)
+    ->Arg(16)
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace shmarray::shm

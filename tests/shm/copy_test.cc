@@ -278,6 +278,69 @@ TEST(CopyKernelTest, BroadcastingRules) {
   EXPECT_EQ(dst, (std::vector<int32_t>(6, 3)));
 }
 
+// Copies a random na x nb source (rows `src_row` bytes apart, negative for
+// reversed rows) into a destination contiguous along the rows (column b at
+// `dst_col` bytes, item [0, 0] at byte `dst_offset`) and checks every byte,
+// the untouched padding included, against a naive loop.
+void CheckTransposition(int64_t isz, int64_t na, int64_t nb, int64_t src_row, int64_t dst_col,
+                        int64_t dst_offset) {
+  std::mt19937 rng(static_cast<unsigned>(isz * 7919 + na * 31 + nb + dst_offset));
+  const int64_t src_span = (na - 1) * std::abs(src_row) + nb * isz;
+  std::vector<std::byte> src(static_cast<size_t>(src_span));
+  for (auto& x : src) x = static_cast<std::byte>(rng());
+  Layout sl;
+  sl.itemsize = isz;
+  sl.shape = {na, nb};
+  sl.strides = {src_row, isz};
+  sl.offset = src_row < 0 ? (na - 1) * -src_row : 0;
+  Layout dl;
+  dl.itemsize = isz;
+  dl.shape = {na, nb};
+  dl.strides = {isz, dst_col};
+  dl.offset = dst_offset;
+  std::vector<std::byte> dst(static_cast<size_t>(dst_offset + (nb - 1) * dst_col + na * isz + 5));
+  for (auto& x : dst) x = static_cast<std::byte>(rng());
+  std::vector<std::byte> expected = dst;
+  for (int64_t a = 0; a < na; ++a) {
+    for (int64_t b = 0; b < nb; ++b) {
+      std::memcpy(expected.data() + dl.offset + a * isz + b * dst_col,
+                  src.data() + sl.offset + a * src_row + b * isz, static_cast<size_t>(isz));
+    }
+  }
+  CopyStrided(dl, dst.data(), sl, src.data());
+  ASSERT_TRUE(dst == expected) << "isz " << isz << " " << na << " x " << nb << " src_row "
+                               << src_row << " dst_col " << dst_col << " offset " << dst_offset;
+}
+
+TEST(CopyKernelTest, TranspositionBlockEdges) {
+  // Blocks are 128 x 128 bytes: 128 / isz items a side. Extents just under,
+  // at and over one and two blocks; rows padded or not, reversed or not;
+  // aligned and unaligned destinations.
+  for (int64_t isz : {1, 2, 4, 8, 16}) {
+    const int64_t r = 128 / isz;
+    for (int64_t na : {int64_t{16}, r - 1, r, r + 1, 2 * r + 3}) {
+      for (int64_t nb : {int64_t{17}, r, 2 * r - 1, 2 * r + 1}) {
+        if (na < 16 || nb < 16) continue;
+        for (int64_t pad : {0, 1, 16}) {
+          CheckTransposition(isz, na, nb, (nb + pad) * isz, (na + pad) * isz, pad);
+          CheckTransposition(isz, na, nb, -(nb + pad) * isz, na * isz + 16 * pad, 0);
+        }
+      }
+    }
+  }
+}
+
+TEST(CopyKernelTest, LargeTranspositionWithStreamingStores) {
+  // Destinations of 4 MiB and more take the non-temporal path when aligned.
+  for (int64_t isz : {1, 2, 4, 8, 16}) {
+    const int64_t items = (int64_t{9} << 19) / isz;  // 4.5 MiB
+    const int64_t na = 1000 / isz * isz + 37;
+    const int64_t nb = items / na;
+    CheckTransposition(isz, na, nb, nb * isz, na * isz + 16 - na * isz % 16, 0);
+    CheckTransposition(isz, na, nb, -(nb + 3) * isz, na * isz, 3);
+  }
+}
+
 TEST(CopyKernelTest, LargeTranspositionIsExact) {
   // Big enough for the cache-blocked kernel, with ragged tile edges.
   for (int64_t isz : {1, 2, 4, 8, 16, 3}) {
