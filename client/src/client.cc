@@ -9,6 +9,7 @@
 #include "shmarray/client/client.h"
 
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/impl/rpc_method.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -37,6 +38,24 @@ constexpr int64_t kWriteChunkBytes = int64_t{1} << 20;  // 1 MiB
 void Check(const grpc::Status& status) {
   if (status.ok()) return;
   throw RpcError(proto::FromGrpcStatus(status));
+}
+
+// The full name of the Write method, as the generated stub spells it.
+const char* WriteMethodName() {
+  static const std::string* const name =
+      new std::string(std::string("/") + v1::ArrayService::service_full_name() + "/Write");
+  return name->c_str();
+}
+
+// Writes `v` as a protobuf varint into `out`; returns the bytes used.
+size_t PutVarint(uint64_t v, uint8_t* out) {
+  size_t n = 0;
+  while (v >= 0x80) {
+    out[n++] = static_cast<uint8_t>(v | 0x80);
+    v >>= 7;
+  }
+  out[n++] = static_cast<uint8_t>(v);
+  return n;
 }
 
 bool ValidInstance(std::string_view s) {
@@ -536,7 +555,15 @@ int64_t Client::write(std::string_view name, const Index& index, const shm::AnyV
   grpc::ClientContext ctx;
   impl_->Prepare(&ctx, false);
   v1::WriteResponse resp;
-  std::unique_ptr<grpc::ClientWriter<v1::WriteRequest>> writer = impl_->stub_->Write(&ctx, &resp);
+  // The Write method with raw request messages: each data message is built
+  // in one gRPC slice (the WriteRequest wire format: tag 0x12, varint
+  // length, payload) that the source is packed into directly -- one copy,
+  // no protobuf string. Same bytes on the wire as the generated stub's.
+  const grpc::internal::RpcMethod method(WriteMethodName(),
+                                         grpc::internal::RpcMethod::CLIENT_STREAMING);
+  std::unique_ptr<grpc::ClientWriter<grpc::ByteBuffer>> writer(
+      grpc::internal::ClientWriterFactory<grpc::ByteBuffer>::Create(impl_->channel_.get(), method,
+                                                                    &ctx, &resp));
   v1::WriteRequest msg;
   v1::WriteTarget* t = msg.mutable_target();
   t->set_name(std::string(name));
@@ -544,15 +571,23 @@ int64_t Client::write(std::string_view name, const Index& index, const shm::AnyV
   t->set_format(src.format().canonical());
   t->set_order(proto::OrderToProto(order));
   t->set_nbytes(total);
-  bool ok = writer->Write(msg);
+  bool ok;
+  {
+    grpc::Slice first(msg.SerializeAsString());
+    ok = writer->Write(grpc::ByteBuffer(&first, 1));
+  }
   int64_t done = 0;
-  std::string* chunk = msg.mutable_data();
   while (ok && done < total) {
     const int64_t len = std::min(kWriteChunkBytes, total - done);
-    chunk->resize(static_cast<size_t>(len));
+    uint8_t header[16];
+    header[0] = 0x12;  // field 2 (data), wire type 2 (length-delimited)
+    const size_t header_len = 1 + PutVarint(static_cast<uint64_t>(len), header + 1);
+    grpc::Slice chunk(header_len + static_cast<size_t>(len));
+    uint8_t* out = const_cast<uint8_t*>(chunk.begin());
+    std::memcpy(out, header, header_len);
     shm::PackRange(src.layout(), src.data(), order, done, len,
-                   reinterpret_cast<std::byte*>(chunk->data()));
-    ok = writer->Write(msg);
+                   reinterpret_cast<std::byte*>(out + header_len));
+    ok = writer->Write(grpc::ByteBuffer(&chunk, 1));
     if (ok) {
       done += len;
       if (progress) progress(done, total);

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstring>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "service_internal.h"
@@ -22,6 +23,9 @@
 namespace shmarray::server::internal {
 namespace {
 
+// Indexes of the raw methods (declaration order in the .proto).
+constexpr int kReadMethod = 7;
+constexpr int kWriteMethod = 8;
 constexpr int64_t kDefaultChunkBytes = int64_t{1} << 20;
 // 4 MiB minus room for the message header, so that a whole ReadResponse fits
 // gRPC's default 4 MiB receive limit of clients.
@@ -38,7 +42,10 @@ int64_t NowNs() {
       .count();
 }
 
-std::string Quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
+// (StrCat, not operator+: GCC 12 -O3 reports a false -Wrestrict on the latter.)
+std::string Quoted(std::string_view s) {
+  return absl::StrCat("'", absl::string_view(s.data(), s.size()), "'");
+}
 
 absl::StatusOr<shm::Order> CheckedOrder(v1::Order order) {
   if (order != v1::ORDER_UNSPECIFIED && order != v1::ORDER_C && order != v1::ORDER_F) {
@@ -79,6 +86,40 @@ size_t PutVarint(uint64_t v, uint8_t* out) {
   }
   out[n++] = static_cast<uint8_t>(v);
   return n;
+}
+
+// If the serialized WriteRequest in `slices` (`size` bytes in all) is exactly
+// one `data` field -- tag 0x12, a varint length, that many payload bytes --
+// returns the length of the tag and varint and sets *len to the payload's.
+// Otherwise (another field, several fields, a length over INT32_MAX or not
+// matching) returns 0: the caller then parses the message with protobuf,
+// which decides what it means.
+size_t DataHeaderLength(const std::vector<grpc::Slice>& slices, size_t size, int64_t* len) {
+  uint8_t head[6];  // the tag and at most 5 varint bytes
+  size_t have = 0;
+  for (const grpc::Slice& sl : slices) {
+    const size_t n = std::min(sl.size(), sizeof(head) - have);
+    if (n > 0) std::memcpy(head + have, sl.begin(), n);
+    have += n;
+    if (have == sizeof(head)) break;
+  }
+  if (have < 2 || head[0] != 0x12) return 0;
+  uint64_t value = 0;
+  for (size_t i = 1; i < have; ++i) {
+    value |= static_cast<uint64_t>(head[i] & 0x7f) << (7 * (i - 1));
+    if ((head[i] & 0x80) != 0) continue;
+    const size_t header = i + 1;
+    if (value > static_cast<uint64_t>(INT32_MAX) || header + value != size) return 0;
+    *len = static_cast<int64_t>(value);
+    return header;
+  }
+  return 0;
+}
+
+// Parses `buffer` (consumed) as a WriteRequest, as the generated handler
+// does.
+bool ParseWriteRequest(grpc::ByteBuffer* buffer, v1::WriteRequest* msg) {
+  return grpc::SerializationTraits<v1::WriteRequest>::Deserialize(buffer, msg).ok();
 }
 
 void ReleaseMapping(void* owner) { delete static_cast<std::shared_ptr<const void>*>(owner); }
@@ -208,13 +249,22 @@ ArrayServiceImpl::ArrayServiceImpl(Catalog* catalog, WatchHub* hub, const TokenA
   // Method 7 is Read (declaration order in the .proto). Served as a
   // bidi-shaped sync handler over raw ByteBuffers: it reads the one request
   // and streams responses, identical on the wire to server streaming.
-  MarkMethodStreamed(7,
+  MarkMethodStreamed(kReadMethod,
                      new grpc::internal::BidiStreamingHandler<ArrayServiceImpl, grpc::ByteBuffer,
                                                               grpc::ByteBuffer>(
                          [](ArrayServiceImpl* self, grpc::ServerContext* ctx,
                             grpc::ServerReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer>* stream) {
                            return self->ReadRaw(ctx, stream);
                          },
+                         this));
+  // Method 8 is Write: client streaming over raw request ByteBuffers (see
+  // WriteImpl); the response is the generated WriteResponse.
+  MarkMethodStreamed(kWriteMethod,
+                     new grpc::internal::ClientStreamingHandler<ArrayServiceImpl, grpc::ByteBuffer,
+                                                                v1::WriteResponse>(
+                         [](ArrayServiceImpl* self, grpc::ServerContext* ctx,
+                            grpc::ServerReader<grpc::ByteBuffer>* reader,
+                            v1::WriteResponse* resp) { return self->WriteRaw(ctx, reader, resp); },
                          this));
 }
 
@@ -524,9 +574,9 @@ absl::Status ArrayServiceImpl::ReadImpl(
   return absl::OkStatus();
 }
 
-grpc::Status ArrayServiceImpl::Write(grpc::ServerContext* ctx,
-                                     grpc::ServerReader<v1::WriteRequest>* reader,
-                                     v1::WriteResponse* resp) {
+grpc::Status ArrayServiceImpl::WriteRaw(grpc::ServerContext* ctx,
+                                        grpc::ServerReader<grpc::ByteBuffer>* reader,
+                                        v1::WriteResponse* resp) {
   CallScope scope(this);
   absl::Status s = scope.status().ok() ? Authorize(ctx) : scope.status();
   if (s.ok()) s = WriteImpl(reader, resp);
@@ -535,11 +585,15 @@ grpc::Status ArrayServiceImpl::Write(grpc::ServerContext* ctx,
 
 // Bytes that arrived before an error stay written: the array is not rolled
 // back (there is no transaction over shared memory that others may map).
-absl::Status ArrayServiceImpl::WriteImpl(grpc::ServerReader<v1::WriteRequest>* reader,
+absl::Status ArrayServiceImpl::WriteImpl(grpc::ServerReader<grpc::ByteBuffer>* reader,
                                          v1::WriteResponse* resp) {
+  grpc::ByteBuffer buffer;
   v1::WriteRequest msg;
-  if (!reader->Read(&msg)) {
+  if (!reader->Read(&buffer)) {
     return absl::InvalidArgumentError("empty Write stream: the first message must be the target");
+  }
+  if (!ParseWriteRequest(&buffer, &msg)) {
+    return absl::InvalidArgumentError("malformed WriteRequest message");
   }
   if (!msg.has_target()) {
     return absl::InvalidArgumentError("the first message of a Write stream must be the target");
@@ -569,26 +623,50 @@ absl::Status ArrayServiceImpl::WriteImpl(grpc::ServerReader<v1::WriteRequest>* r
   }
   SHMARRAY_ASSIGN_OR_RETURN(shm::AnyView sel, MapSelection(*catalog_, entry, target.index(), true));
   int64_t written = 0;
-  while (reader->Read(&msg)) {
-    if (msg.payload_case() != v1::WriteRequest::kData) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "a Write stream has one target; message after ", written, " bytes is not data"));
+  // The received slices (references into gRPC's buffers) and the payload
+  // parts within them; reused across messages.
+  std::vector<grpc::Slice> slices;
+  std::vector<std::pair<const std::byte*, int64_t>> parts;
+  while (reader->Read(&buffer)) {
+    parts.clear();
+    int64_t len = 0;
+    if (!buffer.Dump(&slices).ok()) return absl::InvalidArgumentError("unreadable WriteRequest");
+    size_t skip = DataHeaderLength(slices, buffer.Length(), &len);
+    if (skip > 0) {
+      // The common case: one data field. Its payload is copied from the
+      // slices straight into the selection.
+      for (const grpc::Slice& sl : slices) {
+        const size_t drop = std::min(skip, sl.size());
+        skip -= drop;
+        if (sl.size() > drop) {
+          parts.emplace_back(reinterpret_cast<const std::byte*>(sl.begin() + drop),
+                             static_cast<int64_t>(sl.size() - drop));
+        }
+      }
+    } else {
+      if (!ParseWriteRequest(&buffer, &msg)) {
+        return absl::InvalidArgumentError("malformed WriteRequest message");
+      }
+      if (msg.payload_case() != v1::WriteRequest::kData) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "a Write stream has one target; message after ", written, " bytes is not data"));
+      }
+      len = static_cast<int64_t>(msg.data().size());
+      if (len > 0) parts.emplace_back(reinterpret_cast<const std::byte*>(msg.data().data()), len);
     }
-    const std::string& data = msg.data();
-    const int64_t len = static_cast<int64_t>(data.size());
     if (len > total - written) {
       return absl::InvalidArgumentError(
           absl::StrCat("the stream carries more than the announced ", total, " bytes (",
                        written + len, " so far); the first ", written, " bytes were written"));
     }
-    if (len == 0) continue;
-    try {
-      shm::UnpackRange(reinterpret_cast<const std::byte*>(data.data()), written, len, order,
-                       sel.layout(), sel.data());
-    } catch (...) {
-      return shm::StatusFromCurrentException();
+    for (const auto& [data, n] : parts) {
+      try {
+        shm::UnpackRange(data, written, n, order, sel.layout(), sel.data());
+      } catch (...) {
+        return shm::StatusFromCurrentException();
+      }
+      written += n;
     }
-    written += len;
   }
   if (written != total) {
     return absl::InvalidArgumentError(absl::StrCat("the stream ended after ", written, " of ",

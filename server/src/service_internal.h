@@ -13,6 +13,14 @@
 // data goes out as grpc::Slices referencing the mapped shared memory (no
 // protobuf `bytes` copy). On the wire it is the same server-streaming RPC.
 //
+// Write is likewise served by a raw handler reading grpc::ByteBuffers: the
+// first message (the target) is parsed as a WriteRequest; a data message
+// that is exactly one `data` field (tag 0x12, varint length, payload: what
+// every client sends) has its small header parsed by hand and its payload
+// slices copied straight into the mapped selection (one copy, no protobuf
+// string). Any other message is parsed as a WriteRequest, so the accepted
+// wire format and the errors are those of the generated handler.
+//
 // Errors: every handler converts absl::Status to grpc::Status with
 // proto::ToGrpcStatus, the only conversion point; library exceptions become
 // statuses with shm::StatusFromCurrentException where the library is called.
@@ -102,8 +110,6 @@ class ArrayServiceImpl final : public v1::ArrayService::Service {
                      v1::ArrayInfo* resp) override;
   grpc::Status Copy(grpc::ServerContext* ctx, const v1::CopyRequest* req,
                     v1::ArrayInfo* resp) override;
-  grpc::Status Write(grpc::ServerContext* ctx, grpc::ServerReader<v1::WriteRequest>* reader,
-                     v1::WriteResponse* resp) override;
   grpc::Status Watch(grpc::ServerContext* ctx, const v1::WatchRequest* req,
                      grpc::ServerWriter<v1::WatchEvent>* writer) override;
 
@@ -115,6 +121,10 @@ class ArrayServiceImpl final : public v1::ArrayService::Service {
   // The raw Read handler (installed by the constructor).
   grpc::Status ReadRaw(grpc::ServerContext* ctx,
                        grpc::ServerReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer>* stream);
+  // The raw Write handler (installed by the constructor): reads serialized
+  // WriteRequests, answers a WriteResponse.
+  grpc::Status WriteRaw(grpc::ServerContext* ctx, grpc::ServerReader<grpc::ByteBuffer>* reader,
+                        v1::WriteResponse* resp);
 
  private:
   // Counts a call in flight for the lifetime of a handler.
@@ -140,7 +150,7 @@ class ArrayServiceImpl final : public v1::ArrayService::Service {
   absl::Status CopyImpl(const v1::CopyRequest& req, v1::ArrayInfo* resp);
   absl::Status ReadImpl(grpc::ServerContext* ctx,
                         grpc::ServerReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer>* stream);
-  absl::Status WriteImpl(grpc::ServerReader<v1::WriteRequest>* reader, v1::WriteResponse* resp);
+  absl::Status WriteImpl(grpc::ServerReader<grpc::ByteBuffer>* reader, v1::WriteResponse* resp);
 
   Catalog* const catalog_;
   WatchHub* const hub_;

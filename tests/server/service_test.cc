@@ -10,6 +10,7 @@
 #include <gmock/gmock.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/impl/rpc_method.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -190,6 +191,38 @@ class ServiceTest : public ::testing::Test {
     }
     writer->WritesDone();
     return writer->Finish();
+  }
+
+  // A Write stream of hand-made messages (serialized WriteRequests), each
+  // sent as a ByteBuffer of two slices (its first byte, the rest) so that the
+  // server sees more than the protobuf encoder would produce.
+  grpc::Status WriteWire(const std::vector<std::string>& messages,
+                         v1::WriteResponse* out = nullptr) {
+    static const std::string name =
+        std::string("/") + v1::ArrayService::service_full_name() + "/Write";
+    const grpc::internal::RpcMethod method(name.c_str(),
+                                           grpc::internal::RpcMethod::CLIENT_STREAMING);
+    grpc::ClientContext ctx;
+    v1::WriteResponse resp;
+    std::unique_ptr<grpc::ClientWriter<grpc::ByteBuffer>> writer(
+        grpc::internal::ClientWriterFactory<grpc::ByteBuffer>::Create(channel_.get(), method, &ctx,
+                                                                      out ? out : &resp));
+    for (const std::string& m : messages) {
+      std::vector<grpc::Slice> parts;
+      if (!m.empty()) parts.emplace_back(m.substr(0, 1));
+      if (m.size() > 1) parts.emplace_back(m.substr(1));
+      if (!writer->Write(grpc::ByteBuffer(parts.data(), parts.size()))) break;
+    }
+    writer->WritesDone();
+    return writer->Finish();
+  }
+
+  static std::string TargetWire(const std::string& name, const std::string& index, int64_t nbytes) {
+    v1::WriteRequest m;
+    m.mutable_target()->set_name(name);
+    *m.mutable_target()->mutable_index() = Text(index);
+    m.mutable_target()->set_nbytes(nbytes);
+    return m.SerializeAsString();
   }
 
   std::string dir_;
@@ -507,6 +540,92 @@ TEST_F(ServiceTest, WriteValidatesBeforeTheFirstByte) {
   EXPECT_EQ(Write("w", "", "i", v1::ORDER_C, 16, data, 16).error_code(),
             grpc::StatusCode::FAILED_PRECONDITION);
   ASSERT_TRUE(Delete("w", false).ok());
+}
+
+// Write copies a lone data field straight from the received slices; every
+// other encoding is parsed as a WriteRequest, with protobuf's meaning.
+TEST_F(ServiceTest, WriteAcceptsEveryEncodingOfDataMessages) {
+  ASSERT_TRUE(Create("r", "i", {4}).ok());
+  const std::string t16 = TargetWire("r", "", 16);
+  const std::string a = I32Bytes({1, 2});
+  const std::string b = I32Bytes({3, 4});
+  v1::WriteResponse wr;
+  // Canonical messages, an empty one among them.
+  ASSERT_TRUE(
+      WriteWire({t16, "\x12\x08" + a, std::string("\x12\x00", 2), "\x12\x08" + b}, &wr).ok());
+  EXPECT_EQ(wr.bytes_written(), 16);
+  EXPECT_THAT(I32s(Read("r", "", v1::ORDER_C).bytes), ElementsAre(1, 2, 3, 4));
+  // An over-long varint length; an unknown field after the data; the data
+  // field twice (the last one counts).
+  const std::string c = I32Bytes({5});
+  const std::string d = I32Bytes({6});
+  grpc::Status s = WriteWire({t16, std::string("\x12\x88\x80\x00", 4) + a,
+                              "\x12\x04" + c + "\x18\x05", "\x12\x04" + c + "\x12\x04" + d});
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_THAT(I32s(Read("r", "", v1::ORDER_C).bytes), ElementsAre(1, 2, 5, 6));
+  // A target then data in one message: the oneof keeps the data.
+  s = WriteWire({TargetWire("r", "3", 4), TargetWire("r", "", 16) + "\x12\x04" + c});
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_THAT(I32s(Read("r", "", v1::ORDER_C).bytes), ElementsAre(1, 2, 5, 5));
+  // A non-contiguous selection, an item split across messages.
+  ASSERT_TRUE(WriteWire({TargetWire("r", "::-3", 8), "\x12\x02" + I32Bytes({7}).substr(0, 2),
+                         "\x12\x06" + I32Bytes({7}).substr(2) + I32Bytes({8})})
+                  .ok());
+  EXPECT_THAT(I32s(Read("r", "", v1::ORDER_C).bytes), ElementsAre(8, 2, 5, 7));
+  ASSERT_TRUE(Delete("r", false).ok());
+}
+
+TEST_F(ServiceTest, WriteRefusesMalformedAndExtraMessages) {
+  ASSERT_TRUE(Create("r", "i", {4}, v1::ORDER_C, I32Bytes({9})).ok());
+  const std::string t16 = TargetWire("r", "", 16);
+  const std::string a = I32Bytes({1, 2});
+  const auto code = [](const grpc::Status& s) { return s.error_code(); };
+  // A length past the end of the message; the wrong wire type for data; an
+  // empty message; a second target; a garbled first message.
+  EXPECT_EQ(code(WriteWire({t16, "\x12\x10" + a})), grpc::StatusCode::INVALID_ARGUMENT);
+  grpc::Status varint = WriteWire({t16, "\x12\x08" + a, "\x10\x05"});
+  EXPECT_EQ(varint.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(varint.error_message(), HasSubstr("message after 8 bytes is not data"));
+  grpc::Status empty = WriteWire({t16, ""});
+  EXPECT_EQ(empty.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(empty.error_message(), HasSubstr("message after 0 bytes is not data"));
+  EXPECT_EQ(code(WriteWire({t16, t16, "\x12\x08" + a})), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(code(WriteWire({std::string("\xff\xff", 2), "\x12\x08" + a})),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(code(WriteWire({"\x12\x08" + a, t16})), grpc::StatusCode::INVALID_ARGUMENT);
+  // The first bad message wrote nothing; 8 bytes of the varint and empty
+  // cases landed.
+  EXPECT_THAT(I32s(Read("r", "", v1::ORDER_C).bytes), ElementsAre(1, 2, 9, 9));
+  // More bytes than announced, in one canonical message: nothing of it lands.
+  grpc::Status more = WriteWire({TargetWire("r", "2:", 8), "\x12\x0c" + I32Bytes({3, 4, 5})});
+  EXPECT_EQ(more.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(more.error_message(), HasSubstr("more than the announced 8 bytes (12 so far)"));
+  EXPECT_THAT(I32s(Read("r", "", v1::ORDER_C).bytes), ElementsAre(1, 2, 9, 9));
+  ASSERT_TRUE(Delete("r", false).ok());
+}
+
+TEST_F(ServiceTest, WriteOfManyMiBIntoContiguousAndStridedSelections) {
+  const int64_t n = (int64_t{3} << 20) + 5;
+  ASSERT_TRUE(Create("big", "B", {n}).ok());
+  std::string data(static_cast<size_t>(n), '\0');
+  for (int64_t i = 0; i < n; ++i) data[i] = static_cast<char>((i * 7 + i / 251) & 0xff);
+  grpc::Status w = Write("big", "", "B", v1::ORDER_C, n, data, size_t{1} << 20);
+  ASSERT_TRUE(w.ok()) << w.error_message();
+  ReadResult r = Read("big", "", v1::ORDER_C);
+  ASSERT_TRUE(r.status.ok());
+  EXPECT_TRUE(r.bytes == data);
+  // Every other byte, backwards, in odd-sized chunks.
+  const int64_t half = (n + 1) / 2;
+  const std::string rev(data.rbegin(), data.rbegin() + half);
+  w = Write("big", "::-2", "", v1::ORDER_C, half, rev, 333333);
+  ASSERT_TRUE(w.ok()) << w.error_message();
+  r = Read("big", "::-2", v1::ORDER_C);
+  ASSERT_TRUE(r.status.ok());
+  EXPECT_TRUE(r.bytes == rev);
+  r = Read("big", "1::2", v1::ORDER_C);
+  ASSERT_TRUE(r.status.ok());
+  EXPECT_EQ(r.bytes[0], data[1]);
+  ASSERT_TRUE(Delete("big", false).ok());
 }
 
 TEST_F(ServiceTest, SealMakesArraysAndTheirViewsReadOnly) {
