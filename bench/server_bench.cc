@@ -11,7 +11,7 @@
 //                           client threads, one connection per thread: >= 0.8x
 //   BM_Read (256 MiB)       vs BM_PlainStream (the same bytes through a plain
 //                           socket in 1 MiB writes), Unix socket and TCP: >= 0.45x
-//   BM_Write (256 MiB)      vs BM_PlainStream: >= 0.4x
+//   BM_Write (256 MiB)      (client::Client::write) vs BM_PlainStream: >= 0.4x
 //   BM_AttachStatMap        (Stat + shm::MapDataRegion + unmap) vs
 //   BM_AttachBaseline       (one empty RPC + shm_open/fstat/mmap/munmap), for
 //                           a 4 KiB and a 256 MiB array: within 1.2x, and
@@ -50,6 +50,8 @@
 #include <thread>
 #include <vector>
 
+#include "shmarray/client/client.h"
+#include "shmarray/shm/any_view.h"
 #include "shmarray/shm/segment.h"
 #include "shmarray/v1/array_service.grpc.pb.h"
 #include "testing/daemon.h"
@@ -153,26 +155,24 @@ void BM_Read(benchmark::State& state) {
 }
 BENCHMARK(BM_Read)->Arg(0)->Arg(1)->UseRealTime()->Unit(benchmark::kMillisecond);
 
+// Write through the client library (what users call): Client::write packs
+// the source into one gRPC buffer per 1 MiB chunk.
 void BM_Write(benchmark::State& state) {
-  std::shared_ptr<grpc::Channel> channel = TestDaemon::NewChannel(Target(state.range(0)));
-  std::unique_ptr<v1::ArrayService::Stub> stub = v1::ArrayService::NewStub(channel);
-  v1::ArrayInfo info;
-  if (!StatRpc(stub.get(), kBigName, &info).ok()) state.SkipWithError("warm-up Stat failed");
-  v1::WriteRequest target;
-  target.mutable_target()->set_name(kBigName);
-  target.mutable_target()->set_nbytes(kBigBytes);
-  v1::WriteRequest data;
-  data.set_data(std::string(kMiB, '\x5a'));
+  client::ClientOptions options;
+  options.target = Target(state.range(0));
+  client::Client writer = client::Client::Connect(options);
+  shm::AnyView source = shm::AnyView::Allocate(shm::Format::Parse("B"),
+                                               std::vector<int64_t>{kBigBytes}, shm::Order::kC);
+  std::memset(source.first(), 0x5a, static_cast<size_t>(kBigBytes));
   for (auto _ : state) {
-    grpc::ClientContext context;
-    v1::WriteResponse response;
-    std::unique_ptr<grpc::ClientWriter<v1::WriteRequest>> writer = stub->Write(&context, &response);
-    bool ok = writer->Write(target);
-    for (int64_t sent = 0; ok && sent < kBigBytes; sent += kMiB) ok = writer->Write(data);
-    writer->WritesDone();
-    grpc::Status status = writer->Finish();
-    if (!status.ok() || response.bytes_written() != kBigBytes) {
-      state.SkipWithError(status.ok() ? "short write" : status.error_message().c_str());
+    try {
+      const int64_t written = writer.write(kBigName, "", source);
+      if (written != kBigBytes) {
+        state.SkipWithError("short write");
+        break;
+      }
+    } catch (const std::exception& e) {
+      state.SkipWithError(e.what());
       break;
     }
   }
