@@ -767,6 +767,55 @@ TEST_F(ServiceTest, WatchStreamsEventsUnderItsPrefix) {
   EXPECT_TRUE(reader->Finish().ok());
 }
 
+// A watcher that does not read never blocks the daemon: once its queue (and
+// gRPC's flow-control window) is full, events are dropped and counted, and
+// the watcher learns how many through TYPE_OVERFLOW.
+TEST_F(ServiceTest, SlowWatcherGetsOverflowAndNeverBlocksTheDaemon) {
+  StartServer([](ServerOptions& o) { o.watch_queue_capacity = 4; });
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));  // never hang
+  v1::WatchRequest req;
+  req.set_prefix("slow/");
+  auto reader = stub_->Watch(&ctx, req);
+  reader->WaitForInitialMetadata();
+  // Long names make each event large, so the stream's window fills quickly.
+  const std::string stem = "slow/" + std::string(240, 'n');
+  constexpr int kPairs = 8000;
+  for (int i = 0; i < kPairs; ++i) {
+    const std::string name = stem + std::to_string(i);
+    ASSERT_TRUE(Create(name, "B", {1}).ok()) << i;  // the daemon keeps answering
+    ASSERT_TRUE(Delete(name, false).ok()) << i;
+  }
+  // Every event is either delivered or counted as dropped.
+  constexpr int64_t kEvents = 2 * kPairs;
+  int64_t delivered = 0;
+  int64_t dropped = 0;
+  int overflows = 0;
+  v1::WatchEvent ev;
+  while (delivered + dropped < kEvents && reader->Read(&ev)) {
+    if (ev.type() == v1::WatchEvent::TYPE_OVERFLOW) {
+      ++overflows;
+      EXPECT_GT(ev.dropped(), 0);
+      dropped += ev.dropped();
+    } else {
+      ++delivered;
+    }
+  }
+  EXPECT_EQ(delivered + dropped, kEvents);
+  EXPECT_GE(overflows, 1);
+  EXPECT_GT(delivered, 0);
+  // Drained, the watcher gets new events again.
+  ASSERT_TRUE(Create("slow/last", "B", {1}).ok());
+  ASSERT_TRUE(reader->Read(&ev));
+  EXPECT_EQ(ev.type(), v1::WatchEvent::TYPE_CREATED);
+  EXPECT_EQ(ev.name(), "slow/last");
+  ctx.TryCancel();
+  while (reader->Read(&ev)) {
+  }
+  (void)reader->Finish();
+  ASSERT_TRUE(Delete("slow/last", false).ok());
+}
+
 TEST_F(ServiceTest, TokenIsRequiredAndHealthStaysOpen) {
   { std::ofstream(dir_ + "/token") << "  s3cret\n"; }
   StartServer([this](ServerOptions& o) { o.token_file = dir_ + "/token"; });

@@ -32,7 +32,7 @@
 
 namespace shmarray::server {
 
-// The daemon's configuration; see notes/daemon_flags.md for the flags.
+// The daemon's configuration; `shmarrayd --help` documents the matching flags.
 struct ServerOptions {
   // Unix socket path; empty = DefaultSocketPath(instance).
   std::string socket_path;
