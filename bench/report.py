@@ -9,6 +9,7 @@ target is reported, not an error), 1 when an input is missing or malformed.
 """
 import argparse
 import json
+import re
 import sys
 
 UNIT = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
@@ -24,7 +25,8 @@ def load_benchmarks(paths):
         for b in data.get("benchmarks", []):
             if b.get("error_occurred"):
                 continue
-            name = b.get("run_name", b["name"])
+            # Fixed iteration counts are not part of what a measure is.
+            name = re.sub(r"/iterations:\d+", "", b.get("run_name", b["name"]))
             entry = {
                 "time": b["real_time"] * UNIT[b.get("time_unit", "ns")],
                 "items": b.get("items_per_second"),
@@ -80,7 +82,8 @@ def main():
         b = bench.get(base, {}).get("time") if base_fig is None else base_fig
         if not o or not b:
             rows.append({"measure": measure, "shmarray": None, "baseline": None, "ratio": None,
-                         "target": target[1], "met": None, "note": "not run"})
+                         "target": "%s %.2fx" % target if target[0] else "—", "met": None,
+                         "note": "not run"})
             return
         ratio = o / b if better == "lower" else b / o
         op, value = target
