@@ -9,7 +9,7 @@
 //   shmarray-demo produce  --target unix:S cube   # creates int32 (3,3,3) = arange(27)
 //   shmarray-demo consume  --target unix:S cube   # attaches, sums through a View (351),
 //                                                  # writes 3 everywhere, sums again (81)
-//   shmarray-demo remote   --target 127.0.0.1:P cube "1, :, ::-1"
+//   shmarray-demo remote   --target 127.0.0.1:P cube "0, :, ::-1"
 //                                                  # reads a slice over TCP, never maps
 //
 // It is the Cython memoryview guide's quickstart, with the arrays in shared
@@ -97,14 +97,14 @@ int main(int argc, char** argv) {
   std::string target;
   app.add_option("--target", target, "daemon: unix:/path or host:port (default: default socket)");
   std::string name = "cube";
-  std::string index = "1, :, ::-1";
+  std::string index = "0, :, ::-1";
   auto* produce = app.add_subcommand("produce", "create NAME as int32 (3,3,3) = arange(27)");
   produce->add_option("name", name, "array name");
   auto* consume = app.add_subcommand("consume", "attach NAME zero-copy, sum it, write into it");
   consume->add_option("name", name, "array name");
   auto* remote = app.add_subcommand("remote", "read NAME[INDEX] through gRPC only");
   remote->add_option("name", name, "array name");
-  remote->add_option("index", index, "a 2-d index expression, e.g. \"1, :, ::-1\"");
+  remote->add_option("index", index, "a 2-d index expression, e.g. \"0, :, ::-1\"");
   CLI11_PARSE(app, argc, argv);
 
   try {
