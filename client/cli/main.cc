@@ -141,16 +141,6 @@ shm::Order ParseOrder(const std::string& s) {
   return s == "F" || s == "f" ? shm::Order::kF : shm::Order::kC;
 }
 
-std::string Tuple(const std::vector<int64_t>& v) {
-  std::string out = "(";
-  for (size_t i = 0; i < v.size(); ++i) {
-    if (i > 0) out += ", ";
-    out += std::to_string(v[i]);
-  }
-  if (v.size() == 1) out += ",";
-  return out + ")";
-}
-
 std::vector<int64_t> ParseShape(const std::string& text) {
   std::string s = Trim(text);
   if (!s.empty() && (s.front() == '(' || s.front() == '[')) s = s.substr(1);
@@ -435,8 +425,8 @@ void PrintInfo(const ArrayInfo& a, const GlobalFlags& g) {
   line("format:", a.format.canonical());
   line("description:", a.format.description());
   line("itemsize:", std::to_string(a.itemsize()));
-  line("shape:", Tuple(a.shape()));
-  line("strides:", Tuple(a.strides()));
+  line("shape:", shm::TupleString(a.shape()));
+  line("strides:", shm::TupleString(a.strides()));
   line("offset:", std::to_string(a.layout.offset));
   line("size:", std::to_string(a.size()));
   line("nbytes:", std::to_string(a.nbytes()));
@@ -461,7 +451,7 @@ void PrintTable(const std::vector<ArrayInfo>& arrays) {
     std::string flags;
     if (a.readonly) flags += "ro";
     if (a.kind == ArrayKind::kView) flags += flags.empty() ? "view" : ",view";
-    rows.push_back({a.name, a.format.canonical(), Tuple(a.shape()),
+    rows.push_back({a.name, a.format.canonical(), shm::TupleString(a.shape()),
                     OrderText(a.c_contiguous, a.f_contiguous), std::to_string(a.nbytes()),
                     flags.empty() ? "-" : flags});
   }
@@ -600,8 +590,9 @@ int CmdGet(const GlobalFlags& g, const Args& a) {
     PrintInfo(client.slice(t.name, Index(t.index)), g);
   } else {
     std::cout << a.name << " -> " << a.file << ": " << FormatToDescr(data.format(), data.itemsize())
-              << " " << Tuple(data.layout().shape) << " " << (order == shm::Order::kF ? "F" : "C")
-              << " order, " << data.nbytes() << " bytes" << std::endl;
+              << " " << shm::TupleString(data.layout().shape) << " "
+              << (order == shm::Order::kF ? "F" : "C") << " order, " << data.nbytes() << " bytes"
+              << std::endl;
   }
   return 0;
 }
@@ -742,7 +733,7 @@ int CmdWatch(const GlobalFlags& g, const Args& a) {
         std::cout << "deleted " << e.name << std::endl;
       } else {
         std::cout << EventTypeName(e.type) << " " << e.name << " " << e.info.format.canonical()
-                  << " " << Tuple(e.info.shape()) << std::endl;
+                  << " " << shm::TupleString(e.info.shape()) << std::endl;
       }
       ++seen;
       if (a.count > 0 && seen >= a.count) done = true;

@@ -47,17 +47,6 @@ const char* WriteMethodName() {
   return name->c_str();
 }
 
-// Writes `v` as a protobuf varint into `out`; returns the bytes used.
-size_t PutVarint(uint64_t v, uint8_t* out) {
-  size_t n = 0;
-  while (v >= 0x80) {
-    out[n++] = static_cast<uint8_t>(v | 0x80);
-    v >>= 7;
-  }
-  out[n++] = static_cast<uint8_t>(v);
-  return n;
-}
-
 bool ValidInstance(std::string_view s) {
   if (s.empty() || s.size() > 64) return false;
   return std::all_of(s.begin(), s.end(), [](char c) {
@@ -579,9 +568,8 @@ int64_t Client::write(std::string_view name, const Index& index, const shm::AnyV
   int64_t done = 0;
   while (ok && done < total) {
     const int64_t len = std::min(kWriteChunkBytes, total - done);
-    uint8_t header[16];
-    header[0] = 0x12;  // field 2 (data), wire type 2 (length-delimited)
-    const size_t header_len = 1 + PutVarint(static_cast<uint64_t>(len), header + 1);
+    uint8_t header[proto::kMaxDataFieldHeaderBytes];
+    const size_t header_len = proto::DataFieldHeader(len, header);
     grpc::Slice chunk(header_len + static_cast<size_t>(len));
     uint8_t* out = const_cast<uint8_t*>(chunk.begin());
     std::memcpy(out, header, header_len);

@@ -737,16 +737,6 @@ std::string PyRepr(std::string_view s) {
   return out + quote;
 }
 
-std::string PyTuple(const std::vector<int64_t>& v) {
-  std::string out = "(";
-  for (size_t i = 0; i < v.size(); ++i) {
-    if (i > 0) out += ", ";
-    out += std::to_string(v[i]);
-  }
-  if (v.size() == 1) out += ",";
-  return out + ")";
-}
-
 int64_t ScalarBytes(const std::string& code) {
   static const std::pair<const char*, int64_t> kSizes[] = {
       {"?", 1}, {"b", 1}, {"B", 1},  {"c", 1},  {"h", 2},   {"H", 2},  {"e", 2}, {"i", 4},
@@ -840,7 +830,7 @@ std::string FieldsDescr(const std::vector<FmtItem>& fields, int64_t trailing_pad
     }
     names.push_back(name);
     std::string part = "(" + PyRepr(name) + ", " + TypeDescr(f);
-    if (!f.shape.empty()) part += ", " + PyTuple(f.shape);
+    if (!f.shape.empty()) part += ", " + shm::TupleString(f.shape);
     parts.push_back(part + ")");
   }
   if (trailing_pad > 0)
@@ -915,8 +905,8 @@ NpyHeader HeaderFromText(const DecodedHeader& decoded) {
   int64_t bytes = h.itemsize;
   for (int64_t e : h.shape) {
     if (__builtin_mul_overflow(bytes, e, &bytes)) {
-      Fail("invalid header: shape " + PyTuple(h.shape) + " of " + std::to_string(h.itemsize) +
-           "-byte items overflows 64 bits");
+      Fail("invalid header: shape " + shm::TupleString(h.shape) + " of " +
+           std::to_string(h.itemsize) + "-byte items overflows 64 bits");
     }
   }
   h.data_bytes = bytes;
@@ -1054,7 +1044,7 @@ std::string MakeNpyHeader(const shm::Format& format, int64_t itemsize,
   const std::vector<int64_t> shape_vec(shape.begin(), shape.end());
   std::string text = "{'descr': " + FormatToDescr(format, itemsize) +
                      ", 'fortran_order': " + (fortran ? "True" : "False") +
-                     ", 'shape': " + PyTuple(shape_vec) + ", }";
+                     ", 'shape': " + shm::TupleString(shape_vec) + ", }";
   if (!shape.empty()) {
     const size_t digits = std::to_string(shape[fortran ? shape.size() - 1 : 0]).size();
     if (digits < kGrowthAxisMaxDigits) text.append(kGrowthAxisMaxDigits - digits, ' ');

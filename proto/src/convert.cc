@@ -140,4 +140,16 @@ absl::Status FromGrpcStatus(const grpc::Status& status) {
   return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
 }
 
+size_t DataFieldHeader(int64_t len_bytes, uint8_t* out) {
+  out[0] = 0x12;  // field 2 (data), wire type 2 (length-delimited)
+  size_t n = 1;
+  auto v = static_cast<uint64_t>(len_bytes);
+  while (v >= 0x80) {
+    out[n++] = static_cast<uint8_t>(v | 0x80);
+    v >>= 7;
+  }
+  out[n++] = static_cast<uint8_t>(v);
+  return n;
+}
+
 }  // namespace shmarray::proto

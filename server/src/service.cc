@@ -77,17 +77,6 @@ absl::StatusOr<shm::AnyView> MapSelection(Catalog& catalog, const CatalogEntry& 
   }
 }
 
-// Writes `len` as a protobuf varint into `out`; returns the bytes used.
-size_t PutVarint(uint64_t v, uint8_t* out) {
-  size_t n = 0;
-  while (v >= 0x80) {
-    out[n++] = static_cast<uint8_t>(v | 0x80);
-    v >>= 7;
-  }
-  out[n++] = static_cast<uint8_t>(v);
-  return n;
-}
-
 // If the serialized WriteRequest in `slices` (`size` bytes in all) is exactly
 // one `data` field -- tag 0x12, a varint length, that many payload bytes --
 // returns the length of the tag and varint and sets *len to the payload's.
@@ -546,9 +535,8 @@ absl::Status ArrayServiceImpl::ReadImpl(
   for (int64_t begin = 0; begin < total; begin += chunk) {
     if (ctx->IsCancelled()) return absl::CancelledError("the read was cancelled");
     const int64_t len = std::min(chunk, total - begin);
-    uint8_t header[16];
-    header[0] = 0x12;  // field 2 (data), wire type 2 (length-delimited)
-    const size_t header_len = 1 + PutVarint(static_cast<uint64_t>(len), header + 1);
+    uint8_t header[proto::kMaxDataFieldHeaderBytes];
+    const size_t header_len = proto::DataFieldHeader(len, header);
     grpc::ByteBuffer message;
     if (contiguous) {
       // Zero copy: the slice references the mapping and keeps it alive.

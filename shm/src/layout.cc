@@ -24,17 +24,6 @@ namespace {
 bool Mul(int64_t a, int64_t b, int64_t* out) { return !__builtin_mul_overflow(a, b, out); }
 bool Add(int64_t a, int64_t b, int64_t* out) { return !__builtin_add_overflow(a, b, out); }
 
-std::string TupleString(std::span<const int64_t> v) {
-  std::string out = "(";
-  for (size_t i = 0; i < v.size(); ++i) {
-    if (i > 0) out += ", ";
-    out += std::to_string(v[i]);
-  }
-  if (v.size() == 1) out += ",";
-  out += ")";
-  return out;
-}
-
 void CheckNdim(size_t ndim) {
   if (ndim > static_cast<size_t>(kMaxDims)) {
     throw ShapeError("maximum supported dimension for an array is " + std::to_string(kMaxDims) +
@@ -319,6 +308,17 @@ Layout Layout::Apply(const IndexExpr& expr) const {
 std::string Layout::DebugString() const {
   return "itemsize=" + std::to_string(itemsize) + " shape=" + TupleString(shape) +
          " strides=" + TupleString(strides) + " offset=" + std::to_string(offset);
+}
+
+std::string TupleString(std::span<const int64_t> values) {
+  std::string out = "(";
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) out += ", ";
+    out += std::to_string(values[i]);
+  }
+  if (values.size() == 1) out += ",";
+  out += ")";
+  return out;
 }
 
 }  // namespace shmarray::shm

@@ -17,6 +17,9 @@
 
 #include <grpcpp/support/status.h>
 
+#include <cstddef>
+#include <cstdint>
+
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "shmarray/shm/index.h"
@@ -42,6 +45,14 @@ v1::Order OrderToProto(shm::Order order);
 absl::StatusOr<shm::Layout> LayoutFromInfo(const v1::ArrayInfo& info);
 // Fills itemsize, shape, strides, offset, nbytes, c_contiguous, f_contiguous.
 void LayoutToInfo(const shm::Layout& layout, v1::ArrayInfo* info);
+
+// Read and Write stream their data messages raw (no protobuf `bytes`
+// copy): a ReadResponse / WriteRequest that holds only `bytes data = 2` is
+// this header followed by `len_bytes` bytes. Writes the header (tag 0x12 and
+// the varint length) into `out` and returns its size, at most
+// kMaxDataFieldHeaderBytes. REQUIRES: len_bytes >= 0.
+inline constexpr size_t kMaxDataFieldHeaderBytes = 11;
+size_t DataFieldHeader(int64_t len_bytes, uint8_t* out);
 
 // absl codes are google.rpc codes: the conversion is a cast of the code plus
 // the message.

@@ -118,6 +118,10 @@ struct Layout {
   friend bool operator==(const Layout&, const Layout&) = default;
 };
 
+// Python's spelling of a tuple of integers, as NumPy prints shapes and
+// strides: "(2, 3)", "(5,)", "()".
+std::string TupleString(std::span<const int64_t> values);
+
 // Strides of a fresh contiguous array, C or Fortran order. A zero extent
 // counts as 1 (so {2, 0, 3} of 8-byte items gives {24, 24, 8}; NumPy 1.24
 // gives zeros, which are equally contiguous). Throws ShapeError for a negative
