@@ -21,6 +21,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -190,6 +191,69 @@ TEST_F(ClientTest, TcpTargetWorksToo) {
   EXPECT_EQ((r.as<const int64_t, 1>()(1)), 42);
   tcp.remove("over/tcp");
   EXPECT_THAT((*daemon)->ListSegments(), IsEmpty());
+}
+
+// Runs `argv` (searched on PATH) and returns its exit status, or -1.
+int RunProgram(const std::vector<std::string>& argv) {
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = -1;
+  if (posix_spawnp(&pid, args[0], nullptr, nullptr, args.data(), environ) != 0) return -1;
+  int status = 0;
+  if (waitpid(pid, &status, 0) != pid) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+std::string ReadWholeFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+// --tls-cert/--tls-key: a client that trusts the certificate works over TCP;
+// one without it (plaintext) cannot talk to the TLS port.
+TEST(ClientConnectTest, TlsListenerServesClientsThatTrustItsCertificate) {
+  char tmpl[] = "/tmp/shmarray-tls-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  const std::string cert = dir + "/cert.pem";
+  const std::string key = dir + "/key.pem";
+  ASSERT_EQ(RunProgram({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+                        "-out", cert, "-days", "1", "-subj", "/CN=shmarray-test", "-addext",
+                        "subjectAltName=IP:127.0.0.1"}),
+            0)
+      << "openssl could not make a test certificate";
+  {
+    shmarray::testing::TestDaemonOptions options;
+    options.listen_tcp = true;
+    options.extra_flags = {"--tls-cert", cert, "--tls-key", key};
+    auto daemon = TestDaemon::Start(options);
+    ASSERT_TRUE(daemon.ok()) << daemon.status();
+    Client tls = Client::Connect(
+        {.target = (*daemon)->tcp_target(), .tls_root_cert_pem = ReadWholeFile(cert)});
+    tls.create_any("over/tls", "i", std::vector<int64_t>{4});
+    View<int, 1> v = tls.attach<int, 1>("over/tls");
+    v(2) = 7;
+    AnyView r = tls.read("over/tls", "::-1");
+    EXPECT_EQ((r.as<const int, 1>()(1)), 7);
+    Client plain = Client::Connect({.target = (*daemon)->tcp_target(), .timeout_ms = 3000});
+    const absl::StatusCode code = [&] {
+      try {
+        plain.list();
+      } catch (const RpcError& e) {
+        return e.code();
+      }
+      return absl::StatusCode::kOk;
+    }();
+    EXPECT_NE(code, absl::StatusCode::kOk) << "a plaintext client reached the TLS port";
+    tls.remove("over/tls");
+    EXPECT_THAT((*daemon)->ListSegments(), IsEmpty());
+  }
+  std::remove(cert.c_str());
+  std::remove(key.c_str());
+  ::rmdir(dir.c_str());
 }
 
 // --- Create, stat, list, remove, seal. ---------------------------------------
