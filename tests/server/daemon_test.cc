@@ -99,17 +99,17 @@ std::string Pattern(int64_t n, int seed) {
   return s;
 }
 
-// The bytes of `layout` over `region` (a data region), item by item in
-// `order` (C: last index fastest).
-std::string Gather(const std::string& region, const shm::Layout& layout, shm::Order order) {
-  std::string out;
-  if (layout.size() == 0) return out;
+// Calls fn(byte offset) for every item of `layout`, in `order` (C: last
+// index fastest). The reference walk the daemon's results are checked with.
+template <typename Fn>
+void ForEachItemOffset(const shm::Layout& layout, shm::Order order, Fn&& fn) {
+  if (layout.size() == 0) return;
   const int nd = layout.ndim();
   std::vector<int64_t> idx(static_cast<size_t>(nd), 0);
   for (;;) {
     int64_t off = layout.offset;
     for (int k = 0; k < nd; ++k) off += idx[k] * layout.strides[k];
-    out.append(region, static_cast<size_t>(off), static_cast<size_t>(layout.itemsize));
+    fn(static_cast<size_t>(off));
     bool done = true;
     for (int j = 0; j < nd; ++j) {
       const int k = order == shm::Order::kC ? nd - 1 - j : j;
@@ -119,8 +119,15 @@ std::string Gather(const std::string& region, const shm::Layout& layout, shm::Or
       }
       idx[k] = 0;
     }
-    if (done) break;
+    if (done) return;
   }
+}
+
+// The bytes of `layout` over `region` (a data region), item by item in `order`.
+std::string Gather(const std::string& region, const shm::Layout& layout, shm::Order order) {
+  std::string out;
+  const auto itemsize = static_cast<size_t>(layout.itemsize);
+  ForEachItemOffset(layout, order, [&](size_t off) { out.append(region, off, itemsize); });
   return out;
 }
 
@@ -128,27 +135,12 @@ std::string Gather(const std::string& region, const shm::Layout& layout, shm::Or
 // items `layout` selects in `region`.
 void Scatter(std::string* region, const shm::Layout& layout, shm::Order order,
              const std::string& bytes) {
-  if (layout.size() == 0) return;
-  const int nd = layout.ndim();
-  std::vector<int64_t> idx(static_cast<size_t>(nd), 0);
+  const auto itemsize = static_cast<size_t>(layout.itemsize);
   size_t pos = 0;
-  for (;;) {
-    int64_t off = layout.offset;
-    for (int k = 0; k < nd; ++k) off += idx[k] * layout.strides[k];
-    region->replace(static_cast<size_t>(off), static_cast<size_t>(layout.itemsize), bytes, pos,
-                    static_cast<size_t>(layout.itemsize));
-    pos += static_cast<size_t>(layout.itemsize);
-    bool done = true;
-    for (int j = 0; j < nd; ++j) {
-      const int k = order == shm::Order::kC ? nd - 1 - j : j;
-      if (++idx[k] < layout.shape[k]) {
-        done = false;
-        break;
-      }
-      idx[k] = 0;
-    }
-    if (done) break;
-  }
+  ForEachItemOffset(layout, order, [&](size_t off) {
+    region->replace(off, itemsize, bytes, pos, itemsize);
+    pos += itemsize;
+  });
 }
 
 shm::Layout LayoutOf(const v1::ArrayInfo& info) {
