@@ -62,6 +62,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bench", action="append", required=True, help="Google Benchmark JSON")
     parser.add_argument("--numpy", required=True, help="numpy_baseline.py JSON")
+    parser.add_argument("--python", help="python_bench.py JSON (ratios with their spread)")
     parser.add_argument("--json", dest="json_out", help="also write the table here")
     parser.add_argument("--context", default="", help="build flags etc., recorded in the JSON")
     args = parser.parse_args()
@@ -139,12 +140,35 @@ def main():
     time_ratio("server-side Copy 256 MiB / fallocate + memcpy", "BM_ServerCopy256MiB/real_time",
                "BM_FallocateMemcpy/268435456/real_time", (None, 0))
 
+    if args.python:
+        try:
+            with open(args.python) as f:
+                python_rows = json.load(f)["rows"]
+        except (OSError, ValueError, KeyError) as e:
+            print("report: cannot read %s: %s" % (args.python, e), file=sys.stderr)
+            return 1
+        for r in python_rows:
+            op, value = r["target"]
+            ratio = r.get("ratio_median")
+            if ratio is None:
+                rows.append({"measure": r["measure"], "shmarray": None, "baseline": None,
+                             "ratio": None, "target": "%s %.2fx" % (op, value), "met": None,
+                             "note": "not run"})
+                continue
+            rows.append({"measure": r["measure"], "shmarray": fmt_time(r["ours_median_s"]),
+                         "baseline": fmt_time(r["baseline_median_s"]), "ratio": ratio,
+                         "spread": [r["ratio_min"], r["ratio_max"]],
+                         "target": "%s %.2fx" % (op, value),
+                         "met": ratio <= value if op == "<=" else ratio >= value})
+
     header = ("measure", "shmarray", "baseline", "ratio", "target", "met")
     table = [header]
     for r in rows:
         met = "—" if r["met"] is None else ("yes" if r["met"] else "NO")
         table.append((r["measure"], r["shmarray"] or "—", r["baseline"] or "—",
-                      "%.2fx" % r["ratio"] if r["ratio"] is not None else r.get("note", "—"),
+                      ("%.2fx" % r["ratio"] + (" (%.2f-%.2f)" % tuple(r["spread"])
+                                                if r.get("spread") else ""))
+                      if r["ratio"] is not None else r.get("note", "—"),
                       r["target"], met))
     widths = [max(len(str(row[i])) for row in table) for i in range(len(header))]
     for i, row in enumerate(table):

@@ -20,6 +20,7 @@
 #include <cstring>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 #include <utility>
 
 #include "shmarray/proto/convert.h"
@@ -165,29 +166,68 @@ class Client::Impl {
     return info;
   }
 
-  shm::AnyView Attach(std::string_view name, bool readonly);
+  shm::AnyView Attach(std::string_view name, bool readonly, ArrayInfo* info_out);
+
+  // A live mapping of (segment, generation, access), or an empty owner.
+  std::shared_ptr<const void> CachedMapping(const std::string& key, std::byte** data) {
+    std::lock_guard<std::mutex> lock(mappings_mu_);
+    auto it = mappings_.find(key);
+    if (it == mappings_.end()) return nullptr;
+    std::shared_ptr<const void> owner = it->second.owner.lock();
+    if (owner) *data = it->second.data;
+    return owner;
+  }
+  void CacheMapping(const std::string& key, const std::shared_ptr<const void>& owner,
+                    std::byte* data) {
+    std::lock_guard<std::mutex> lock(mappings_mu_);
+    if (mappings_.size() >= next_sweep_) {
+      std::erase_if(mappings_, [](const auto& kv) { return kv.second.owner.expired(); });
+      next_sweep_ = std::max<size_t>(64, 2 * mappings_.size());
+    }
+    mappings_[key] = MappingEntry{owner, data};
+  }
 
   ClientOptions options_;
   std::string target_;
   std::shared_ptr<grpc::Channel> channel_;
   std::shared_ptr<v1::ArrayService::Stub> stub_;
+
+ private:
+  struct MappingEntry {
+    std::weak_ptr<const void> owner;  // the mapping, while some view holds it
+    std::byte* data = nullptr;        // start of its data region
+  };
+  std::mutex mappings_mu_;
+  // "<segment>/<generation>/<data bytes>/<r|w>" -> mapping; expired entries are swept
+  // when the map doubles.
+  std::unordered_map<std::string, MappingEntry> mappings_;  // guarded by mappings_mu_
+  size_t next_sweep_ = 64;                                  // guarded by mappings_mu_
 };
 
-shm::AnyView Client::Impl::Attach(std::string_view name, bool readonly) {
+shm::AnyView Client::Impl::Attach(std::string_view name, bool readonly, ArrayInfo* info_out) {
   for (int attempt = 0;; ++attempt) {
     const v1::ArrayInfo info = Stat(name);
     const ArrayInfo desc = FromProto(info);
     const bool ro = readonly || desc.readonly;
     const uint64_t generation =
         desc.kind == ArrayKind::kView ? desc.base_generation : desc.generation;
+    const std::string key = desc.segment_name + "/" + std::to_string(generation) + "/" +
+                            std::to_string(desc.data_size) + (ro ? "/r" : "/w");
     std::byte* data = nullptr;
-    absl::StatusOr<std::shared_ptr<const void>> owner = shm::MapDataRegion(
-        desc.segment_name, ro ? shm::Segment::Access::kReadOnly : shm::Segment::Access::kReadWrite,
-        generation, desc.data_size, &data);
+    absl::StatusOr<std::shared_ptr<const void>> owner = CachedMapping(key, &data);
+    if (*owner == nullptr) {
+      owner = shm::MapDataRegion(
+          desc.segment_name,
+          ro ? shm::Segment::Access::kReadOnly : shm::Segment::Access::kReadWrite, generation,
+          desc.data_size, &data);
+      if (owner.ok()) CacheMapping(key, *owner, data);
+    }
     if (owner.ok()) {
       try {
         desc.layout.CheckWithin(desc.data_size);
-        return shm::AnyView(desc.format, desc.layout, data, ro, *std::move(owner));
+        shm::AnyView view(desc.format, desc.layout, data, ro, *std::move(owner));
+        if (info_out != nullptr) *info_out = desc;
+        return view;
       } catch (const std::exception& e) {
         throw RpcError(absl::StatusCode::kDataLoss, "array '" + desc.name +
                                                         "' has a layout outside its segment '" +
@@ -365,8 +405,8 @@ ArrayInfo Client::create_any(std::string_view name, std::string_view format,
   return FromProto(info);
 }
 
-shm::AnyView Client::attach_any(std::string_view name, bool readonly) {
-  return impl_->Attach(name, readonly);
+shm::AnyView Client::attach_any(std::string_view name, bool readonly, ArrayInfo* info) {
+  return impl_->Attach(name, readonly, info);
 }
 
 ArrayInfo Client::stat(std::string_view name) { return FromProto(impl_->Stat(name)); }

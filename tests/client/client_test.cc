@@ -469,15 +469,54 @@ TEST_F(ClientTest, BaseKeepsTheMappingAliveAfterClientAndNameAreGone) {
 
 TEST_F(ClientTest, AttachesShareMemory) {
   View<double, 2> a = client_->create<double, 2>("share", {3, 4});
+  // One Client maps a segment once while a view of it lives...
   View<double, 2, c_contig> b = client_->attach<double, 2, c_contig>("share");
-  EXPECT_NE(static_cast<void*>(a.data()), static_cast<void*>(b.data()));  // two mappings...
+  EXPECT_EQ(static_cast<void*>(a.data()), static_cast<void*>(b.data()));
+  // ...another Client (as another process) maps it again: same pages.
+  Client other = Client::Connect({.target = daemon_->target()});
+  View<double, 2> c = other.attach<double, 2>("share");
+  EXPECT_NE(static_cast<void*>(a.data()), static_cast<void*>(c.data()));
   a(1, 2) = 3.25;
-  EXPECT_EQ(b(1, 2), 3.25);  // ...of the same pages
-  b(2, 3) = -1;
+  EXPECT_EQ(c(1, 2), 3.25);
+  c(2, 3) = -1;
   EXPECT_EQ(a.at(-1, -1), -1);
   const std::string seg = "/dev/shm/" + client_->stat("share").segment_name;
   EXPECT_EQ(MapsEntryOf(a.data()).path, seg);
-  EXPECT_EQ(MapsEntryOf(b.data()).path, seg);
+  EXPECT_EQ(MapsEntryOf(c.data()).path, seg);
+}
+
+TEST_F(ClientTest, OverlapBetweenTwoAttachesIsSeen) {
+  // a.assign(b.T()) where a and b are two attaches of one array: with two
+  // mappings at two addresses the overlap check could not see that they are
+  // the same memory, and 1536 of 4096 items came out wrong.
+  View<int, 2> a = client_->create<int, 2>("square", {64, 64});
+  for (int64_t i = 0; i < 64; ++i) {
+    for (int64_t j = 0; j < 64; ++j) a(i, j) = static_cast<int>(64 * i + j);
+  }
+  View<int, 2> b = client_->attach<int, 2>("square");
+  a.assign(b.T());
+  int wrong = 0;
+  for (int64_t i = 0; i < 64; ++i) {
+    for (int64_t j = 0; j < 64; ++j) wrong += a(i, j) != static_cast<int>(64 * j + i);
+  }
+  EXPECT_EQ(wrong, 0);
+}
+
+TEST_F(ClientTest, MappingIsReleasedWithTheLastView) {
+  client_->create_any("gone", "d", std::vector<int64_t>{512});
+  void* first = nullptr;
+  {
+    AnyView v = client_->attach_any("gone");
+    first = v.data();
+    EXPECT_EQ(MapsEntryOf(first).path, "/dev/shm/" + client_->stat("gone").segment_name);
+  }
+  // The cache holds no reference: the mapping went with the view.
+  EXPECT_NE(MapsEntryOf(first).path, "/dev/shm/" + client_->stat("gone").segment_name);
+  // A read-only attach never reuses a writable mapping.
+  AnyView rw = client_->attach_any("gone");
+  AnyView ro = client_->attach_any("gone", /*readonly=*/true);
+  EXPECT_NE(rw.data(), ro.data());
+  EXPECT_TRUE(ro.readonly());
 }
 
 // --- Named views and slices. -----------------------------------------------------

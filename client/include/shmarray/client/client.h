@@ -293,9 +293,17 @@ class Client {
   }
   // The type-erased form: a view of the mapped array with its format and
   // layout. `readonly` maps read-only; otherwise the mapping is writable
-  // unless the array is read-only (then AnyView::readonly() is true).
+  // unless the array is read-only (then AnyView::readonly() is true). When
+  // `info` is not null it receives the description the view was made from.
   // Errors as attach(), except the view binding ones.
-  shm::AnyView attach_any(std::string_view name, bool readonly = false);
+  //
+  // Mappings are shared: while any view of a segment mapped by this Client
+  // lives, attaching the same array (or a named view of it, or its base)
+  // again with the same access reuses that mapping, so the views share
+  // addresses and View::assign/CopyInto see their overlap. Two Clients, or
+  // two processes, map a segment at different addresses: an assignment
+  // between such views that overlap in the segment is not detected.
+  shm::AnyView attach_any(std::string_view name, bool readonly = false, ArrayInfo* info = nullptr);
 
   // --- Catalog. ---------------------------------------------------------------
   // The description of `name` (array or named view). Errors: kNotFound.

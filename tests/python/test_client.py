@@ -1,0 +1,316 @@
+# Copyright 2026 The shmarray Authors. SPDX-License-Identifier: Apache-2.0
+"""shmarray.Client against a real shmarrayd: create/attach zero-copy, the
+buffer protocol, dtypes, the catalog, read/write, watch."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+import shmarray
+from conftest import (
+    PyBUF_ANY_CONTIGUOUS,
+    PyBUF_C_CONTIGUOUS,
+    PyBUF_F_CONTIGUOUS,
+    PyBUF_FORMAT,
+    PyBUF_ND,
+    PyBUF_STRIDES,
+    PyBUF_WRITABLE,
+    get_buffer,
+    mapped_ranges,
+)
+
+
+def test_create_returns_the_segment_memory(client, name):
+    a = client.create(name, (3, 4), dtype="f8")
+    assert isinstance(a, np.ndarray)
+    assert a.shape == (3, 4) and a.dtype == np.float64 and a.flags.c_contiguous
+    assert a.flags.writeable
+    assert (a == 0).all()
+    base = a.base
+    assert isinstance(base, shmarray.Mapping)
+    info = client.stat(name)
+    # The data pointer lies inside this process's mapping of the segment.
+    address = a.__array_interface__["data"][0]
+    assert any(lo <= address and address + a.nbytes <= hi for lo, hi in mapped_ranges(info.segment))
+    a[1, 2] = 7.5
+    b = client.attach(name)
+    assert b[1, 2] == 7.5
+    assert client.read(name)[1, 2] == 7.5
+
+
+def test_create_fill_order_and_structured(client, name):
+    f = client.create(name, (2, 3), dtype="<i4", order="F", fill=-3)
+    assert f.flags.f_contiguous and not f.flags.c_contiguous
+    assert f.dtype == np.dtype("<i4") and (f == -3).all()
+    point = np.dtype([("x", "<f8"), ("y", "<f8")])
+    p = client.create(name + "p", 4, dtype=point, fill=(1.0, 2.0))
+    assert p.dtype == point and p.shape == (4,)
+    assert p["x"].tolist() == [1.0] * 4 and p["y"].tolist() == [2.0] * 4
+    assert client.stat(name + "p").format == "T{<d:x:<d:y:}"
+
+
+@pytest.mark.parametrize(
+    "dtype, fmt",
+    [
+        ("f8", "<d"),
+        ("<i4", "<i"),
+        (np.float32, "<f"),
+        ("int64", "<q"),
+        ("c16", "<Zd"),
+        ("?", "<?"),
+        ("S5", "<5s"),
+        ("u1", "<B"),
+        (">u2", ">H"),
+        ("f2", "<e"),
+        ("g", "<g"),
+        ("clongdouble", "<Zg"),
+    ],
+)
+def test_dtypes_map_to_canonical_formats_and_back(client, name, dtype, fmt):
+    a = client.create(name, (2,), dtype=dtype)
+    info = client.stat(name)
+    assert info.format == fmt
+    assert a.dtype == np.dtype(dtype)
+    assert info.dtype == np.dtype(dtype)
+    assert client.attach(name).dtype == np.dtype(dtype)
+
+
+def test_subarray_dtypes(client, name):
+    sub = client.create(name, 4, dtype=("f8", (2, 3)))
+    assert sub.shape == (4, 2, 3) and sub.dtype == np.float64  # as np.zeros(4, ("f8", (2, 3)))
+    rec = np.dtype([("id", "<u4"), ("m", "<f4", (2, 2))])
+    r = client.create(name + "r", 3, dtype=rec)
+    assert r.dtype == rec and r["m"].shape == (3, 2, 2)
+    r["m"][1] = [[1, 2], [3, 4]]
+    assert client.read(name + "r")["m"][1].tolist() == [[1, 2], [3, 4]]
+
+
+def test_formats_numpy_cannot_represent_raise_type_error(client, name):
+    with pytest.raises(TypeError, match="dtype\\('O'\\)"):
+        client.create(name, 2, dtype=object)
+    with pytest.raises(TypeError, match="<U3"):
+        client.create(name, 2, dtype="U3")
+    # An array made by another client with a format NumPy cannot read: a
+    # clear TypeError naming it, never a wrong dtype; the buffer still works.
+    raw = client._c  # the C++ client's create, as a C++ program would call it
+    raw.create(name, "10p", [2], "C", None, 0)
+    with pytest.raises(TypeError, match="10p"):
+        client.attach(name)
+    with pytest.raises(TypeError, match="10p"):
+        client.stat(name).dtype
+    m = client.attach_buffer(name)
+    assert m.format == "<10p" and memoryview(m).nbytes == 20
+
+
+def test_attach_buffer_exports_pep3118(client, name):
+    a = client.create(name, (4, 6), dtype="<i4")
+    a[...] = np.arange(24).reshape(4, 6)
+    m = client.attach_buffer(name)
+    assert isinstance(m, shmarray.Mapping)
+    mv = memoryview(m)
+    assert mv.format == "<i" and mv.shape == (4, 6) and mv.strides == (24, 4)
+    assert not mv.readonly and mv.itemsize == 4 and mv.c_contiguous
+    n = np.asarray(m)
+    assert n.dtype == np.int32 and n[2, 3] == 15
+    # The same memory: no copy anywhere.
+    assert n.__array_interface__["data"][0] == m.address == a.__array_interface__["data"][0]
+    n[0, 0] = 99
+    assert a[0, 0] == 99 and np.asarray(mv)[0, 0] == 99
+    # The memory outlives the Mapping object while a buffer holds it.
+    del m, n, a
+    assert np.asarray(mv)[2, 3] == 15
+
+
+def test_named_view_exports_its_strides_and_honours_request_flags(client, name):
+    client.create(name, (4, 6), dtype="<i4")
+    client.slice(name, "::2, ::-3", as_=name + "v")
+    m = client.attach_buffer(name + "v")
+    assert m.shape == (2, 2) and m.strides == (48, -12) and not m.c_contiguous
+    assert memoryview(m).strides == (48, -12)
+    full = get_buffer(m, PyBUF_STRIDES | PyBUF_FORMAT | PyBUF_WRITABLE)
+    assert full["strides"] == (48, -12) and full["format"] == "<i" and full["buf"] == m.address
+    for flags, message in [
+        (PyBUF_C_CONTIGUOUS, "buffer is not C-contiguous"),
+        (PyBUF_F_CONTIGUOUS, "buffer is not Fortran contiguous"),
+        (PyBUF_ANY_CONTIGUOUS, "buffer is not contiguous"),
+        (PyBUF_ND, "buffer is not C-contiguous"),
+    ]:
+        with pytest.raises(BufferError, match=message):
+            get_buffer(m, flags | PyBUF_FORMAT)
+    v = client.attach(name + "v")
+    assert v.strides == (48, -12) and isinstance(v.base, shmarray.Mapping)
+
+
+def test_contiguous_exports_use_canonical_strides(client, name):
+    client.create(name, (1, 4, 1), dtype="<f4", order="F")
+    m = client.attach_buffer(name)
+    assert m.c_contiguous and m.f_contiguous  # extent-1 axes ignored, as NumPy
+    assert get_buffer(m, PyBUF_C_CONTIGUOUS)["strides"] == (16, 4, 4)
+    assert get_buffer(m, PyBUF_F_CONTIGUOUS)["strides"] == (4, 4, 16)
+    simple = get_buffer(m, 0)
+    assert simple["shape"] is None and simple["format"] is None and simple["len"] == 16
+
+
+def test_writable_request_on_read_only_memory(client, name):
+    client.create(name, 3, dtype="i8")
+    m = client.attach_buffer(name, readonly=True)
+    assert get_buffer(m, PyBUF_FORMAT)["readonly"]
+    with pytest.raises(ValueError, match="^buffer source array is read-only$"):
+        get_buffer(m, PyBUF_WRITABLE)
+
+
+def test_sealed_arrays_are_read_only_everywhere(client, name):
+    a = client.create(name, 5, dtype="f8", fill=1.0)
+    client.slice(name, "1:", as_=name + "v")
+    info = client.seal(name)
+    assert info.readonly
+    r = client.attach(name)
+    assert not r.flags.writeable
+    with pytest.raises(ValueError, match="read-only"):
+        r[0] = 2.0
+    v = client.attach(name + "v")
+    assert not v.flags.writeable and v.shape == (4,)
+    m = client.attach_buffer(name)
+    assert memoryview(m).readonly
+    with pytest.raises(ValueError, match="buffer source array is read-only"):
+        get_buffer(m, PyBUF_WRITABLE | PyBUF_FORMAT)
+    with pytest.raises(shmarray.ReadOnlyError) as e:
+        client.write(name, "0", 5.0)
+    assert isinstance(e.value, PermissionError)
+    del a
+
+
+def test_readonly_attach_of_a_writable_array(client, name):
+    client.create(name, 3, dtype="i8")
+    r = client.attach(name, readonly=True)
+    assert not r.flags.writeable
+    assert memoryview(client.attach_buffer(name, readonly=True)).readonly
+
+
+def test_repeated_attach_shares_one_mapping(client, name):
+    client.create(name, (64, 64), dtype="f4")
+    a = client.attach(name)
+    b = client.attach(name)
+    assert a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
+    # NumPy sees the overlap, so a transpose assignment is right.
+    a[...] = np.arange(64 * 64, dtype="f4").reshape(64, 64)
+    expected = a.T.copy()
+    a[...] = b.T
+    assert (a == expected).all()
+    assert len(mapped_ranges(client.stat(name).segment)) == 1
+
+
+def test_catalog_calls(client, name):
+    client.create(name + "/a", (2, 3), dtype="i2")
+    client.create(name + "/b", 7, dtype="u1")
+    names = [i.name for i in client.ls(name + "/")]
+    assert names == [name + "/a", name + "/b"]
+    info = client.stat(name + "/a")
+    assert info.shape == (2, 3) and info.strides == (6, 2) and info.itemsize == 2
+    assert info.nbytes == 12 and info.kind == "array" and info.base == ""
+    assert info.created.year >= 2024 and info.generation > 0
+    v = client.slice(name + "/a", np.s_[:, ::-1], as_=name + "/v")
+    assert v.kind == "view" and v.base == name + "/a" and v.strides == (6, -2)
+    assert client.slice(name + "/a", "1, :").shape == (3,)
+    c = client.copy(name + "/a", name + "/f", order="F", index=":, 1:")
+    assert c.shape == (2, 2) and c.f_contiguous
+    client.copy_into(name + "/b", name + "/b", index="::-1", dst_index=":")
+    with pytest.raises(shmarray.FailedPreconditionError, match="named views"):
+        client.delete(name + "/a")
+    assert sorted(client.delete(name + "/a", cascade=True)) == [name + "/a", name + "/v"]
+    assert client.delete(name + "/b") == [name + "/b"]
+
+
+def test_read_and_write_stream(client, name):
+    a = client.create(name, (50, 40), dtype="<f8")
+    data = np.random.default_rng(1).standard_normal((50, 40))
+    assert client.write(name, "", data) == data.nbytes
+    assert (a == data).all()
+    assert (client.read(name) == data).all()
+    assert (client.read(name, "::-3, 5") == data[::-3, 5]).all()
+    assert (client.read(name, np.s_[1:9:2, ..., None]) == data[1:9:2, ..., None]).all()
+    f = client.read(name, order="F")
+    assert f.flags.f_contiguous and (f == data).all()
+    # Writes broadcast like NumPy assignment and convert when safe.
+    client.write(name, "0", np.arange(40, dtype=np.int32))
+    assert (a[0] == np.arange(40)).all()
+    client.write(name, ":, 1", 2)
+    assert (a[:, 1] == 2).all()
+    src = data[10:12, ::-3]  # a strided source with a negative stride
+    client.write(name, "2:4, 1::3", src[:, 1:])
+    assert (a[2:4, 1::3] == src[:, 1:]).all()
+    i = client.create(name + "i", 4, dtype="i4")
+    with pytest.raises(TypeError, match="same_kind"):
+        client.write(name + "i", "", np.ones(4))
+    with pytest.raises(shmarray.InvalidArgumentError, match="broadcast"):
+        client.write(name, "", np.ones(3))
+    assert (i == 0).all()
+
+
+def test_read_result_is_private_and_writable(client, name):
+    a = client.create(name, 6, dtype="u2", fill=4)
+    r = client.read(name)
+    assert r.flags.writeable and r.flags.owndata is False
+    assert isinstance(r.base, shmarray.Mapping) and r.base.segment == ""
+    r[0] = 1
+    assert a[0] == 4
+
+
+def test_watch_iterates_events(client, name):
+    with client.watch(name) as w:
+        client.create(name, 2)
+        client.seal(name)
+        client.delete(name)
+        events = [w.next(timeout=20) for _ in range(3)]
+        assert [(e.type, e.name) for e in events] == [
+            ("created", name),
+            ("sealed", name),
+            ("deleted", name),
+        ]
+        assert events[0].info.shape == (2,)
+        assert w.next(timeout=0.05) is None
+    with pytest.raises(StopIteration):
+        w.next(timeout=5)
+
+
+def test_calls_release_the_gil(client, name):
+    # A watch blocked in one thread does not stop another from working.
+    w = client.watch(name)
+    got = []
+    t = threading.Thread(target=lambda: got.append(w.next(timeout=30)))
+    t.start()
+    client.create(name, 1)
+    t.join(30)
+    w.close()
+    assert got and got[0].type == "created"
+
+
+def test_context_manager_and_close(daemon, name):
+    with daemon.client() as c:
+        a = c.create(name, 3, dtype="i8", fill=5)
+    assert c.closed
+    with pytest.raises(shmarray.ClosedError):
+        c.stat(name)
+    assert a.tolist() == [5, 5, 5]
+    c.close()  # idempotent
+
+
+def test_token_and_token_file(tmp_path):
+    from conftest import Daemon
+
+    token = tmp_path / "token"
+    token.write_text("s3cret\n")
+    d = Daemon("--token-file", str(token))
+    try:
+        with pytest.raises(shmarray.UnauthenticatedError) as e:
+            shmarray.Client(d.target).ls()
+        assert isinstance(e.value, PermissionError)
+        with shmarray.Client(d.target, token_file=token) as c:
+            assert c.ls() == []
+        with shmarray.Client(d.target, token="s3cret") as c:
+            c.create("x", 1)
+    finally:
+        d.close()
