@@ -314,3 +314,64 @@ def test_token_and_token_file(tmp_path):
             c.create("x", 1)
     finally:
         d.close()
+
+
+@pytest.mark.parametrize(
+    "fmt, dtype, shape",
+    [
+        ("i", "<i4", (3,)),
+        ("l", "<i8", (3,)),
+        ("=H", "<u2", (3,)),
+        (">d", ">f8", (3,)),
+        ("Zf", "<c8", (3,)),
+        ("?", "?", (3,)),
+        ("c", "S1", (3,)),
+        ("3s", "S3", (3,)),
+        ("e", "<f2", (3,)),
+        ("g", np.longdouble, (3,)),
+        ("Zg", np.clongdouble, (3,)),
+        ("T{i:a:d:b:}", {"names": ["a", "b"], "formats": ["<i4", "<f8"], "offsets": [0, 8],
+                          "itemsize": 16}, (3,)),
+        ("T{<B:a:<i:b:}", [("a", "u1"), ("b", "<i4")], (3,)),
+        ("T{(2)<h:v:}", [("v", "<i2", (2,))], (3,)),
+        ("(2,3)d", "<f8", (3, 2, 3)),
+    ],
+)
+def test_arrays_made_in_cpp_come_out_with_numpys_dtype(client, name, fmt, dtype, shape):
+    # As a C++ program creates them: any PEP 3118 spelling, canonicalised.
+    client._c.create(name, fmt, [3], "C", None, 0)
+    a = client.attach(name)
+    assert a.dtype == np.dtype(dtype) and a.shape == shape
+    assert a.flags.c_contiguous and a.nbytes == client.stat(name).nbytes
+    assert np.asarray(client.attach_buffer(name)).dtype == a.dtype
+    r = client.read(name)
+    assert r.dtype == a.dtype and r.shape == shape
+
+
+def test_read_releases_the_gil_while_bytes_move(client, name):
+    import time as _time
+
+    client.create(name, 16 << 20, dtype="f8", fill=1.0)  # 128 MiB
+    stamps = []
+    stop = threading.Event()
+
+    def spin():
+        while not stop.is_set():
+            stamps.append(_time.perf_counter())
+
+    t = threading.Thread(target=spin)
+    t.start()
+    try:
+        for _ in range(10):
+            start = _time.perf_counter()
+            r = client.read(name)
+            end = _time.perf_counter()
+            margin = (end - start) / 4
+            inside = [s for s in stamps if start + margin < s < end - margin]
+            if inside:
+                break
+    finally:
+        stop.set()
+        t.join()
+    assert r.shape == (16 << 20,)
+    assert inside, "no other Python thread ran while read() moved 128 MiB: the GIL was held"
