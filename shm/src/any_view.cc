@@ -44,6 +44,9 @@ AnyView::AnyView(Format format, Layout layout, std::byte* data, bool readonly,
                        std::to_string(layout_.shape[k]) + ".");
     }
   }
+  // The number of items, byte size and byte extent fit int64.
+  (void)layout_.nbytes();
+  (void)layout_.ByteExtent();
 }
 
 AnyView AnyView::Allocate(const Format& format, std::span<const int64_t> shape, Order order,

@@ -28,6 +28,10 @@ namespace {
 
 constexpr bool kHostIsBig = std::endian::native == std::endian::big;
 
+// Steps of the current (or last) Parse on this thread; see
+// Format::TEST_last_parse_steps.
+thread_local int64_t parse_steps = 0;
+
 enum class Kind { kScalar, kBytes, kPad, kStruct };
 
 struct Field;
@@ -125,13 +129,19 @@ class Parser {
   }
 
   [[noreturn]] void Fail(const std::string& what, size_t pos) const {
+    parse_steps += static_cast<int64_t>(std::min(text_.size(), size_t{200}) + what.size());
     throw FormatError("'" + QuoteForMessage(text_) +
                       "' is not a valid PEP 3118 buffer format string: " + what + " at position " +
                       std::to_string(pos));
   }
 
  private:
-  bool AtEnd() const { return pos_ >= text_.size(); }
+  // Every loop of the parser calls AtEnd() once per iteration: counting the
+  // calls counts the work.
+  bool AtEnd() const {
+    ++parse_steps;
+    return pos_ >= text_.size();
+  }
   char Peek() const { return text_[pos_]; }
   void SkipSpace() {
     while (!AtEnd() && IsSpace(Peek())) ++pos_;
@@ -388,6 +398,8 @@ class Parser {
       if (!AtEnd() && Peek() == ':') {
         const size_t name_pos = pos_ + 1;
         const size_t close = text_.find(':', name_pos);
+        parse_steps += static_cast<int64_t>(
+            (close == std::string_view::npos ? text_.size() : close) - name_pos);
         if (close == std::string_view::npos) {
           Fail("expected ':' to end the field name", text_.size());
         }
@@ -544,7 +556,10 @@ std::string Describe(const Element& e) {
 
 Format::Format() : canonical_("<B"), description_("uint8_t") {}
 
+int64_t Format::TEST_last_parse_steps() { return parse_steps; }
+
 Format Format::Parse(std::string_view text) {
+  parse_steps = 0;
   Format format;
   format.original_ = std::string(text);
   if (text.empty()) return format;  // PEP 3118: a missing format means "B"
@@ -561,6 +576,7 @@ Format Format::Parse(std::string_view text) {
   }
   std::string canonical;
   AppendElement(top, &canonical);
+  parse_steps += static_cast<int64_t>(canonical.size());
   if (canonical.size() > kMaxFormatLength) {
     parser.Fail("canonical form longer than " + std::to_string(kMaxFormatLength) + " characters",
                 0);

@@ -16,6 +16,7 @@
 
 #include "shmarray/shm/errors.h"
 #include "shmarray/shm/index.h"
+#include "shmarray/shm/status.h"
 
 namespace shmarray::shm {
 namespace {
@@ -58,6 +59,35 @@ void CheckStructure(const Layout& l) {
 
 [[noreturn]] void ThrowOverflow(const Layout& l, const std::string& what) {
   throw ShapeError(what + " overflows int64 for layout " + l.DebugString());
+}
+
+// The number of items of `shape` (0 if an extent is 0); false on overflow.
+bool ItemCount(std::span<const int64_t> shape, int64_t* n) {
+  *n = 1;
+  for (int64_t extent : shape) {
+    if (extent == 0) {
+      *n = 0;
+      return true;
+    }
+  }
+  for (int64_t extent : shape) {
+    if (!Mul(*n, extent, n)) return false;
+  }
+  return true;
+}
+
+// The byte range [*lo, *hi) that the items touch, for a non-empty layout
+// whose item [0,...,0] is at `offset`; false on overflow.
+bool ItemExtent(int64_t itemsize, std::span<const int64_t> shape, std::span<const int64_t> strides,
+                int64_t offset, int64_t* lo, int64_t* hi) {
+  *lo = offset;
+  *hi = offset;
+  for (size_t i = 0; i < shape.size(); ++i) {
+    int64_t span = 0;
+    if (!Mul(strides[i], shape[i] - 1, &span)) return false;
+    if (!Add(span < 0 ? *lo : *hi, span, span < 0 ? lo : hi)) return false;
+  }
+  return Add(*hi, itemsize, hi);
 }
 
 // NumPy's relaxed contiguity test (C order when `c_order`, else Fortran):
@@ -123,14 +153,15 @@ Layout Layout::Contiguous(int64_t itemsize, std::span<const int64_t> shape, Orde
 }
 
 int64_t Layout::size() const {
-  for (int64_t extent : shape) {
-    if (extent == 0) return 0;
-  }
-  int64_t n = 1;
-  for (int64_t extent : shape) {
-    if (!Mul(n, extent, &n)) ThrowOverflow(*this, "the number of items");
-  }
+  int64_t n = 0;
+  if (!ItemCount(shape, &n)) ThrowOverflow(*this, "the number of items");
   return n;
+}
+
+int64_t Layout::nbytes() const {
+  int64_t bytes = 0;
+  if (!Mul(size(), itemsize, &bytes)) ThrowOverflow(*this, "the byte size");
+  return bytes;
 }
 
 bool Layout::is_c_contiguous() const { return IsContiguous(*this, true); }
@@ -143,17 +174,32 @@ Layout::Extent Layout::ByteExtent() const {
   for (int64_t extent : shape) {
     if (extent == 0) return Extent{offset, offset};
   }
-  int64_t lo = offset;
-  int64_t hi = offset;
-  for (size_t i = 0; i < shape.size(); ++i) {
-    int64_t span = 0;
-    if (!Mul(strides[i], shape[i] - 1, &span)) ThrowOverflow(*this, "the byte extent");
-    if (!Add(span < 0 ? lo : hi, span, span < 0 ? &lo : &hi)) {
-      ThrowOverflow(*this, "the byte extent");
-    }
+  int64_t lo = 0;
+  int64_t hi = 0;
+  if (!ItemExtent(itemsize, shape, strides, offset, &lo, &hi)) {
+    ThrowOverflow(*this, "the byte extent");
   }
-  if (!Add(hi, itemsize, &hi)) ThrowOverflow(*this, "the byte extent");
   return Extent{lo, hi};
+}
+
+void CheckLayoutArithmetic(int64_t itemsize, std::span<const int64_t> shape,
+                           std::span<const int64_t> strides) {
+  int64_t n = 0;
+  int64_t bytes = 0;
+  int64_t lo = 0;
+  int64_t hi = 0;
+  if (ItemCount(shape, &n) && Mul(n, itemsize, &bytes) &&
+      (n == 0 || ItemExtent(itemsize, shape, strides, 0, &lo, &hi))) {
+    return;
+  }
+  // Something overflows: let Layout say what, in its words.
+  Layout l;
+  l.itemsize = itemsize;
+  l.shape.assign(shape.begin(), shape.end());
+  l.strides.assign(strides.begin(), strides.end());
+  (void)l.nbytes();
+  (void)l.ByteExtent();
+  SHMARRAY_CHECK(false);  // one of them threw
 }
 
 void Layout::CheckWithin(int64_t buffer_bytes) const {

@@ -203,6 +203,9 @@ std::string CheckMeta(const SegmentMeta& meta) {
       meta.kind == SegmentKind::kView ? std::numeric_limits<int64_t>::max() : meta.data_size_bytes;
   try {
     layout.CheckWithin(limit);
+    // A broadcast (zero strides) lies inside any region yet may have more
+    // items or bytes than int64 can count.
+    (void)layout.nbytes();
   } catch (const std::exception& e) {
     return absl::StrCat("layout ", layout.DebugString(), " is invalid: ", e.what());
   } catch (...) {
@@ -366,6 +369,21 @@ class UnlinkGuard {
 };
 
 }  // namespace
+
+namespace internal {
+
+std::string DecodeSegmentHeader(const SegmentHeader& header, int64_t object_size,
+                                SegmentMeta* meta) {
+  return DecodeHeader(header, object_size, meta);
+}
+
+std::string EncodeSegmentHeader(const SegmentMeta& meta, SegmentHeader* header) {
+  std::string reason = CheckMeta(meta);
+  if (reason.empty()) *header = EncodeHeader(meta);
+  return reason;
+}
+
+}  // namespace internal
 
 absl::StatusOr<Segment> Segment::Create(std::string_view os_name, const SegmentMeta& meta,
                                         mode_t mode) {

@@ -12,10 +12,10 @@
 
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <complex>
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <random>
 #include <string>
 #include <string_view>
@@ -494,14 +494,34 @@ TEST(FormatTest, WhitespaceBetweenTokensIsIgnored) {
 
 // --- Robustness -----------------------------------------------------------------
 
-TEST(FormatTest, RandomInputsReturnOrThrowQuickly) {
+std::string Repeat(std::string_view part, int n) {
+  std::string s;
+  for (int i = 0; i < n; ++i) s += part;
+  return s;
+}
+
+// Parsing must be linear in the text whatever it holds. Work is counted
+// (Format::TEST_last_parse_steps), never timed: a clock fails under load.
+// Bound on the work: kMaxStepsPerChar per character plus kFixedSteps (an
+// error message quotes at most 200 characters of the text).
+constexpr int64_t kMaxStepsPerChar = 16;
+constexpr int64_t kFixedSteps = 512;
+
+int64_t ParseSteps(const std::string& text) {
+  try {
+    (void)Format::Parse(text);
+  } catch (const FormatError&) {
+  }
+  return Format::TEST_last_parse_steps();
+}
+
+TEST(FormatTest, RandomInputsReturnOrThrowInLinearWork) {
   std::mt19937_64 rng(20260611);
   const std::string alphabet = "@=<>!^?bBhHiIlLqQnNefdgZcspxPTOuwt&X{}():,0123456789 \tay";
   const std::vector<std::string> seeds = {
       "T{b:a:i:b:}", "(2,3)d",        "T{T{B:x:xxxxxxxl:y:}:a:B:b:}", "<3i",
       "Zd",          "^ix",           "T{d:a:(2, 2)d:b:f:c:f:d:}",    "!T{h:a:q:b:}",
       "5s",          "(2)T{i:a:b:b:}"};
-  const auto deadline_per_call = std::chrono::milliseconds(50);
   int parsed = 0;
   int rejected = 0;
   for (int n = 0; n < 20000; ++n) {
@@ -530,7 +550,6 @@ TEST(FormatTest, RandomInputsReturnOrThrowQuickly) {
         }
       }
     }
-    const auto start = std::chrono::steady_clock::now();
     try {
       const Format f = Format::Parse(text);
       ++parsed;
@@ -544,10 +563,70 @@ TEST(FormatTest, RandomInputsReturnOrThrowQuickly) {
       ++rejected;
       ASSERT_NE(std::string_view(e.what()).find("at position "), std::string_view::npos);
     }
-    ASSERT_LT(std::chrono::steady_clock::now() - start, deadline_per_call) << text;
+    // (Format::Parse(f.canonical()) above reset the count: parse again.)
+    const int64_t steps = ParseSteps(text);
+    ASSERT_TRUE(text.empty() || steps > 0) << text;
+    ASSERT_LE(steps, kMaxStepsPerChar * static_cast<int64_t>(text.size()) + kFixedSteps) << text;
   }
   EXPECT_GT(parsed, 500);
   EXPECT_GT(rejected, 500);
+}
+
+TEST(FormatTest, WorkScalesLinearlyOnAdversarialInputs) {
+  // Families of inputs that a careless parser handles in quadratic time or
+  // worse: each is built at n and 16n repetitions; the work per character of
+  // the long one must be about that of the short one, and within the same
+  // bound as for random inputs.
+  struct Family {
+    const char* what;
+    std::function<std::string(int)> make;
+  };
+  const std::vector<Family> families = {
+      {"many scalars", [](int n) { return Repeat("d", n); }},
+      {"aligned pairs", [](int n) { return Repeat("bq", n); }},
+      {"named fields",
+       [](int n) {
+         std::string s = "T{";
+         for (int i = 0; i < n; ++i) s += "i:f" + std::to_string(i) + ":";
+         return s + "}";
+       }},
+      {"long name", [](int n) { return "T{i:" + Repeat("a", n) + ":}"; }},
+      {"unterminated name", [](int n) { return "T{i:" + Repeat("a", n); }},
+      {"duplicate name at the end",
+       [](int n) {
+         std::string s = "T{";
+         for (int i = 0; i < n; ++i) s += "i:f" + std::to_string(i) + ":";
+         return s + "i:f0:}";
+       }},
+      {"whitespace", [](int n) { return Repeat(" ", n) + "d"; }},
+      {"shape extents", [](int n) { return "(" + Repeat("1,", n) + "1)d"; }},
+      {"leading zeros", [](int n) { return Repeat("0", n) + "1d"; }},
+      {"byte orders", [](int n) { return Repeat("<>", n) + "d"; }},
+      {"nested structs",
+       [](int n) {
+         std::string s;
+         for (int i = 0; i < n; ++i) s += "T{b:a:T{i:b:}:c:}";
+         return s;
+       }},
+      {"deep nesting", [](int n) { return Repeat("T{b", 32) + Repeat("h", n) + Repeat("}", 32); }},
+      {"error late", [](int n) { return Repeat("d", n) + "O"; }},
+      {"padding runs", [](int n) { return Repeat("x", n) + "d"; }},
+  };
+  for (const Family& family : families) {
+    SCOPED_TRACE(family.what);
+    const std::string small = family.make(200);
+    const std::string large = family.make(3200);
+    const int64_t small_steps = ParseSteps(small);
+    const int64_t large_steps = ParseSteps(large);
+    EXPECT_LE(large_steps, kMaxStepsPerChar * static_cast<int64_t>(large.size()) + kFixedSteps);
+    // Linear: the same work per character (within 25%, plus the fixed cost
+    // of an error message spread over the short input).
+    const double small_rate = static_cast<double>(small_steps) / static_cast<double>(small.size());
+    const double large_rate = static_cast<double>(large_steps) / static_cast<double>(large.size());
+    EXPECT_LE(large_rate, 1.25 * small_rate + 0.5)
+        << small_steps << " steps for " << small.size() << " characters, " << large_steps << " for "
+        << large.size();
+  }
 }
 
 // --- Traits and type checks -----------------------------------------------------

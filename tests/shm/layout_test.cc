@@ -224,6 +224,17 @@ TEST(LayoutCheckWithinTest, MalformedLayouts) {
             "maximum supported dimension for an array is 32, found 33");
 }
 
+TEST(LayoutSizeTest, ByteSizeOverflowIsAnErrorNotWrapAround) {
+  // A broadcast (zero strides) of 2^61 items of 8 bytes: the byte extent is
+  // one item but the byte size, 2^64, does not fit int64.
+  const Layout l = Make(8, {int64_t{1} << 31, int64_t{1} << 30}, {0, 0});
+  EXPECT_EQ(l.size(), int64_t{1} << 61);
+  EXPECT_EQ(MessageOf<ShapeError>([&] { (void)l.nbytes(); }),
+            "the byte size overflows int64 for layout itemsize=8 shape=(2147483648, 1073741824) "
+            "strides=(0, 0) offset=0");
+  EXPECT_EQ(Make(8, {int64_t{1} << 30, int64_t{1} << 29}, {0, 0}).nbytes(), int64_t{1} << 62);
+}
+
 TEST(LayoutCheckWithinTest, OverflowIsAnErrorNotWrapAround) {
   // stride * (extent - 1) overflows.
   EXPECT_EQ(MessageOf<ShapeError>([] { Make(8, {4}, {kMax / 2}).CheckWithin(kMax); }),

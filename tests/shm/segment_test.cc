@@ -583,6 +583,48 @@ TEST_F(SegmentTest, GarbageAndHostileHeadersAreDataLoss) {
   ASSERT_TRUE(Segment::Unlink(os).ok());
 }
 
+// Found by fuzz/segment_header_fuzzer: a broadcast layout (zero strides)
+// touches one item, so it lies inside any data region, yet its number of
+// items or byte size does not fit int64; such a header was accepted.
+TEST_F(SegmentTest, BroadcastLayoutsWhoseSizeOverflowsAreDataLoss) {
+  const std::string os = OsName(0x20);
+  {
+    absl::StatusOr<Segment> seg = Segment::Create(os, ArrayMeta(0x20, "h", {8}), 0600);
+    ASSERT_TRUE(seg.ok()) << seg.status();
+    ASSERT_TRUE(seg->Commit().ok());
+  }
+  const internal::SegmentHeader good = PreadHeader(os);
+  struct Case {
+    const char* what;
+    int64_t shape0;
+    int64_t shape1;
+    const char* message;
+  };
+  for (const Case& c : {
+           Case{"items", int64_t{1} << 62, 4, "the number of items overflows int64"},
+           Case{"bytes", int64_t{1} << 61, 1, "the byte size overflows int64"},
+       }) {
+    internal::SegmentHeader h = good;
+    h.ndim = 2;
+    h.shape[0] = c.shape0;
+    h.shape[1] = c.shape1;
+    h.strides[0] = 0;
+    h.strides[1] = 0;
+    h.checksum = internal::SegmentHeaderChecksum(h);
+    PwriteShm(os, &h, sizeof(h), 0);
+    absl::Status st = Segment::Open(os, Segment::Access::kReadOnly).status();
+    EXPECT_EQ(st.code(), absl::StatusCode::kDataLoss) << c.what << ": " << st;
+    EXPECT_THAT(std::string(st.message()), HasSubstr(c.message)) << c.what;
+    std::byte* data = nullptr;
+    EXPECT_EQ(MapDataRegion(os, Segment::Access::kReadOnly, 0x20, 8, &data).status().code(),
+              absl::StatusCode::kDataLoss)
+        << c.what;
+    SegmentMeta meta;
+    EXPECT_THAT(internal::DecodeSegmentHeader(h, kDataOffset + 64, &meta), HasSubstr(c.message));
+  }
+  ASSERT_TRUE(Segment::Unlink(os).ok());
+}
+
 TEST_F(SegmentTest, MapDataRegionChecksGenerationAndSize) {
   const std::string os = OsName(0x20);
   absl::StatusOr<Segment> seg = Segment::Create(os, ArrayMeta(0x20, "x", {16}), 0600);

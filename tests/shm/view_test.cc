@@ -14,6 +14,7 @@
 #include <array>
 #include <complex>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -416,6 +417,65 @@ TEST(ViewCtorTest, ForeignMemoryAndCArrays) {
   // any() of foreign memory has an empty base and the format of T.
   EXPECT_EQ(vv.any().format().canonical(), Format::Parse("d").canonical());
   EXPECT_EQ(vv.any().base(), nullptr);
+}
+
+TEST(ViewCtorTest, SizeArithmeticIsOverflowChecked) {
+  double x = 1;
+  const int64_t k30 = int64_t{1} << 30;
+  const int64_t k31 = int64_t{1} << 31;
+  // A broadcast of one double to 2^61 items: 2^64 bytes do not fit int64, so
+  // nbytes() would wrap to 0 and copy() would allocate 0 bytes and write 2^64.
+  EXPECT_EQ(MessageOf([&] {
+              View<double, 2> v(&x, {k31, k30}, {0, 0});
+            }),
+            "the byte size overflows int64 for layout itemsize=8 shape=(2147483648, 1073741824) "
+            "strides=(0, 0) offset=0");
+  // One step smaller it binds and reports exact sizes.
+  View<double, 2> big(&x, {k30, k30 / 2}, {0, 0});
+  EXPECT_EQ(big.size(), int64_t{1} << 59);
+  EXPECT_EQ(big.nbytes(), int64_t{1} << 62);
+  EXPECT_EQ(big.at(-1, -1), 1);
+  // The number of items alone overflows.
+  char c = 0;
+  EXPECT_EQ(MessageOf([&] {
+              View<char, 3> v(&c, {k31, k31, k31}, {0, 0, 0});
+            }),
+            "the number of items overflows int64 for layout itemsize=1 shape=(2147483648, "
+            "2147483648, 2147483648) strides=(0, 0, 0) offset=0");
+  // stride * (extent - 1) overflows.
+  EXPECT_EQ(MessageOf([&] { View<char, 1> v(&c, {4}, {std::numeric_limits<int64_t>::max() / 2}); }),
+            "the byte extent overflows int64 for layout itemsize=1 shape=(4,) "
+            "strides=(4611686018427387903,) offset=0");
+  // Natural-order strides of foreign memory overflow, or the size does.
+  EXPECT_EQ(MessageOf([&] {
+              View<double, 3> v(&x, {2, int64_t{1} << 40, int64_t{1} << 40});
+            }),
+            "array is too big: the strides of shape (2, 1099511627776, 1099511627776) with "
+            "itemsize 8 overflow int64");
+  EXPECT_EQ(MessageOf([&] {
+              View<double, 2> v(&x, {int64_t{1} << 40, int64_t{1} << 40});
+            }),
+            "the number of items overflows int64 for layout itemsize=8 shape=(1099511627776, "
+            "1099511627776) strides=(8796093022208, 8) offset=0");
+  EXPECT_THROW((View<double, 2, f_contig>(&x, {int64_t{1} << 40, int64_t{1} << 40})), ShapeError);
+  // A checked cast from a strided view re-checks nothing it need not: the
+  // source was checked when it was made.
+  EXPECT_EQ((View<double, 2>::From(big).nbytes()), int64_t{1} << 62);
+}
+
+TEST(ViewCtorTest, AnyViewSizeArithmeticIsOverflowChecked) {
+  std::byte b[8] = {};
+  Layout huge;
+  huge.itemsize = 8;
+  huge.shape = {int64_t{1} << 31, int64_t{1} << 30};
+  huge.strides = {0, 0};
+  EXPECT_EQ(MessageOf([&] { AnyView a(Format::Parse("d"), huge, b, false, nullptr); }),
+            "the byte size overflows int64 for layout itemsize=8 shape=(2147483648, 1073741824) "
+            "strides=(0, 0) offset=0");
+  Layout far = huge;
+  far.shape = {4};
+  far.strides = {std::numeric_limits<int64_t>::max() / 2};
+  EXPECT_THROW(AnyView(Format::Parse("d"), far, b, false, nullptr), ShapeError);
 }
 
 TEST(ViewCtorTest, CopiesOwnTheirMemory) {

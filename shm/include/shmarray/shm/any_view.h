@@ -41,7 +41,8 @@ class AnyView {
   // A view of `layout` over `data` (the start of the data region: item
   // [0,...,0] is at data + layout.offset). `base` keeps the memory alive and
   // may be empty when the caller manages the memory. Throws ShapeError if
-  // format.itemsize() > layout.itemsize, or the layout is malformed.
+  // format.itemsize() > layout.itemsize, or the layout is malformed (including
+  // a number of items, byte size or byte extent that overflows int64).
   // REQUIRES: every item of `layout` lies inside the memory at `data`.
   AnyView(Format format, Layout layout, std::byte* data, bool readonly,
           std::shared_ptr<const void> base);

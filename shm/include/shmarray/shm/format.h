@@ -125,6 +125,13 @@ class Format {
   // item), or a sub-array of one; description() is then "a struct".
   bool is_struct() const { return is_struct_; }
 
+  // Test hook: the elementary steps (loop iterations over the text, bytes of
+  // names and messages handled, characters of the canonical form written) of
+  // the last Parse() on this thread, whether it returned or threw. Parsing is
+  // linear: the steps stay below a constant times (text length + 1), which
+  // tests and the fuzzer check by counting, not by the clock.
+  static int64_t TEST_last_parse_steps();
+
   // Same canonical form: the same bytes mean the same values.
   friend bool operator==(const Format& a, const Format& b) { return a.canonical_ == b.canonical_; }
 

@@ -52,10 +52,13 @@ struct Layout {
 
   int ndim() const { return static_cast<int>(shape.size()); }
   // Number of items (product of shape; 1 for 0-d; 0 if any extent is 0).
-  // REQUIRES: validated layout (throws ShapeError if the product overflows).
+  // Throws ShapeError if the product overflows int64 ("the number of items
+  // overflows int64 for layout ...").
   int64_t size() const;
-  // size() * itemsize.
-  int64_t nbytes() const { return size() * itemsize; }
+  // size() * itemsize. Throws ShapeError if it overflows int64 ("the byte
+  // size overflows int64 for layout ..."), which a broadcast (zero strides)
+  // can do while touching a single item.
+  int64_t nbytes() const;
 
   // NumPy's flags: ignore extent-1 axes; size 0 is both; 0-d is both. The
   // offset does not matter. Never throw (a malformed layout is neither).
@@ -121,6 +124,16 @@ struct Layout {
 // Python's spelling of a tuple of integers, as NumPy prints shapes and
 // strides: "(2, 3)", "(5,)", "()".
 std::string TupleString(std::span<const int64_t> values);
+
+// The overflow checks of Layout::size(), nbytes() and ByteExtent() for a
+// layout of `itemsize`, `shape` and `strides` at offset 0, without building a
+// Layout (no allocation unless it throws). View runs them whenever it binds
+// memory, so that its own noexcept size(), nbytes() and contiguity tests need
+// no checks. Throws ShapeError with Layout's messages.
+// REQUIRES: itemsize > 0, shape.size() == strides.size() <= kMaxDims,
+// every extent >= 0.
+void CheckLayoutArithmetic(int64_t itemsize, std::span<const int64_t> shape,
+                           std::span<const int64_t> strides);
 
 // Strides of a fresh contiguous array, C or Fortran order. A zero extent
 // counts as 1 (so {2, 0, 3} of 8-byte items gives {24, 24, 8}; NumPy 1.24

@@ -127,6 +127,21 @@ struct SegmentMeta {
   SegmentState state = SegmentState::kCreating;
 };
 
+namespace internal {
+
+// The header codec that Segment uses, exposed for tests and the fuzzer.
+// DecodeSegmentHeader validates `header` as read from an object of
+// `object_size` bytes (as Open does: magic, version, checksum, enums,
+// lengths, layout, size) and fills *meta; it returns the reason when the
+// header is bad (empty on success, *meta untouched on failure). Never throws
+// for any bytes. EncodeSegmentHeader stores `meta` with a fresh checksum, or
+// returns the reason it cannot be stored (as Create checks it).
+std::string DecodeSegmentHeader(const SegmentHeader& header, int64_t object_size,
+                                SegmentMeta* meta);
+std::string EncodeSegmentHeader(const SegmentMeta& meta, SegmentHeader* header);
+
+}  // namespace internal
+
 class Segment {
  public:
   enum class Access { kReadOnly, kReadWrite };

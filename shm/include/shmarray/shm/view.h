@@ -215,22 +215,27 @@ class View {
   // `strided` and `c_contig`, Fortran order for `f_contig`. base() is empty:
   // the caller keeps `data` alive and valid for every item while the view
   // (and any copy or slice of it) is used.
-  // Throws ShapeError for a negative extent or a misaligned `data`.
+  // Strides are those of ContiguousStrides (a zero extent counts as 1).
+  // Throws ShapeError for a negative extent, sizes or strides that overflow
+  // int64, or a misaligned `data`.
   View(Elem* data, const extents_type& shape) : ptr_(data), shape_(shape) {
-    int64_t s = sizeof(Elem);
-    for (int i = 0; i < N; ++i) {
-      const int k = std::is_same_v<Contig, f_contig> ? i : N - 1 - i;
+    for (int k = 0; k < N; ++k) {
       if (shape_[k] < 0) ThrowNegativeExtent(k, shape_[k]);
-      strides_[k] = s;
-      s *= shape_[k];
+    }
+    if constexpr (N > 0) {
+      const std::vector<int64_t> strides = ContiguousStrides(
+          sizeof(Elem), shape_, std::is_same_v<Contig, f_contig> ? Order::kF : Order::kC);
+      for (int k = 0; k < N; ++k) strides_[k] = strides[k];
     }
     CheckBound();
   }
 
   // A view of foreign memory with explicit byte strides; base() is empty
   // (the caller keeps the memory alive). Throws ShapeError for a negative
-  // extent, a layout that does not conform to Contig ("buffer is not
-  // C-contiguous"), or a data pointer / stride not aligned for T.
+  // extent, a number of items, byte size or byte extent that overflows int64
+  // (as Layout; e.g. a broadcast of 2^61 doubles), a layout that does not
+  // conform to Contig ("buffer is not C-contiguous"), or a data pointer /
+  // stride not aligned for T.
   View(Elem* data, const extents_type& shape, const extents_type& strides_bytes)
       : View(data, shape, strides_bytes, nullptr) {}
 
@@ -609,10 +614,13 @@ class View {
                      std::to_string(extent) + ".");
   }
 
-  // Checks contiguity for the tag and alignment for T, then pins the
-  // compile-time contiguous stride (which an extent-1 or empty axis may not
-  // have had). Throws ShapeError.
+  // Checks the size arithmetic (as Layout does: every view derived from a
+  // checked one by slicing, transposing or permuting stays within it, so
+  // size(), nbytes() and the contiguity tests never overflow), contiguity for
+  // the tag and alignment for T, then pins the compile-time contiguous stride
+  // (which an extent-1 or empty axis may not have had). Throws ShapeError.
   void CheckBound() {
+    CheckLayoutArithmetic(sizeof(Elem), shape_, strides_);
     if constexpr (std::is_same_v<Contig, c_contig>) {
       if (!is_c_contig()) throw ShapeError("buffer is not C-contiguous");
     } else if constexpr (std::is_same_v<Contig, f_contig>) {
