@@ -6,7 +6,8 @@
 // the Server and turns SIGTERM/SIGINT into a graceful shutdown. Signals are
 // blocked in every thread and taken by a sigwait() thread, so no work runs in
 // a signal handler. Exit codes: 0 after a graceful shutdown, 2 for bad flags,
-// 1 when the daemon cannot start.
+// 1 when the daemon cannot start. --check-config stops after validation: it
+// prints the effective configuration and exits 0 (or 2), serving nothing.
 
 #include <signal.h>
 
@@ -64,6 +65,32 @@ std::optional<int64_t> ParseBytes(const std::string& text) {
   return value << shift;
 }
 
+// --check-config: the configuration the daemon would run with, one
+// "key: value" line each, on stdout (errors go to stderr, as always).
+// Looks at nothing outside the flags (files named by flags are not read, the
+// group is not resolved), so manifests can be checked on any machine.
+void PrintConfiguration(const shmarray::server::ServerOptions& o, const std::string& log_level) {
+  auto line = [](const char* key, const std::string& value) {
+    std::printf("  %-15s %s\n", key, value.c_str());
+  };
+  std::printf("shmarrayd: configuration OK\n");
+  line("socket:", !o.unix_socket ? "none (--no-unix)"
+                  : o.socket_path.empty()
+                      ? shmarray::server::DefaultSocketPath(o.instance) + " (default)"
+                      : o.socket_path);
+  line("listen:",
+       o.listen.empty() ? "none" : o.listen + (o.tls_cert.empty() ? " (plaintext)" : " (tls)"));
+  if (!o.tls_cert.empty()) line("tls-cert/key:", o.tls_cert + " " + o.tls_key);
+  line("insecure:", o.insecure ? "yes" : "no");
+  line("token-file:", o.token_file.empty() ? "none" : o.token_file);
+  line("group:", o.group.empty() ? "none (modes 0600)" : o.group);
+  line("instance:", o.instance.empty() ? "none" : o.instance);
+  line("segment prefix:", shmarray::server::SegmentPrefix(o.instance));
+  line("max-bytes:", std::to_string(o.max_bytes) + (o.max_bytes == 0 ? " (no quota)" : ""));
+  line("max-arrays:", std::to_string(o.max_arrays) + (o.max_arrays == 0 ? " (100000)" : ""));
+  line("log-level:", log_level);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -72,6 +99,7 @@ int main(int argc, char** argv) {
   std::string max_bytes = "0";
   std::string log_level = "info";
   bool no_unix = false;
+  bool check_config = false;
 
   CLI::App app{"shmarrayd: named shared-memory arrays served over gRPC"};
   app.add_option("--socket", options.socket_path,
@@ -113,6 +141,10 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level, "info|warn|error. Default: info")
       ->check(CLI::IsMember({"info", "warn", "error"}))
       ->default_str("info");
+  app.add_flag("--check-config", check_config,
+               "Validate the flags, print the configuration they give and exit (0 if valid, 2 "
+               "if not) without serving: no socket, directory or segment is created and no "
+               "file named by a flag is read");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -134,6 +166,10 @@ int main(int argc, char** argv) {
   if (absl::Status s = shmarray::server::ValidateOptions(options); !s.ok()) {
     std::fprintf(stderr, "shmarrayd: %s\n", std::string(s.message()).c_str());
     return 2;
+  }
+  if (check_config) {
+    PrintConfiguration(options, log_level);
+    return 0;
   }
 
   // Block the shutdown signals in every thread (gRPC's inherit the mask) and
