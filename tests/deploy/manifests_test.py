@@ -26,6 +26,7 @@ unshare/setpriv).
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -391,8 +392,9 @@ def pods_check(root, binaries):
     ]
     bin_dir = tempfile.mkdtemp(prefix="shmarray-pods-bin.")
     os.chmod(bin_dir, 0o755)
-    for path in binaries:
-        os.symlink(os.path.abspath(path), os.path.join(bin_dir, os.path.basename(path)))
+    for path in binaries:  # copies: the build tree may be unreadable to uids 10001/10002
+        shutil.copy(path, os.path.join(bin_dir, os.path.basename(path)))
+        os.chmod(os.path.join(bin_dir, os.path.basename(path)), 0o755)
     lines[lines.index("export PATH=%s:$PATH" % q("BIN_DIR"))] = "export PATH=%s:$PATH" % q(bin_dir)
     with tempfile.NamedTemporaryFile("w", suffix=".sh", delete=False) as f:
         f.write("\n".join(lines) + "\n")
@@ -403,9 +405,7 @@ def pods_check(root, binaries):
                               timeout=120, check=False)
     finally:
         os.unlink(script)
-        for name in os.listdir(bin_dir):
-            os.unlink(os.path.join(bin_dir, name))
-        os.rmdir(bin_dir)
+        shutil.rmtree(bin_dir, ignore_errors=True)
         subprocess.run("rm -rf /tmp/shmarray-pods-etc.* /tmp/shmarray-pods-daemon.log",
                        shell=True, check=False)
     print(proc.stdout)
