@@ -3,7 +3,7 @@
 // File: copy_bench.cc
 // -----------------------------------------------------------------------------
 // Copy kernels against memcpy of the same bytes in the same binary
-// (DESIGN.md §8): a contiguous 256 MiB CopyInto, `a[::2, ::2]` of a 128 MiB
+// (docs/performance.md): a contiguous 256 MiB CopyInto, `a[::2, ::2]` of a 128 MiB
 // double array to C order, and C order to Fortran order of 128 MiB (both as
 // AnyView::Copy, which allocates like NumPy does, and into a preallocated
 // destination), and the transposition for item sizes 1/2/4/16. Compare with

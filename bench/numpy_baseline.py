@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""NumPy's figures for the strided-copy targets of DESIGN.md §8.
+"""NumPy's figures for the strided-copy targets of docs/performance.md.
 
 Times, with the same shapes as bench/copy_bench.cc:
   ascontiguousarray: np.ascontiguousarray(a[::2, ::2]) of 4096x4096 doubles (128 MiB)

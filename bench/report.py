@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Builds the DESIGN.md §8 table from one run of the benchmarks.
+"""Builds the docs/performance.md table from one run of the benchmarks.
 
 Inputs: Google Benchmark JSON files (shm_bench, server_bench) and the JSON of
 bench/numpy_baseline.py, all produced in the same run. Every figure is a

@@ -4,7 +4,7 @@
 // -----------------------------------------------------------------------------
 // Benchmarks of the real shmarrayd (started by testing::TestDaemon with a
 // loopback TCP listener), each against a baseline timed in the same run
-// (DESIGN.md §8):
+// (docs/performance.md):
 //
 //   BM_Stat                 vs BM_EmptyRpc (grpc.health.v1.Health/Check, the
 //                           honest empty call on the same server), 1 and 8
@@ -450,7 +450,7 @@ class RatioReporter : public benchmark::ConsoleReporter {
   }
 
   void PrintSummary() const {
-    std::printf("\nRatios (medians; DESIGN.md §8 targets):\n");
+    std::printf("\nRatios (medians; docs/performance.md targets):\n");
     auto line = [this](const std::string& what, const std::string& num, const std::string& den,
                        double target) {
       const double a = Median(num);

@@ -2,7 +2,7 @@
 //
 // File: view_bench.cc
 // -----------------------------------------------------------------------------
-// Cython's sum3d over a 40x40x40 int32 array (DESIGN.md §8): View<int, 3>
+// Cython's sum3d over a 40x40x40 int32 array (docs/performance.md): View<int, 3>
 // (strided) against a raw-pointer loop with byte strides, and
 // View<int, 3, c_contig> against the same triple loop over a raw pointer with
 // flat indexing, data[(i * J + j) * K + k]. Target: within 1.05x. A single

@@ -2,7 +2,7 @@
 //
 // File: main.cc
 // -----------------------------------------------------------------------------
-// shmarrayd: parses flags (notes/daemon_flags.md) into ServerOptions, starts
+// shmarrayd: parses flags (docs/operations.md) into ServerOptions, starts
 // the Server and turns SIGTERM/SIGINT into a graceful shutdown. Signals are
 // blocked in every thread and taken by a sigwait() thread, so no work runs in
 // a signal handler. Exit codes: 0 after a graceful shutdown, 2 for bad flags,

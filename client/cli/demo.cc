@@ -12,6 +12,9 @@
 //   shmarray-demo remote   --target 127.0.0.1:P cube "0, :, ::-1"
 //                                                  # reads a slice over TCP, never maps
 //
+// --token-file FILE sends the bearer token a daemon started with --token-file
+// requires (the Kubernetes example consumer uses it).
+//
 // It is the Cython memoryview guide's quickstart, with the arrays in shared
 // memory instead of NumPy.
 
@@ -21,6 +24,9 @@
 #include <cstdint>
 #include <cstdio>
 #include <exception>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
 #include <string>
 
 #include "shmarray/client/client.h"
@@ -89,6 +95,19 @@ int Remote(Client& client, const std::string& name, const std::string& index) {
   return 0;
 }
 
+// The token in `path`, without surrounding whitespace.
+std::string ReadToken(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read token file '" + path + "'");
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string token = text.str();
+  const size_t begin = token.find_first_not_of(" \t\r\n");
+  const size_t end = token.find_last_not_of(" \t\r\n");
+  if (begin == std::string::npos) throw std::runtime_error("token file '" + path + "' is empty");
+  return token.substr(begin, end - begin + 1);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -96,6 +115,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   std::string target;
   app.add_option("--target", target, "daemon: unix:/path or host:port (default: default socket)");
+  std::string token_file;
+  app.add_option("--token-file", token_file, "file holding the daemon's bearer token");
   std::string name = "cube";
   std::string index = "0, :, ::-1";
   auto* produce = app.add_subcommand("produce", "create NAME as int32 (3,3,3) = arange(27)");
@@ -110,6 +131,7 @@ int main(int argc, char** argv) {
   try {
     ClientOptions options;
     options.target = target;
+    if (!token_file.empty()) options.token = ReadToken(token_file);
     Client client = Client::Connect(options);
     if (*produce) return Produce(client, name);
     if (*consume) return Consume(client, name);

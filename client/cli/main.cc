@@ -2,7 +2,7 @@
 //
 // File: main.cc
 // -----------------------------------------------------------------------------
-// `shmarray`, the command-line tool of shmarray (DESIGN.md §7): catalog
+// `shmarray`, the command-line tool of shmarray (docs/architecture.md): catalog
 // commands (ls, info, create, rm, seal, slice, copy), NumPy .npy transfers
 // (get, put) and event watching (watch), on top of shmarray::client::Client.
 //

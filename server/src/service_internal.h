@@ -2,7 +2,7 @@
 //
 // File: service_internal.h
 // -----------------------------------------------------------------------------
-// The gRPC implementation of shmarray.v1.ArrayService (DESIGN.md §5) over a
+// The gRPC implementation of shmarray.v1.ArrayService (docs/wire.md) over a
 // Catalog, and the hub that fans catalog events out to Watch streams.
 // Private to server/src (it includes *.pb.h); the public entry point is
 // server.h.

@@ -3,7 +3,7 @@
 #
 # File: remote_namespace_test.sh
 # -----------------------------------------------------------------------------
-# The containerized scenario without Docker (DESIGN.md §9): shmarrayd runs in
+# The containerized scenario without Docker (docs/operations.md): shmarrayd runs in
 # its own network namespace, listening on TCP on one end of a veth pair
 # (10.213.7.1/30, --insecure) and on a Unix socket for the local client, which
 # shares the host's /dev/shm. A "remote" client runs in a second network

@@ -4,7 +4,7 @@
 // -----------------------------------------------------------------------------
 // Integration tests of the REAL shmarrayd binary (started by TestDaemon with
 // fork/exec, its own --instance and socket): every RPC over the Unix socket,
-// the error codes of DESIGN.md §5, a table of malformed requests (after each
+// the error codes of docs/wire.md, a table of malformed requests (after each
 // one the daemon still answers and the canary arrays are byte-for-byte
 // unchanged), restart after SIGKILL, delete while another process holds a
 // mapping, concurrent clients, bearer tokens, TCP, and graceful SIGTERM.

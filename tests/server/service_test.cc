@@ -4,7 +4,7 @@
 // -----------------------------------------------------------------------------
 // Tests of server/src/service.cc and server.cc: the server runs in-process on a
 // temporary Unix socket with a unique --instance; every RPC's success path and
-// the error codes of DESIGN.md §5. Each test removes its segments and checks
+// the error codes of docs/wire.md. Each test removes its segments and checks
 // that nothing with its prefix stays in /dev/shm.
 
 #include <gmock/gmock.h>

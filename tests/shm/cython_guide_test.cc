@@ -2,10 +2,10 @@
 //
 // File: cython_guide_test.cc
 // -----------------------------------------------------------------------------
-// Every example of the Cython typed-memoryview guide
-// (/work/shared/reference/cython-typed-memoryviews-guide.txt), ported to
-// View / Array with its documented results. A NumPy array is an owning Array;
-// np.arange(n) is an Array filled with 0..n-1.
+// Every example of the Cython typed-memoryview guide (Cython's documentation,
+// "Typed Memoryviews"), ported to View / Array with its documented results.
+// A NumPy array is an owning Array; np.arange(n) is an Array filled with
+// 0..n-1.
 
 #include <gtest/gtest.h>
 

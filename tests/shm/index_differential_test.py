@@ -11,7 +11,7 @@
 # too many indices) are written as text, sent in one batch to layout_tool, and
 # the answers compared with what NumPy computes: shape, byte strides, offset,
 # packed C-order contents, C/F contiguity flags, or the kind (and for the
-# DESIGN.md §4 cases the exact text) of the error.
+# docs/views.md cases the exact text) of the error.
 #
 #   /usr/bin/python3 index_differential_test.py path/to/layout_tool [--seed N] [--cases N]
 #

@@ -4,7 +4,7 @@
 // -----------------------------------------------------------------------------
 // Tests for shm/layout: contiguous layouts, NumPy's contiguity flags, byte
 // extents and bounds checks (with overflow), transposition, and Apply with
-// every rule and message of DESIGN.md §4. tests/shm/index_differential_test.py
+// every rule and message of docs/views.md. tests/shm/index_differential_test.py
 // compares Apply with NumPy on random cases.
 
 #include "shmarray/shm/layout.h"

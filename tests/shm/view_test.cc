@@ -4,7 +4,7 @@
 // -----------------------------------------------------------------------------
 // Tests for View<T, N, Contig> (shm/include/shmarray/shm/view.h): typed tests
 // over element types and contiguity tags, the checked casts in Cython's order
-// with the exact messages of DESIGN.md §4, element access, slicing (typed and
+// with the exact messages of docs/views.md, element access, slicing (typed and
 // run-time), transposition, copies, assignment, fill and conversions.
 
 #include "shmarray/shm/view.h"

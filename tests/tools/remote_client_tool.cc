@@ -15,17 +15,27 @@
 //   remote_client_tool --target T read NAME [INDEX]    print name[index] read over gRPC
 //   remote_client_tool --target T write NAME INDEX V1,V2,...   write over gRPC
 //   remote_client_tool --target T rm NAME
+//   remote_client_tool --target T set NAME INDEX V1,V2,...   write through this process's
+//                                                  own writable mapping (no data RPC)
+//   remote_client_tool --target T await NAME INDEX V1,V2,... SECONDS
+//       map NAME once, then watch the mapping (no RPC) until NAME[INDEX] holds
+//       the values: proves that another process's or container's write lands
+//       in this process's memory. Polls every 10 ms up to SECONDS.
 //
 // Exit codes: 0 success; 1 an RpcError or other failure (message on stderr as
-// "error: <CODE>: <message>"); 2 bad usage; 3 attach failed with
-// SegmentUnreachableError (the segment is not visible from here).
+// "error: <CODE>: <message>"); 2 bad usage; 3 attach (or set/await) failed
+// with SegmentUnreachableError (the segment is not visible from here); 4
+// await timed out.
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -41,12 +51,14 @@ using shmarray::client::ClientOptions;
 using shmarray::client::RpcError;
 using shmarray::client::SegmentUnreachableError;
 using shmarray::shm::AnyView;
+using shmarray::shm::ParseIndex;
 using shmarray::shm::View;
 
 int Usage() {
   std::cerr << "usage: remote_client_tool --target T [--token TOK] "
                "ping|create NAME N|attach NAME|stat NAME|list [PREFIX]|read NAME [INDEX]|"
-               "write NAME INDEX V1,V2,...|rm NAME\n";
+               "write NAME INDEX V1,V2,...|rm NAME|set NAME INDEX V1,V2,...|"
+               "await NAME INDEX V1,V2,... SECONDS\n";
   return 2;
 }
 
@@ -74,6 +86,27 @@ AnyView MakeArray(const std::vector<int64_t>& values) {
   View<int64_t, 1> v = a.as<int64_t, 1>();
   for (size_t i = 0; i < values.size(); ++i) v(static_cast<int64_t>(i)) = values[i];
   return a;
+}
+
+// The items of `v` as the other process last wrote them: volatile loads after
+// an acquire fence, so every poll reads the shared memory again.
+std::vector<int64_t> Snapshot(const View<const int64_t, 1>& v) {
+  std::atomic_thread_fence(std::memory_order_acquire);
+  std::vector<int64_t> out;
+  for (int64_t i = 0; i < v.shape(0); ++i) {
+    const int64_t value = *static_cast<const volatile int64_t*>(&v(i));
+    out.push_back(value);
+  }
+  return out;
+}
+
+std::string Join(const std::vector<int64_t>& values) {
+  std::string line;
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) line += ' ';
+    line += std::to_string(values[i]);
+  }
+  return line;
 }
 
 std::string ShapeText(const std::vector<int64_t>& shape) {
@@ -118,6 +151,45 @@ int Run(Client& client, const std::vector<std::string>& args) {
   } else if (cmd == "write" && args.size() == 4) {
     const int64_t n = client.write(arg(1), arg(2), MakeArray(ParseValues(arg(3))));
     std::cout << "wrote " << n << " bytes\n";
+  } else if ((cmd == "set" && args.size() == 4) || (cmd == "await" && args.size() == 5)) {
+    const std::vector<int64_t> values = ParseValues(arg(3));
+    AnyView mapped;
+    try {
+      mapped = client.attach_any(arg(1), /*readonly=*/cmd == "await");
+    } catch (const SegmentUnreachableError& e) {
+      std::cout << "unreachable: " << e.what() << "\n";
+      return 3;
+    }
+    const AnyView part = mapped.Slice(ParseIndex(arg(2)));
+    if (cmd == "set") {
+      View<int64_t, 1> v = part.as<int64_t, 1>();
+      if (v.shape(0) != static_cast<int64_t>(values.size())) return Usage();
+      for (int64_t i = 0; i < v.shape(0); ++i) v(i) = values[static_cast<size_t>(i)];
+      std::atomic_thread_fence(std::memory_order_release);
+      std::cout << "set " << arg(1) << "[" << arg(2) << "] = " << Join(values)
+                << " through the mapping\n";
+      return 0;
+    }
+    const View<const int64_t, 1> v = part.as<const int64_t, 1>();
+    const auto start = std::chrono::steady_clock::now();
+    const auto deadline = start + std::chrono::seconds(std::stoll(arg(4)));
+    std::cout << arg(1) << "[" << arg(2) << "] in the mapping: " << Join(Snapshot(v)) << std::endl;
+    for (;;) {
+      const std::vector<int64_t> now = Snapshot(v);
+      if (now == values) {
+        const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::steady_clock::now() - start);
+        std::cout << "saw " << arg(1) << "[" << arg(2) << "] = " << Join(now)
+                  << " in the mapping after " << ms.count() << " ms (no RPC)\n";
+        return 0;
+      }
+      if (std::chrono::steady_clock::now() > deadline) {
+        std::cout << "timed out: " << arg(1) << "[" << arg(2) << "] is still " << Join(now)
+                  << ", waiting for " << Join(values) << "\n";
+        return 4;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));  // poll interval
+    }
   } else if (cmd == "rm" && args.size() == 2) {
     for (const std::string& name : client.remove(arg(1), /*cascade=*/true)) {
       std::cout << "removed " << name << "\n";

@@ -2,7 +2,7 @@
 //
 // File: client.h
 // -----------------------------------------------------------------------------
-// The client library of shmarray (DESIGN.md §7). A Client talks to one
+// The client library of shmarray (docs/architecture.md). A Client talks to one
 // `shmarrayd` over gRPC (a Unix socket by default, or TCP) and gives typed,
 // zero-copy views of named arrays in POSIX shared memory:
 //

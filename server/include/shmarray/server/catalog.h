@@ -3,7 +3,7 @@
 // File: catalog.h
 // -----------------------------------------------------------------------------
 // Catalog: the daemon's map from user names to arrays and named views, backed
-// by one POSIX shared-memory segment per entry (DESIGN.md §2). An array owns a
+// by one POSIX shared-memory segment per entry (docs/architecture.md). An array owns a
 // segment "<prefix>.<generation in hex>" holding a header page and its data;
 // a named view owns a header-only segment (kind kView) naming its base
 // array's generation and its layout over the base's data region.

@@ -12,7 +12,7 @@
 //   IndexExprError  : std::invalid_argument  -> ValueError   (malformed index expression)
 //   ReadOnlyError   : std::invalid_argument  -> ValueError   (writable view of read-only memory)
 //
-// Messages copy Cython's and NumPy's word for word (DESIGN.md §4). Code at a
+// Messages copy Cython's and NumPy's word for word (docs/views.md). Code at a
 // process or RPC boundary converts them with StatusFromCurrentException()
 // (status.h). Thread-safety: the types are immutable values.
 

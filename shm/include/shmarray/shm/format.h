@@ -11,7 +11,7 @@
 //   f.canonical();  // "T{<d:x:<d:y:}"
 //   CheckFormat<double>(Format::Parse("d"));  // ok; throws FormatError on mismatch
 //
-// Grammar accepted (DESIGN.md §3), as NumPy reads it:
+// Grammar accepted (docs/views.md), as NumPy reads it:
 //   format  := item+                  (the empty string means "B", PEP 3118's default)
 //   item    := order | [shape] order* [count] elem [':' name ':']
 //   order   := '@' | '=' | '<' | '>' | '!' | '^'      sticky until changed, also

@@ -104,7 +104,7 @@ struct Layout {
   // a view of a NON-EMPTY layout that passes CheckWithin(n) passes it too (an
   // integer index into an empty layout can move the offset anywhere, as in
   // NumPy, so check such results).
-  // Errors (exact texts, DESIGN.md §4), in NumPy's order (the first two
+  // Errors (exact texts, docs/views.md), in NumPy's order (the first two
   // before anything else, then item by item from the left):
   //   IndexExprError "an index can only have a single ellipsis ('...')"
   //   IndexExprError "too many indices for array: array is 2-dimensional, but 3 were indexed"
