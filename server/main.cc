@@ -138,7 +138,14 @@ int main(int argc, char** argv) {
                "Allow a non-loopback --listen without TLS. Default: off");
   app.add_flag("--no-unix", no_unix,
                "Do not listen on a Unix socket (requires --listen). Default: off");
-  app.add_option("--log-level", log_level, "info|warn|error. Default: info")
+  // Prometheus metrics.
+  app.add_option("--metrics-listen", options.metrics_listen,
+                 "HOST:PORT of an HTTP endpoint serving Prometheus metrics at /metrics (port 0 "
+                 "picks one; it is logged). A non-loopback HOST needs --insecure (no TLS, no "
+                 "token). Default: none (off)");
+  app.add_option("--log-level", log_level,
+                 "info|warn|error. Lines go to stderr, one per event: UTC time, level, event, "
+                 "key=value fields. Default: info")
       ->check(CLI::IsMember({"info", "warn", "error"}))
       ->default_str("info");
   app.add_flag("--check-config", check_config,

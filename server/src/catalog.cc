@@ -398,9 +398,6 @@ absl::StatusOr<CatalogEntry> Catalog::CreateArray(std::string_view name, const s
     pending_bytes_ -= nbytes;
     bytes_in_use_ += nbytes;
     entries_.emplace(e.name, e);
-    Log(LogLevel::kInfo,
-        absl::StrCat("created ", Quoted(e.name), " ", e.format.canonical(), " ",
-                     ShapeString(e.layout.shape), " ", nbytes, " bytes gen ", Hex(generation)));
     EmitLocked(CatalogEventType::kCreated, e);
   }
   CachePut(std::move(*seg));
@@ -463,8 +460,6 @@ absl::StatusOr<CatalogEntry> Catalog::CreateView(std::string_view name, const Ca
   e.created_unix_ns = meta.created_unix_ns;
   entries_.emplace(e.name, e);
   views_of_[base_name].insert(e.name);
-  Log(LogLevel::kInfo, absl::StrCat("created view ", Quoted(e.name), " of ", Quoted(base_name), " ",
-                                    ShapeString(layout.shape), " gen ", Hex(generation)));
   EmitLocked(CatalogEventType::kCreated, e);
   return SnapshotLocked(e);
 }
@@ -537,7 +532,6 @@ void Catalog::RemoveLocked(const std::string& name, std::vector<std::string>* re
   }
   entries_.erase(it);
   removed->push_back(name);
-  Log(LogLevel::kInfo, absl::StrCat("deleted ", Quoted(name), " gen ", Hex(e.generation)));
   EmitLocked(CatalogEventType::kDeleted, e);
 }
 
@@ -580,7 +574,6 @@ absl::StatusOr<CatalogEntry> Catalog::Seal(std::string_view name) {
   if (e.readonly) return SnapshotLocked(e);
   SHMARRAY_RETURN_IF_ERROR(SealSegment(e));
   e.readonly = true;
-  Log(LogLevel::kInfo, absl::StrCat("sealed ", Quoted(e.name), " gen ", Hex(e.generation)));
   EmitLocked(CatalogEventType::kSealed, e);
   return SnapshotLocked(e);
 }

@@ -8,9 +8,8 @@
 #include "shmarray/server/server.h"
 
 #include <grp.h>
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/ext/health_check_service_server_builder_option.h>
 #include <grpcpp/grpcpp.h>
-#include <grpcpp/health_check_service_interface.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -29,6 +28,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "address.h"
+#include "call_observer.h"
+#include "health.h"
+#include "metrics.h"
+#include "reflection.h"
 #include "service_internal.h"
 #include "shmarray/server/auth.h"
 #include "shmarray/server/catalog.h"
@@ -50,24 +54,8 @@ bool ValidInstance(std::string_view s) {
   return true;
 }
 
-// Splits "HOST:PORT" / "[V6]:PORT". Returns nullopt when malformed.
-std::optional<std::pair<std::string, int>> SplitHostPort(const std::string& s) {
-  const size_t colon = s.rfind(':');
-  if (colon == std::string::npos || colon == 0) return std::nullopt;
-  std::string host = s.substr(0, colon);
-  int port = 0;
-  if (!absl::SimpleAtoi(s.substr(colon + 1), &port) || port < 0 || port > 65535) {
-    return std::nullopt;
-  }
-  if (host.front() == '[') {
-    if (host.back() != ']') return std::nullopt;
-  }
-  return std::make_pair(host, port);
-}
-
-bool IsLoopback(const std::string& host) {
-  return host == "localhost" || host == "[::1]" || host == "::1" || host.rfind("127.", 0) == 0;
-}
+using internal::IsLoopback;
+using internal::SplitHostPort;
 
 absl::StatusOr<std::string> ReadFile(const std::string& path, const std::string& what) {
   std::ifstream in(path, std::ios::binary);
@@ -139,6 +127,42 @@ absl::Status ClaimSocketPath(const std::string& path) {
   return absl::OkStatus();
 }
 
+// One log line per catalog event: what changed, its generation (hex, as in
+// segment names) and, through ScopedLogPeer, who asked.
+void LogCatalogEvent(const CatalogEvent& event) {
+  const CatalogEntry& e = event.entry;
+  const bool view = e.kind == shm::SegmentKind::kView;
+  const std::string generation = absl::StrCat(absl::Hex(e.generation));
+  switch (event.type) {
+    case CatalogEventType::kCreated:
+      if (view) {
+        Log(LogLevel::kInfo, "created",
+            {{"name", e.name},
+             {"kind", "view"},
+             {"base", e.base},
+             {"format", e.format.canonical()},
+             {"shape", ShapeString(e.layout.shape)},
+             {"generation", generation}});
+      } else {
+        Log(LogLevel::kInfo, "created",
+            {{"name", e.name},
+             {"kind", "array"},
+             {"format", e.format.canonical()},
+             {"shape", ShapeString(e.layout.shape)},
+             {"bytes", e.data_size_bytes},
+             {"generation", generation}});
+      }
+      break;
+    case CatalogEventType::kSealed:
+      Log(LogLevel::kInfo, "sealed", {{"name", e.name}, {"generation", generation}});
+      break;
+    case CatalogEventType::kDeleted:
+      Log(LogLevel::kInfo, "deleted",
+          {{"name", e.name}, {"kind", view ? "view" : "array"}, {"generation", generation}});
+      break;
+  }
+}
+
 }  // namespace
 
 std::string DefaultSocketPath(const std::string& instance) {
@@ -182,6 +206,8 @@ absl::Status ValidateOptions(const ServerOptions& options) {
   } else if (!options.tls_cert.empty()) {
     return absl::InvalidArgumentError("--tls-cert/--tls-key need --listen HOST:PORT");
   }
+  SHMARRAY_RETURN_IF_ERROR(
+      internal::ValidateMetricsListen(options.metrics_listen, options.insecure));
   const std::string path =
       options.socket_path.empty() ? DefaultSocketPath(options.instance) : options.socket_path;
   if (options.unix_socket && path.size() >= sizeof(sockaddr_un{}.sun_path)) {
@@ -197,9 +223,12 @@ struct Server::Impl {
   std::string prefix;
   int tcp_port = 0;
   std::optional<TokenAuthenticator> auth;
+  std::unique_ptr<internal::Metrics> metrics;  // outlives the gRPC server
   std::unique_ptr<Catalog> catalog;
   std::unique_ptr<internal::WatchHub> hub;
   std::unique_ptr<internal::ArrayServiceImpl> service;
+  std::unique_ptr<internal::ReflectionService> reflection;
+  std::unique_ptr<internal::HealthService> health;
   std::unique_ptr<grpc::Server> grpc_server;
   absl::Mutex mu;
   bool shutting_down ABSL_GUARDED_BY(mu) = false;
@@ -244,16 +273,44 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   std::vector<std::string> actions;
   SHMARRAY_ASSIGN_OR_RETURN(impl->catalog, Catalog::Open(copts, &actions));
   for (const std::string& line : actions) Log(LogLevel::kInfo, line);
+  {
+    internal::MetricsOptions mopts;
+    mopts.listen = options.metrics_listen;
+    mopts.max_bytes = options.max_bytes;
+    mopts.max_entries = impl->catalog->max_arrays();
+    SHMARRAY_ASSIGN_OR_RETURN(impl->metrics, internal::Metrics::Create(mopts));
+    impl->metrics->SetRecovery(internal::CountRecovery(actions, *impl->catalog));
+  }
   impl->hub = std::make_unique<internal::WatchHub>(options.watch_queue_capacity);
   internal::WatchHub* hub = impl->hub.get();
-  impl->catalog->SetListener(
-      [hub](const CatalogEvent& event) { hub->Publish(internal::ToWatchEvent(event)); });
+  internal::Metrics* metrics = impl->metrics.get();
+  impl->catalog->SetListener([hub, metrics](const CatalogEvent& event) {
+    hub->Publish(internal::ToWatchEvent(event));
+    metrics->OnCatalogEvent(event);
+    LogCatalogEvent(event);
+  });
   impl->service = std::make_unique<internal::ArrayServiceImpl>(impl->catalog.get(), hub,
                                                                impl->auth ? &*impl->auth : nullptr);
+  impl->service->SetMetrics(metrics);
+  impl->reflection = std::make_unique<internal::ReflectionService>(
+      std::vector<std::string>{v1::ArrayService::service_full_name(),
+                               grpc::health::v1::Health::service_full_name(),
+                               grpc::reflection::v1alpha::ServerReflection::service_full_name()},
+      impl->auth ? &*impl->auth : nullptr);
 
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  // Health per service: "" (the whole server) and the ArrayService, both
+  // SERVING from the first accepted connection on.
+  impl->health = std::make_unique<internal::HealthService>(
+      std::vector<std::string>{"", v1::ArrayService::service_full_name()});
+
   grpc::ServerBuilder builder;
+  // Our health service replaces gRPC's default one.
+  builder.SetOption(std::make_unique<grpc::HealthCheckServiceServerBuilderOption>(nullptr));
+  {
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> observers;
+    observers.push_back(std::make_unique<internal::CallObserverFactory>(metrics));
+    builder.experimental().SetInterceptorCreators(std::move(observers));
+  }
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
   builder.SetMaxSendMessageSize(kMaxMessageBytes);
   if (options.unix_socket) {
@@ -267,6 +324,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     builder.AddListeningPort(options.listen, tcp_creds, &impl->tcp_port);
   }
   builder.RegisterService(impl->service.get());
+  builder.RegisterService(impl->reflection.get());
+  builder.RegisterService(impl->health.get());
   impl->grpc_server = builder.BuildAndStart();
   if (impl->grpc_server == nullptr) {
     return absl::UnavailableError(absl::StrCat(
@@ -289,6 +348,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     Log(LogLevel::kInfo, absl::StrCat("listening on tcp ", hp->first, ":", impl->tcp_port,
                                       options.tls_cert.empty() ? "" : " (tls)"));
   }
+  if (!options.metrics_listen.empty()) {
+    auto hp = SplitHostPort(options.metrics_listen);
+    Log(LogLevel::kInfo,
+        absl::StrCat("metrics on http://", hp->first, ":", impl->metrics->port(), "/metrics"));
+  }
   Log(LogLevel::kInfo, absl::StrCat("segment prefix ", impl->prefix));
   Log(LogLevel::kInfo, "shmarrayd ready");
   return std::unique_ptr<Server>(new Server(std::move(impl)));
@@ -300,6 +364,8 @@ void Server::Shutdown() {
     if (impl_->shutting_down) return;
     impl_->shutting_down = true;
   }
+  // Health checks answer NOT_SERVING (for "" and every service) from now on.
+  impl_->health->Shutdown();
   // Graceful: end Watch streams, refuse new calls, give the calls in flight
   // up to 5 s, then stop soon (idle client connections would otherwise hold
   // gRPC's shutdown until their peers notice the GOAWAY).
@@ -312,6 +378,7 @@ void Server::Shutdown() {
   impl_->grpc_server->Wait();
   if (impl_->options.unix_socket) ::unlink(impl_->socket_path.c_str());
   Log(LogLevel::kInfo, "shmarrayd stopped");
+  (void)FlushLog(absl::Seconds(2));
   impl_->stopped.Notify();
 }
 
@@ -319,6 +386,7 @@ void Server::Wait() { impl_->stopped.WaitForNotification(); }
 
 const std::string& Server::socket_path() const { return impl_->socket_path; }
 int Server::tcp_port() const { return impl_->tcp_port; }
+int Server::metrics_port() const { return impl_->metrics->port(); }
 const std::string& Server::segment_prefix() const { return impl_->prefix; }
 
 }  // namespace shmarray::server

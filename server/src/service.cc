@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "metrics.h"
 #include "service_internal.h"
 #include "shmarray/proto/convert.h"
 #include "shmarray/server/log.h"
@@ -450,12 +451,13 @@ absl::Status ArrayServiceImpl::CopyImpl(const v1::CopyRequest& req, v1::ArrayInf
     } catch (...) {
       return shm::StatusFromCurrentException();
     }
-    Catalog::Initializer init = [&src](const shm::AnyView& dst) -> absl::Status {
+    Catalog::Initializer init = [this, &src](const shm::AnyView& dst) -> absl::Status {
       try {
         shm::CopyInto(dst, src);
       } catch (...) {
         return shm::StatusFromCurrentException();
       }
+      if (metrics_ != nullptr) metrics_->AddBytesCopied(src.nbytes());
       return absl::OkStatus();
     };
     SHMARRAY_ASSIGN_OR_RETURN(
@@ -475,6 +477,7 @@ absl::Status ArrayServiceImpl::CopyImpl(const v1::CopyRequest& req, v1::ArrayInf
   } catch (...) {
     return shm::StatusFromCurrentException();
   }
+  if (metrics_ != nullptr) metrics_->AddBytesCopied(src.nbytes());
   FillInfo(dst_entry, dst.layout(), resp);
   return absl::OkStatus();
 }
@@ -558,6 +561,7 @@ absl::Status ArrayServiceImpl::ReadImpl(
       message = grpc::ByteBuffer(&buf, 1);
     }
     if (!writer->Write(message)) return absl::CancelledError("the client went away");
+    if (metrics_ != nullptr) metrics_->AddBytesRead(len);
   }
   return absl::OkStatus();
 }
@@ -653,6 +657,7 @@ absl::Status ArrayServiceImpl::WriteImpl(grpc::ServerReader<grpc::ByteBuffer>* r
       } catch (...) {
         return shm::StatusFromCurrentException();
       }
+      if (metrics_ != nullptr) metrics_->AddBytesWritten(n);
       written += n;
     }
   }

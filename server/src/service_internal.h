@@ -49,6 +49,8 @@
 
 namespace shmarray::server::internal {
 
+class Metrics;
+
 // Fans catalog events out to watchers. Publish never blocks on a watcher: each
 // watcher has a bounded queue; when it is full, events are dropped and
 // counted, and the watcher later receives one TYPE_OVERFLOW event with the
@@ -113,6 +115,10 @@ class ArrayServiceImpl final : public v1::ArrayService::Service {
   grpc::Status Watch(grpc::ServerContext* ctx, const v1::WatchRequest* req,
                      grpc::ServerWriter<v1::WatchEvent>* writer) override;
 
+  // Reports bytes read, written and copied to `metrics` (may be null; must
+  // outlive the service). REQUIRES: called before the service serves calls.
+  void SetMetrics(Metrics* metrics) { metrics_ = metrics; }
+
   // Refuses new calls (UNAVAILABLE) from now on and waits up to `timeout`
   // for the calls in flight to finish. Returns true if none is left. Watch
   // streams end only when the WatchHub is shut down: do that first.
@@ -155,6 +161,7 @@ class ArrayServiceImpl final : public v1::ArrayService::Service {
   Catalog* const catalog_;
   WatchHub* const hub_;
   const TokenAuthenticator* const auth_;
+  Metrics* metrics_ = nullptr;
   absl::Mutex calls_mu_;
   int active_calls_ ABSL_GUARDED_BY(calls_mu_) = 0;
   bool draining_ ABSL_GUARDED_BY(calls_mu_) = false;

@@ -3,54 +3,86 @@
 // File: log.h
 // -----------------------------------------------------------------------------
 // The daemon's log: one line per event on stderr, filtered by a process-wide
-// level (--log-level). Lines of level kInfo are printed as they are; warnings
-// and errors carry a "warning: " / "error: " prefix.
+// level (--log-level). A line is a UTC timestamp, the level and the event,
+// followed by key=value fields (logfmt: a value is double-quoted when it
+// holds a space, a quote, '=' or a control character, or is empty) and, while
+// the thread serves an RPC, the caller's address as peer=...:
 //
-//   server::SetLogLevel(server::LogLevel::kWarn);
-//   server::Log(server::LogLevel::kInfo, "created 'x' <i (3,4) 48 bytes gen 1f");
+//   2026-03-01T09:30:12.345678Z info created name=temps kind=array format=<d
+//       shape=(4,6) bytes=192 generation=18ea33960ae6f523 peer=unix:
+//   2026-03-01T09:30:12.400112Z warning cannot set the group of /dev/shm/...
 //
-// Thread-safety: all functions are thread-safe; each line is written with a
-// single write(2) so lines of concurrent threads never interleave.
+//   server::Log(server::LogLevel::kInfo, "sealed", {{"name", name}, {"generation", "1f"}});
+//
+// Lines are formatted on the calling thread and handed to one writer thread
+// (spdlog's asynchronous logger) through a bounded queue. A caller never
+// waits for stderr: when the queue is full (stderr is a pipe nobody reads, a
+// stopped terminal), the oldest queued lines are dropped and counted
+// (LogLinesDropped()), so a stuck stderr costs log lines, never progress.
+// At exit the queue is drained for at most two seconds.
+//
+// Thread-safety: every function is thread-safe; each line is one write(2), so
+// lines never interleave.
 
 #ifndef SHMARRAY_SERVER_LOG_H_
 #define SHMARRAY_SERVER_LOG_H_
 
-#include <unistd.h>
-
-#include <atomic>
+#include <concepts>
+#include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <string_view>
+
+#include "absl/time/time.h"
 
 namespace shmarray::server {
 
 enum class LogLevel { kInfo = 0, kWarn = 1, kError = 2 };
 
-namespace internal {
-inline std::atomic<int> g_log_level{static_cast<int>(LogLevel::kInfo)};
-}  // namespace internal
+// One key=value field of a log line. Integers are written in decimal.
+struct LogField {
+  LogField(std::string_view k, std::string_view v) : key(k), value(v) {}
+  LogField(std::string_view k, const char* v) : key(k), value(v) {}
+  LogField(std::string_view k, const std::string& v) : key(k), value(v) {}
+  template <std::integral T>
+  LogField(std::string_view k, T v) : key(k), value(std::to_string(v)) {}
+
+  std::string_view key;
+  std::string value;
+};
 
 // Lines below `level` are dropped from now on.
-inline void SetLogLevel(LogLevel level) {
-  internal::g_log_level.store(static_cast<int>(level), std::memory_order_relaxed);
-}
+void SetLogLevel(LogLevel level);
 
-// Writes `message` plus a newline to stderr if `level` passes the filter.
-inline void Log(LogLevel level, std::string_view message) {
-  if (static_cast<int>(level) < internal::g_log_level.load(std::memory_order_relaxed)) return;
-  std::string line;
-  if (level == LogLevel::kWarn) line = "warning: ";
-  if (level == LogLevel::kError) line = "error: ";
-  line.append(message);
-  line.push_back('\n');
-  const char* p = line.data();
-  size_t left = line.size();
-  while (left > 0) {
-    ssize_t n = ::write(STDERR_FILENO, p, left);
-    if (n <= 0) break;
-    p += n;
-    left -= static_cast<size_t>(n);
-  }
-}
+// Logs `message` (free text) if `level` passes the filter.
+void Log(LogLevel level, std::string_view message);
+// Logs the event `message` followed by `fields` (see the file comment).
+void Log(LogLevel level, std::string_view message, std::initializer_list<LogField> fields);
+
+// While one lives, lines logged by this thread carry peer=<peer> (the gRPC
+// peer of the call being served, e.g. "ipv4:127.0.0.1:50712" or "unix:").
+// Nests; restores the previous peer when destroyed. Not movable.
+class ScopedLogPeer {
+ public:
+  explicit ScopedLogPeer(std::string peer);
+  ~ScopedLogPeer();
+  ScopedLogPeer(const ScopedLogPeer&) = delete;
+  ScopedLogPeer& operator=(const ScopedLogPeer&) = delete;
+
+ private:
+  std::string peer_;
+  const std::string* previous_;
+};
+
+// Lines dropped so far because the queue was full (stderr did not keep up).
+int64_t LogLinesDropped();
+
+// Waits until every line logged so far is written (or dropped), for at most
+// `timeout`. Returns whether it got there.
+bool FlushLog(absl::Duration timeout);
+
+// Formats `fields` as the log does (" key=value" each); for tests.
+std::string FormatLogFields(std::initializer_list<LogField> fields);
 
 }  // namespace shmarray::server
 

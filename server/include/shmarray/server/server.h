@@ -5,7 +5,11 @@
 // Server: the shmarrayd daemon as a library. Start() recovers the catalog of
 // the instance's segment prefix, then serves shmarray.v1.ArrayService, the
 // gRPC health service and server reflection on a Unix socket (and optionally
-// TCP, with TLS and/or a bearer token). main.cc only parses flags into
+// TCP, with TLS and/or a bearer token), and optionally Prometheus metrics
+// over HTTP. Health answers per service: "" and "shmarray.v1.ArrayService"
+// are SERVING once Start() returns and NOT_SERVING from the moment Shutdown()
+// begins; it needs no token. Reflection needs the token when one is set.
+// main.cc only parses flags into
 // ServerOptions and turns SIGTERM/SIGINT into Shutdown(); tests run the same
 // server in-process.
 //
@@ -55,8 +59,12 @@ struct ServerOptions {
   // PEM certificate chain and private key for TLS on the TCP listener.
   std::string tls_cert;
   std::string tls_key;
-  // Allows a non-loopback TCP listener without TLS.
+  // Allows a non-loopback TCP listener without TLS (and a non-loopback
+  // metrics_listen).
   bool insecure = false;
+  // "HOST:PORT" of the Prometheus endpoint (http://HOST:PORT/metrics); empty
+  // = none. Port 0 picks one (logged: "metrics on http://HOST:PORT/metrics").
+  std::string metrics_listen;
   LogLevel log_level = LogLevel::kInfo;
   // Events queued per Watch stream before they are dropped (TYPE_OVERFLOW).
   size_t watch_queue_capacity = 1024;
@@ -71,7 +79,8 @@ std::string DefaultSocketPath(const std::string& instance);
 std::string SegmentPrefix(const std::string& instance);
 
 // Checks options that do not need the system: instance syntax, TLS pairs,
-// non-loopback TCP without TLS or --insecure, --no-unix without --listen.
+// non-loopback TCP without TLS or --insecure, --no-unix without --listen,
+// a non-loopback metrics_listen without --insecure.
 // Errors: kInvalidArgument with a message for the user (main exits 2).
 absl::Status ValidateOptions(const ServerOptions& options);
 
@@ -99,6 +108,8 @@ class Server {
   const std::string& socket_path() const;
   // The TCP port chosen (0 without --listen).
   int tcp_port() const;
+  // The port of the metrics endpoint (0 without metrics_listen).
+  int metrics_port() const;
   // The segment prefix of this instance.
   const std::string& segment_prefix() const;
 
