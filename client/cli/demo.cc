@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <exception>
+#include <fstream>
 #include <string>
 
 #include "shmarray/client/client.h"
@@ -96,6 +97,9 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   std::string target;
   app.add_option("--target", target, "daemon: unix:/path or host:port (default: default socket)");
+  std::string token_file;
+  app.add_option("--token-file", token_file,
+                 "file holding the daemon's bearer token (when it runs with --token-file)");
   std::string name = "cube";
   std::string index = "0, :, ::-1";
   auto* produce = app.add_subcommand("produce", "create NAME as int32 (3,3,3) = arange(27)");
@@ -110,6 +114,14 @@ int main(int argc, char** argv) {
   try {
     ClientOptions options;
     options.target = target;
+    if (!token_file.empty()) {
+      std::ifstream in(token_file);
+      if (!in) {
+        std::fprintf(stderr, "shmarray-demo: error: cannot read %s\n", token_file.c_str());
+        return 1;
+      }
+      std::getline(in, options.token);
+    }
     Client client = Client::Connect(options);
     if (*produce) return Produce(client, name);
     if (*consume) return Consume(client, name);

@@ -7,10 +7,13 @@
 
 #include "shmarray/server/server.h"
 
+#include <arpa/inet.h>
 #include <grp.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -32,6 +35,7 @@
 #include "service_internal.h"
 #include "shmarray/server/auth.h"
 #include "shmarray/server/catalog.h"
+#include "shmarray/shm/segment.h"
 #include "shmarray/shm/status.h"
 
 namespace shmarray::server {
@@ -65,8 +69,51 @@ std::optional<std::pair<std::string, int>> SplitHostPort(const std::string& s) {
   return std::make_pair(host, port);
 }
 
-bool IsLoopback(const std::string& host) {
-  return host == "localhost" || host == "[::1]" || host == "::1" || host.rfind("127.", 0) == 0;
+// The address a --listen HOST resolves to (the first getaddrinfo result), as
+// a numeric "IP:PORT" / "[IP6]:PORT" for gRPC, so that one flag binds exactly
+// one socket; and whether that address is a loopback one.
+struct ListenAddress {
+  std::string numeric;  // "127.0.0.1:7070", "[::1]:0", "0.0.0.0:7070"
+  bool loopback = false;
+};
+
+absl::StatusOr<ListenAddress> ResolveListen(const std::string& listen) {
+  auto hp = SplitHostPort(listen);
+  if (!hp) {
+    return absl::InvalidArgumentError(absl::StrCat("--listen '", listen, "' is not HOST:PORT"));
+  }
+  std::string host = hp->first;
+  if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV;
+  addrinfo* result = nullptr;
+  const std::string port = std::to_string(hp->second);
+  const int rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &result);
+  if (rc != 0 || result == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--listen ", listen, ": cannot resolve '", host, "': ", ::gai_strerror(rc)));
+  }
+  ListenAddress out;
+  char text[INET6_ADDRSTRLEN] = {};
+  if (result->ai_family == AF_INET) {
+    const in_addr a = reinterpret_cast<const sockaddr_in*>(result->ai_addr)->sin_addr;
+    ::inet_ntop(AF_INET, &a, text, sizeof(text));
+    out.numeric = absl::StrCat(text, ":", hp->second);
+    out.loopback = (ntohl(a.s_addr) >> 24) == 127;
+  } else if (result->ai_family == AF_INET6) {
+    const in6_addr a = reinterpret_cast<const sockaddr_in6*>(result->ai_addr)->sin6_addr;
+    ::inet_ntop(AF_INET6, &a, text, sizeof(text));
+    out.numeric = absl::StrCat("[", text, "]:", hp->second);
+    out.loopback = IN6_IS_ADDR_LOOPBACK(&a) || (IN6_IS_ADDR_V4MAPPED(&a) && a.s6_addr[12] == 127);
+  } else {
+    ::freeaddrinfo(result);
+    return absl::InvalidArgumentError(
+        absl::StrCat("--listen ", listen, ": '", host, "' is not an IP address"));
+  }
+  ::freeaddrinfo(result);
+  return out;
 }
 
 absl::StatusOr<std::string> ReadFile(const std::string& path, const std::string& what) {
@@ -173,11 +220,14 @@ absl::Status ValidateOptions(const ServerOptions& options) {
       return absl::InvalidArgumentError(
           absl::StrCat("--listen '", options.listen, "' is not HOST:PORT"));
     }
-    if (!IsLoopback(hp->first) && options.tls_cert.empty() && !options.insecure) {
+    // Every local user can connect to a TCP port, loopback included: without
+    // a token, the socket's and the segments' modes would protect nothing.
+    if (options.token_file.empty() && !options.insecure) {
       return absl::InvalidArgumentError(absl::StrCat(
           "--listen ", options.listen,
-          " is not a loopback address: give --tls-cert/--tls-key, or --insecure to serve "
-          "plaintext"));
+          " without --token-file would let every user who can reach the port (on a loopback "
+          "address: every local user) read, write and delete arrays: give --token-file, or "
+          "--insecure to accept that"));
     }
   } else if (!options.tls_cert.empty()) {
     return absl::InvalidArgumentError("--tls-cert/--tls-key need --listen HOST:PORT");
@@ -213,6 +263,18 @@ Server::~Server() { Shutdown(); }
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
   SHMARRAY_RETURN_IF_ERROR(ValidateOptions(options));
   SetLogLevel(options.log_level);
+  // A client that truncates a segment must not be able to kill the daemon
+  // with SIGBUS (see shm/segment.h).
+  SHMARRAY_RETURN_IF_ERROR(shm::InstallSegmentFaultHandler());
+  std::optional<ListenAddress> tcp;
+  if (!options.listen.empty()) {
+    SHMARRAY_ASSIGN_OR_RETURN(tcp, ResolveListen(options.listen));
+    if (!tcp->loopback && options.tls_cert.empty() && !options.insecure) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--listen ", options.listen, " is not a loopback address (it resolves to ", tcp->numeric,
+          "): give --tls-cert/--tls-key, or --insecure to serve plaintext"));
+    }
+  }
   auto impl = std::make_unique<Impl>();
   impl->options = options;
   impl->prefix = SegmentPrefix(options.instance);
@@ -254,6 +316,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
+  // One socket per listener: with SO_REUSEPORT, gRPC clones a listener per
+  // poller, and a clone of "HOST:0" binds another random port.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
   builder.SetMaxSendMessageSize(kMaxMessageBytes);
   if (options.unix_socket) {
@@ -263,9 +328,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     SHMARRAY_RETURN_IF_ERROR(ClaimSocketPath(impl->socket_path));
     builder.AddListeningPort("unix:" + impl->socket_path, grpc::InsecureServerCredentials());
   }
-  if (!options.listen.empty()) {
-    builder.AddListeningPort(options.listen, tcp_creds, &impl->tcp_port);
-  }
+  if (tcp) builder.AddListeningPort(tcp->numeric, tcp_creds, &impl->tcp_port);
   builder.RegisterService(impl->service.get());
   impl->grpc_server = builder.BuildAndStart();
   if (impl->grpc_server == nullptr) {
@@ -284,10 +347,23 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     if (group) (void)::chown(impl->socket_path.c_str(), static_cast<uid_t>(-1), *group);
     Log(LogLevel::kInfo, absl::StrCat("listening on unix ", impl->socket_path));
   }
-  if (!options.listen.empty()) {
-    auto hp = SplitHostPort(options.listen);
-    Log(LogLevel::kInfo, absl::StrCat("listening on tcp ", hp->first, ":", impl->tcp_port,
-                                      options.tls_cert.empty() ? "" : " (tls)"));
+  if (tcp) {
+    const std::string ip = tcp->numeric.substr(0, tcp->numeric.rfind(':'));
+    const std::string bound = absl::StrCat(ip, ":", impl->tcp_port);
+    Log(LogLevel::kInfo,
+        absl::StrCat("listening on tcp ", bound, options.tls_cert.empty() ? "" : " (tls)",
+                     options.token_file.empty() ? "" : " (token)",
+                     tcp->numeric == options.listen ? "" : absl::StrCat(" for ", options.listen)));
+    if (options.token_file.empty()) {
+      Log(LogLevel::kWarn, absl::StrCat("tcp ", bound,
+                                        " accepts every client without a token (--insecure): "
+                                        "anyone who can reach it can read, write and delete"));
+    }
+    if (!tcp->loopback && options.tls_cert.empty()) {
+      Log(LogLevel::kWarn, absl::StrCat("tcp ", bound,
+                                        " is plaintext on a non-loopback address "
+                                        "(--insecure)"));
+    }
   }
   Log(LogLevel::kInfo, absl::StrCat("segment prefix ", impl->prefix));
   Log(LogLevel::kInfo, "shmarrayd ready");

@@ -8,12 +8,16 @@
 
 #include "shmarray/server/catalog.h"
 
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstring>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -44,6 +48,7 @@ class CatalogTest : public ::testing::Test {
     auto names = shm::Segment::List(prefix_);
     ASSERT_TRUE(names.ok());
     for (const std::string& n : *names) (void)shm::Segment::Unlink(n);
+    ::rmdir(("/dev/shm/" + prefix_).c_str());
   }
   std::unique_ptr<Catalog> OpenCatalog(CatalogOptions options = {},
                                        std::vector<std::string>* actions = nullptr) {
@@ -99,22 +104,61 @@ TEST_F(CatalogTest, CreateLookupAndSegmentNaming) {
       catalog_->CreateArray("bad//name", shm::Format::Parse("<i"), C(4, {1}), nullptr).status()));
 }
 
-TEST_F(CatalogTest, GenerationsAreUniqueAndGrowAcrossRestarts) {
+TEST_F(CatalogTest, GenerationsAreUniqueAndUnpredictable) {
   catalog_ = OpenCatalog();
-  auto a = catalog_->CreateArray("a", shm::Format::Parse("B"), C(1, {8}), nullptr);
-  auto b = catalog_->CreateArray("b", shm::Format::Parse("B"), C(1, {8}), nullptr);
-  ASSERT_TRUE(a.ok() && b.ok());
-  EXPECT_LT(a->generation, b->generation);
-  ASSERT_TRUE(catalog_->Delete("a", false).ok());
-  auto a2 = catalog_->CreateArray("a", shm::Format::Parse("B"), C(1, {8}), nullptr);
-  ASSERT_TRUE(a2.ok());
-  EXPECT_GT(a2->generation, b->generation);
-  EXPECT_NE(a2->segment_name, a->segment_name);
-  catalog_.reset();
+  std::set<uint64_t> seen;
+  std::vector<uint64_t> in_order;
+  for (int i = 0; i < 64; ++i) {
+    auto e =
+        catalog_->CreateArray("a" + std::to_string(i), shm::Format::Parse("B"), C(1, {8}), nullptr);
+    ASSERT_TRUE(e.ok()) << e.status();
+    EXPECT_NE(e->generation, 0u);
+    EXPECT_TRUE(seen.insert(e->generation).second) << "generation reused";
+    in_order.push_back(e->generation);
+  }
+  // A counter (or a clock) would make neighbours close: the next name could
+  // be prepared by someone else. Random 64-bit numbers are never close.
+  int close = 0;
+  for (size_t i = 1; i < in_order.size(); ++i) {
+    const uint64_t d = in_order[i] > in_order[i - 1] ? in_order[i] - in_order[i - 1]
+                                                     : in_order[i - 1] - in_order[i];
+    if (d < (uint64_t{1} << 40)) ++close;
+  }
+  EXPECT_LE(close, 1);
+  ASSERT_TRUE(catalog_->Delete("a0", false).ok());
+  auto again = catalog_->CreateArray("a0", shm::Format::Parse("B"), C(1, {8}), nullptr);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(seen.count(again->generation), 0u);
+}
+
+// A segment name that exists already (made by someone else, or a leftover)
+// is skipped with a fresh generation; the user's name is not "taken".
+TEST_F(CatalogTest, ATakenSegmentNameIsRetriedWithAnotherGeneration) {
   catalog_ = OpenCatalog();
-  auto c = catalog_->CreateArray("c", shm::Format::Parse("B"), C(1, {8}), nullptr);
-  ASSERT_TRUE(c.ok());
-  EXPECT_GT(c->generation, a2->generation);
+  const std::string squatted = catalog_->SegmentName(0x5157);
+  {
+    const int fd = ::open(("/dev/shm/" + squatted).c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
+    ASSERT_GE(fd, 0) << std::strerror(errno);
+    ::close(fd);
+  }
+  catalog_->TEST_SetNextGenerations({0x5157, 0x5158});
+  auto e = catalog_->CreateArray("x", shm::Format::Parse("B"), C(1, {8}), nullptr);
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_EQ(e->generation, 0x5158u);
+  catalog_->TEST_SetNextGenerations({0x5157, 0x5159});
+  auto v = catalog_->CreateView("v", *e, C(1, {4}));
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(v->generation, 0x5159u);
+  struct stat st {};
+  ASSERT_EQ(::stat(("/dev/shm/" + squatted).c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, 0) << "the squatted file was changed";
+  // Only when every attempt collides does Create fail, and not with
+  // ALREADY_EXISTS.
+  catalog_->TEST_SetNextGenerations(std::vector<uint64_t>(16, 0x5157));
+  absl::Status st2 =
+      catalog_->CreateArray("y", shm::Format::Parse("B"), C(1, {8}), nullptr).status();
+  EXPECT_EQ(st2.code(), absl::StatusCode::kInternal) << st2;
+  EXPECT_TRUE(absl::IsNotFound(catalog_->Lookup("y").status()));
 }
 
 TEST_F(CatalogTest, CountQuota) {
@@ -269,6 +313,7 @@ TEST_F(CatalogTest, RecoversArraysAndViewsFromAPreviousInstance) {
 }
 
 TEST_F(CatalogTest, RecoveryRemovesHalfCreatedAndOrphanedSegments) {
+  ASSERT_TRUE(shm::Segment::PrepareDirectory(prefix_, std::nullopt).ok());
   // A half-created array: Create without Commit.
   shm::SegmentMeta meta;
   meta.generation = 0x10;
@@ -277,7 +322,7 @@ TEST_F(CatalogTest, RecoveryRemovesHalfCreatedAndOrphanedSegments) {
   meta.layout = C(1, {8});
   meta.data_size_bytes = 8;
   {
-    auto seg = shm::Segment::Create(prefix_ + ".10", meta, 0600);
+    auto seg = shm::Segment::Create(prefix_ + "/10", meta, 0600);
     ASSERT_TRUE(seg.ok()) << seg.status();
   }
   // A committed view whose base generation does not exist.
@@ -289,29 +334,32 @@ TEST_F(CatalogTest, RecoveryRemovesHalfCreatedAndOrphanedSegments) {
   view.base_generation = 0x99;
   view.base_name = "gone";
   {
-    auto seg = shm::Segment::Create(prefix_ + ".11", view, 0600);
+    auto seg = shm::Segment::Create(prefix_ + "/11", view, 0600);
     ASSERT_TRUE(seg.ok()) << seg.status();
     ASSERT_TRUE(seg->Commit().ok());
   }
-  // Another instance's segment with a longer prefix stays untouched.
+  // Another instance's directory stays untouched.
+  const std::string other_dir = prefix_ + ".other";
+  ASSERT_TRUE(shm::Segment::PrepareDirectory(other_dir, std::nullopt).ok());
   shm::SegmentMeta other = meta;
   other.generation = 0x12;
   {
-    auto seg = shm::Segment::Create(prefix_ + ".other.12", other, 0600);
+    auto seg = shm::Segment::Create(other_dir + "/12", other, 0600);
     ASSERT_TRUE(seg.ok()) << seg.status();
     ASSERT_TRUE(seg->Commit().ok());
   }
   std::vector<std::string> actions;
   catalog_ = OpenCatalog({}, &actions);
   EXPECT_EQ(catalog_->TEST_entry_count(), 0u);
-  EXPECT_THAT(Segments(), ElementsAre(prefix_ + ".other.12"));
+  EXPECT_THAT(Segments(), IsEmpty());
   ASSERT_EQ(actions.size(), 2u);
   EXPECT_THAT(actions[0], HasSubstr("half-created"));
   EXPECT_THAT(actions[1], HasSubstr("'orphan'"));
-  auto e = catalog_->CreateArray("n", shm::Format::Parse("B"), C(1, {1}), nullptr);
-  ASSERT_TRUE(e.ok());
-  EXPECT_GT(e->generation, 0x12u);
-  (void)shm::Segment::Unlink(prefix_ + ".other.12");
+  auto others = shm::Segment::List(other_dir);
+  ASSERT_TRUE(others.ok());
+  EXPECT_THAT(*others, ElementsAre(other_dir + "/12"));
+  (void)shm::Segment::Unlink(other_dir + "/12");
+  ::rmdir(("/dev/shm/" + other_dir).c_str());
 }
 
 TEST_F(CatalogTest, MappingCacheIsBounded) {
