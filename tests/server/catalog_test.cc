@@ -16,11 +16,15 @@
 
 #include <atomic>
 #include <cerrno>
+#include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "absl/synchronization/notification.h"
 #include "shmarray/shm/segment.h"
 
 namespace shmarray::server {
@@ -34,6 +38,13 @@ std::string UniquePrefix() {
   static std::atomic<int> counter{0};
   return "shmarray." + std::to_string(getuid()) + ".c" + std::to_string(getpid()) + "x" +
          std::to_string(counter++);
+}
+
+// "<prefix>/<generation in hex>", as Catalog::SegmentName makes it.
+std::string SegmentNameOf(const std::string& prefix, uint64_t generation) {
+  char hex[32];
+  std::snprintf(hex, sizeof(hex), "%llx", static_cast<unsigned long long>(generation));
+  return prefix + "/" + hex;
 }
 
 shm::Layout C(int64_t itemsize, std::vector<int64_t> shape) {
@@ -399,6 +410,146 @@ TEST_F(CatalogTest, ListenerSeesEventsInOrder) {
   ASSERT_TRUE(catalog_->Seal("a").ok());
   ASSERT_TRUE(catalog_->Delete("a", true).ok());
   EXPECT_THAT(seen, ElementsAre("created a", "created v", "sealed a", "deleted a", "deleted v"));
+}
+
+// A Seal closes the array's write gate, waits for the write in flight, and
+// then no write runs any more.
+TEST_F(CatalogTest, SealWaitsForTheWriteInFlightAndStopsLaterOnes) {
+  catalog_ = OpenCatalog();
+  auto e = catalog_->CreateArray("w", shm::Format::Parse("B"), C(1, {64}), nullptr);
+  ASSERT_TRUE(e.ok()) << e.status();
+  auto ticket = catalog_->BeginWrite(*e);
+  ASSERT_TRUE(ticket.ok()) << ticket.status();
+  absl::Notification inside, release;
+  absl::Status first;
+  std::thread writer([&] {
+    first = ticket->Run([&]() -> absl::Status {
+      inside.Notify();
+      release.WaitForNotification();
+      return absl::OkStatus();
+    });
+  });
+  inside.WaitForNotification();
+  std::atomic<bool> sealed{false};
+  absl::StatusOr<CatalogEntry> seal_result;
+  std::thread sealer([&] {
+    seal_result = catalog_->Seal("w");
+    sealed = true;
+  });
+  // Once the gate is closed (Seal has begun), new writes are refused...
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  absl::Status probe;
+  do {
+    probe = ticket->Run([] { return absl::OkStatus(); });
+  } while (probe.ok() && std::chrono::steady_clock::now() < deadline);
+  EXPECT_TRUE(absl::IsFailedPrecondition(probe)) << probe;
+  EXPECT_THAT(std::string(probe.message()), HasSubstr("sealed during the write"));
+  // ...but Seal waits for the write that is still running.
+  EXPECT_FALSE(sealed.load());
+  release.Notify();
+  writer.join();
+  sealer.join();
+  EXPECT_TRUE(first.ok()) << first;
+  ASSERT_TRUE(seal_result.ok()) << seal_result.status();
+  EXPECT_TRUE(seal_result->readonly);
+  absl::Status after = catalog_->BeginWrite(*e).status();
+  EXPECT_TRUE(absl::IsFailedPrecondition(after)) << after;
+  EXPECT_THAT(std::string(after.message()), HasSubstr("read-only (sealed)"));
+  // A view's writes go through its base's gate.
+  auto base = catalog_->CreateArray("b", shm::Format::Parse("B"), C(1, {8}), nullptr);
+  ASSERT_TRUE(base.ok());
+  auto view = catalog_->CreateView("bv", *base, C(1, {4}));
+  ASSERT_TRUE(view.ok());
+  ASSERT_TRUE(catalog_->BeginWrite(*view).ok());
+  ASSERT_TRUE(catalog_->Seal("b").ok());
+  EXPECT_TRUE(absl::IsFailedPrecondition(catalog_->BeginWrite(*view).status()));
+  ASSERT_TRUE(catalog_->Delete("b", true).ok());
+  EXPECT_TRUE(absl::IsNotFound(catalog_->BeginWrite(*base).status()));
+}
+
+TEST_F(CatalogTest, CheckSealReportsASealUndoneByChmod) {
+  catalog_ = OpenCatalog();
+  auto e = catalog_->CreateArray("s", shm::Format::Parse("<i"), C(4, {4}), nullptr);
+  ASSERT_TRUE(e.ok());
+  EXPECT_TRUE(catalog_->CheckSeal(*e).ok());  // not sealed: nothing to check
+  auto sealed = catalog_->Seal("s");
+  ASSERT_TRUE(sealed.ok());
+  EXPECT_TRUE(catalog_->CheckSeal(*sealed).ok());
+  ASSERT_EQ(::chmod(("/dev/shm/" + sealed->segment_name).c_str(), 0600), 0);
+  absl::Status st = catalog_->CheckSeal(*sealed);
+  EXPECT_TRUE(absl::IsDataLoss(st)) << st;
+  EXPECT_THAT(std::string(st.message()), HasSubstr("'s' was sealed"));
+  EXPECT_THAT(std::string(st.message()), HasSubstr("mode 0600"));
+  EXPECT_TRUE(absl::IsDataLoss(catalog_->Map(*sealed, false).status()));
+}
+
+TEST_F(CatalogTest, TruncationUnderAMappingIsDataLossForThatArrayOnly) {
+  ASSERT_TRUE(shm::InstallSegmentFaultHandler().ok());
+  catalog_ = OpenCatalog();
+  auto a = catalog_->CreateArray("t", shm::Format::Parse("B"), C(1, {1 << 20}), nullptr);
+  auto b = catalog_->CreateArray("u", shm::Format::Parse("B"), C(1, {1 << 20}), nullptr);
+  ASSERT_TRUE(a.ok() && b.ok());
+  auto va = catalog_->Map(*a, true);
+  auto vb = catalog_->Map(*b, true);
+  ASSERT_TRUE(va.ok() && vb.ok());
+  ASSERT_EQ(::truncate(("/dev/shm/" + a->segment_name).c_str(), shm::kDataOffset), 0);
+  std::memset(va->data(), 7, 1 << 20);  // SIGBUS without the handler
+  std::memset(vb->data(), 8, 1 << 20);
+  absl::Status st = catalog_->CheckIntact(*a, *va);
+  EXPECT_TRUE(absl::IsDataLoss(st)) << st;
+  EXPECT_THAT(std::string(st.message()), HasSubstr("'t'"));
+  EXPECT_TRUE(catalog_->CheckIntact(*b, *vb).ok());
+  // The damaged mapping is not handed out again: the segment is reopened,
+  // and it is too short now.
+  absl::Status again = catalog_->Map(*a, false).status();
+  EXPECT_TRUE(absl::IsDataLoss(again)) << again;
+  EXPECT_THAT(std::string(again.message()), HasSubstr("array 't'"));
+  EXPECT_TRUE(catalog_->Map(*b, false).ok());
+  EXPECT_TRUE(catalog_->Delete("t", false).ok());
+}
+
+// Files in the directory that the daemon did not make are left alone and
+// never displace its own segments.
+TEST_F(CatalogTest, RecoveryIgnoresFilesItDidNotMake) {
+  catalog_ = OpenCatalog();
+  auto e = catalog_->CreateArray("mine", shm::Format::Parse("<q"), C(8, {4}), nullptr);
+  ASSERT_TRUE(e.ok());
+  catalog_.reset();
+  // A newer segment of the same name, world-writable; a symlink; a FIFO.
+  shm::SegmentMeta meta;
+  meta.generation = e->generation ^ 1;
+  meta.name = "mine";
+  meta.format = "<q";
+  meta.layout = C(8, {4});
+  meta.data_size_bytes = 32;
+  meta.created_unix_ns = e->created_unix_ns + 1000;
+  const std::string planted = SegmentNameOf(prefix_, meta.generation);
+  {
+    auto seg = shm::Segment::Create(planted, meta, 0666);
+    ASSERT_TRUE(seg.ok()) << seg.status();
+    ASSERT_TRUE(seg->Commit().ok());
+  }
+  const std::string link = "/dev/shm/" + prefix_ + "/1234";
+  ASSERT_EQ(::symlink(("/dev/shm/" + e->segment_name).c_str(), link.c_str()), 0);
+  const std::string fifo = "/dev/shm/" + prefix_ + "/1235";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  std::vector<std::string> actions;
+  catalog_ = OpenCatalog({}, &actions);
+  auto found = catalog_->Lookup("mine");
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ(found->generation, e->generation);
+  EXPECT_EQ(catalog_->TEST_entry_count(), 1u);
+  std::string all;
+  for (const std::string& a : actions) all += a + "\n";
+  EXPECT_THAT(all, HasSubstr("ignored segment " + planted + ": mode 0666"));
+  EXPECT_THAT(all, HasSubstr("a symbolic link"));
+  EXPECT_THAT(all, HasSubstr("not a regular file"));
+  EXPECT_THAT(all, ::testing::Not(HasSubstr("removed")));
+  struct stat st {};
+  EXPECT_EQ(::lstat(("/dev/shm/" + planted).c_str(), &st), 0);
+  EXPECT_EQ(::lstat(link.c_str(), &st), 0);
+  ::unlink(link.c_str());
+  ::unlink(fifo.c_str());
 }
 
 }  // namespace

@@ -2289,8 +2289,9 @@ TEST_F(DaemonTest, TruncatedSegmentFailsOnlyTheRequestsThatTouchIt) {
     v1::ArrayInfo info;
     ASSERT_RPC_OK(api_->Create(name, "B", {kBytes}, v1::ORDER_C, &info));
     struct Worker {
-      std::atomic<int> done{0};  // requests finished OK
-      grpc::Status error;        // the first error
+      std::atomic<int> done{0};         // requests finished OK
+      std::atomic<bool> failed{false};  // set after `error`
+      grpc::Status error;               // the first error
       std::thread thread;
     };
     Worker workers[3];
@@ -2300,6 +2301,7 @@ TEST_F(DaemonTest, TruncatedSegmentFailsOnlyTheRequestsThatTouchIt) {
         grpc::Status s = call();
         if (!s.ok()) {
           w->error = s;
+          w->failed.store(true);
           return;
         }
         w->done.fetch_add(1);
@@ -2335,7 +2337,7 @@ TEST_F(DaemonTest, TruncatedSegmentFailsOnlyTheRequestsThatTouchIt) {
     const auto stop_by = Clock::now() + std::chrono::seconds(60);
     while (Clock::now() < stop_by) {
       bool all = true;
-      for (Worker& w : workers) all = all && w.thread.joinable() && !w.error.ok();
+      for (Worker& w : workers) all = all && w.failed.load();
       if (all) break;
       std::this_thread::yield();
     }
