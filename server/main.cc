@@ -110,12 +110,15 @@ int main(int argc, char** argv) {
                  "(0660 with --group); a stale socket is replaced")
       ->default_str("(see above)");
   app.add_option("--listen", options.listen,
-                 "HOST:PORT of a TCP listener in addition to the Unix socket (port 0 picks one; "
-                 "it is logged). A non-loopback HOST needs --tls-cert/--tls-key or --insecure. "
-                 "Default: none");
+                 "HOST:PORT of a TCP listener in addition to the Unix socket. HOST is resolved "
+                 "once and one socket is bound to its first address; port 0 picks a port; the "
+                 "bound address and port are logged. Every local user can reach a TCP port, "
+                 "loopback included, so it needs --token-file or --insecure; a non-loopback "
+                 "address (decided on the resolved IP) also needs --tls-cert/--tls-key or "
+                 "--insecure. Default: none");
   app.add_option("--instance", options.instance,
-                 "Instance name [A-Za-z0-9_-]{1,64}: segment prefix becomes "
-                 "shmarray.<uid>.<NAME>. Default: none (prefix shmarray.<uid>)");
+                 "Instance name [A-Za-z0-9_-]{1,64}: segments live in the private directory "
+                 "/dev/shm/shmarray.<uid>.<NAME>. Default: none (/dev/shm/shmarray.<uid>)");
   app.add_option("--max-bytes", max_bytes,
                  "Quota on the total bytes of data regions; suffixes K, M, G, T are powers of "
                  "1024. Default: 0 = no quota beyond /dev/shm itself")
@@ -126,7 +129,9 @@ int main(int argc, char** argv) {
       ->default_str("0");
   app.add_option("--group", options.group,
                  "Group (name or gid) that may use the socket and segments: modes 0660 "
-                 "instead of 0600. Default: none");
+                 "instead of 0600, segment directory 02750 instead of 0700. Run the daemon as "
+                 "its own user with clients in this group: then a seal holds against them "
+                 "(they cannot chmod or truncate what they do not own). Default: none");
   app.add_option("--token-file", options.token_file,
                  "Require 'authorization: Bearer <token>' on every RPC, token = file contents "
                  "trimmed (the health service stays open). Default: none");
@@ -135,7 +140,9 @@ int main(int argc, char** argv) {
   app.add_option("--tls-key", options.tls_key,
                  "PEM private key for TLS on the --listen port. Default: none");
   app.add_flag("--insecure", options.insecure,
-               "Allow a non-loopback --listen without TLS. Default: off");
+               "Accept a --listen without --token-file (any client that reaches the port may "
+               "read, write and delete; a warning is logged) and a non-loopback --listen "
+               "without TLS. Default: off");
   app.add_flag("--no-unix", no_unix,
                "Do not listen on a Unix socket (requires --listen). Default: off");
   // Prometheus metrics.

@@ -6,9 +6,10 @@ Attaches an array by name as a numpy.ndarray whose memory is the shared
 segment (no copy), computes on it with NumPy, and writes one item that every
 other process, local or remote, then sees.
 
-  consumer.py TARGET NAME      e.g. consumer.py unix:/tmp/s.sock cube
+  consumer.py [--token-file FILE] TARGET NAME    e.g. consumer.py unix:/tmp/s.sock cube
 """
 
+import argparse
 import os
 import sys
 
@@ -18,9 +19,14 @@ import shmarray
 
 
 def main() -> int:
-    target, name = sys.argv[1], sys.argv[2]
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--token-file", help="the daemon's bearer token, if it wants one")
+    parser.add_argument("target", help="unix:/path or host:port")
+    parser.add_argument("name", help="the array to attach")
+    args = parser.parse_args()
+    name = args.name
     tag = f"[python pid {os.getpid()}]"
-    with shmarray.Client(target) as c:
+    with shmarray.Client(args.target, token_file=args.token_file) as c:
         cube = c.attach(name)  # zero-copy: cube.base is a shmarray.Mapping
         print(f"{tag} attached '{name}': {cube.dtype} {cube.shape}, numpy sum is {cube.sum()}")
         info = c.stat(name)

@@ -2,18 +2,22 @@
 //
 // File: catalog.cc
 // -----------------------------------------------------------------------------
-// Catalog implementation: names, quotas, generations, views, recovery and the
-// mapping cache. See catalog.h.
+// Catalog implementation: names, quotas, generations, views, recovery, write
+// gates and the mapping cache. See catalog.h.
 
 #include "shmarray/server/catalog.h"
 
+#include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
 #include <limits>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -126,7 +130,32 @@ absl::Status Catalog::ValidateName(std::string_view name) {
 }
 
 std::string Catalog::SegmentName(uint64_t generation) const {
-  return absl::StrCat(options_.prefix, ".", Hex(generation));
+  return absl::StrCat(options_.prefix, "/", Hex(generation));
+}
+
+// One per array: counts the writes in flight and, once closed, refuses new
+// ones (see Seal).
+struct Catalog::WriteTicket::Gate {
+  explicit Gate(uint64_t gen, bool sealed) : generation(gen), closed(sealed) {}
+  const uint64_t generation;
+  absl::Mutex mu;
+  int writers ABSL_GUARDED_BY(mu) = 0;
+  bool closed ABSL_GUARDED_BY(mu);
+};
+
+absl::Status Catalog::WriteTicket::Run(const std::function<absl::Status()>& write) const {
+  {
+    absl::MutexLock lock(&gate_->mu);
+    if (gate_->closed) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("cannot write to ", Quoted(name_), ": it was sealed during the write"));
+    }
+    ++gate_->writers;
+  }
+  absl::Status status = write();
+  absl::MutexLock lock(&gate_->mu);
+  --gate_->writers;
+  return status;
 }
 
 absl::StatusOr<std::unique_ptr<Catalog>> Catalog::Open(CatalogOptions options,
@@ -149,24 +178,57 @@ absl::Status Catalog::Recover(std::vector<std::string>* actions) {
       note(absl::StrCat("could not remove segment ", os_name, " (", why, "): ", s.message()));
     }
   };
+  auto ignore = [&](const std::string& os_name, const std::string& why) {
+    note(absl::StrCat("ignored segment ", os_name, ": ", why));
+  };
+  const uid_t uid = ::geteuid();
+  // Mode bits the daemon never sets: anything for others, execute, setuid...
+  const mode_t foreign_bits = static_cast<mode_t>(07777 & ~(options_.mode & 0660));
 
+  SHMARRAY_ASSIGN_OR_RETURN(std::string prepared,
+                            shm::Segment::PrepareDirectory(options_.prefix, options_.group));
+  if (!prepared.empty()) note(prepared);
   SHMARRAY_ASSIGN_OR_RETURN(std::vector<std::string> names, shm::Segment::List(options_.prefix));
-  uint64_t max_generation = 0;
   std::vector<shm::SegmentMeta> arrays;
   std::vector<shm::SegmentMeta> views;
   for (const std::string& os_name : names) {
-    if (os_name.size() <= options_.prefix.size() + 1) continue;
-    std::optional<uint64_t> gen =
-        ParseHex(std::string_view(os_name).substr(options_.prefix.size() + 1));
-    if (!gen) continue;  // another instance's segment ("<prefix>.<instance>.<hex>")
-    max_generation = std::max(max_generation, *gen);
+    const std::string_view leaf = std::string_view(os_name).substr(options_.prefix.size() + 1);
+    std::optional<uint64_t> gen = ParseHex(leaf);
+    // Files the daemon could have made: regular, not a symlink, its uid, no
+    // mode bit it never sets. Only these are ever adopted or removed.
+    struct stat st {};
+    const std::string path = absl::StrCat("/dev/shm/", os_name);
+    if (::lstat(path.c_str(), &st) != 0) continue;  // gone meanwhile
+    if (!S_ISREG(st.st_mode)) {
+      ignore(os_name, S_ISLNK(st.st_mode) ? "a symbolic link" : "not a regular file");
+      continue;
+    }
+    if (st.st_uid != uid) {
+      ignore(os_name,
+             absl::StrCat("owned by uid ", st.st_uid, ", not by this daemon (uid ", uid, ")"));
+      continue;
+    }
+    if ((st.st_mode & foreign_bits) != 0) {
+      char mode[16];
+      std::snprintf(mode, sizeof(mode), "%04o", static_cast<unsigned>(st.st_mode & 07777));
+      ignore(os_name, absl::StrCat("mode ", mode, " is not one this daemon sets"));
+      continue;
+    }
+    if (!gen || *gen == 0) {
+      ignore(os_name, "not a segment name");
+      continue;
+    }
     absl::StatusOr<shm::Segment> seg = shm::Segment::Open(os_name, shm::Segment::Access::kReadOnly);
     if (!seg.ok()) {
       if (absl::IsDataLoss(seg.status())) {
         remove(os_name, absl::StrCat("corrupt (", seg.status().message(), ")"));
       } else if (!absl::IsNotFound(seg.status())) {
-        note(absl::StrCat("skipped segment ", os_name, ": ", seg.status().message()));
+        ignore(os_name, std::string(seg.status().message()));
       }
+      continue;
+    }
+    if (seg->owner_uid() != uid || (seg->file_mode() & foreign_bits) != 0) {
+      ignore(os_name, "changed while it was checked");  // replaced after the lstat
       continue;
     }
     const shm::SegmentMeta& meta = seg->meta();
@@ -191,9 +253,10 @@ absl::Status Catalog::Recover(std::vector<std::string>* actions) {
   }
 
   absl::MutexLock lock(&mu_);
-  next_generation_ = std::max<uint64_t>(static_cast<uint64_t>(NowNs()), max_generation + 1);
-  // Arrays first, newest generation first so a duplicate name keeps the newest.
+  // Newest first (creation time, then generation), so that a duplicate name
+  // keeps the newest of the daemon's own segments.
   auto newest_first = [](const shm::SegmentMeta& a, const shm::SegmentMeta& b) {
+    if (a.created_unix_ns != b.created_unix_ns) return a.created_unix_ns > b.created_unix_ns;
     return a.generation > b.generation;
   };
   std::sort(arrays.begin(), arrays.end(), newest_first);
@@ -228,6 +291,7 @@ absl::Status Catalog::Recover(std::vector<std::string>* actions) {
     note(absl::StrCat("adopted ", Quoted(e.name), " ", e.format.canonical(), " ",
                       ShapeString(e.layout.shape), " ", e.data_size_bytes, " bytes gen ",
                       Hex(e.generation), e.readonly ? " (sealed)" : ""));
+    gates_[e.name] = std::make_shared<WriteTicket::Gate>(e.generation, e.readonly);
     entries_.emplace(e.name, std::move(e));
   }
   for (const shm::SegmentMeta& meta : views) {
@@ -300,14 +364,6 @@ absl::Status Catalog::CheckQuotaLocked(std::string_view name, int64_t more_bytes
   return absl::OkStatus();
 }
 
-void Catalog::ApplyGroup(const std::string& os_name) const {
-  if (!options_.group) return;
-  const std::string path = "/dev/shm/" + os_name;
-  if (::chown(path.c_str(), static_cast<uid_t>(-1), *options_.group) != 0) {
-    Log(LogLevel::kWarn, absl::StrCat("cannot set the group of ", path));
-  }
-}
-
 CatalogEntry Catalog::SnapshotLocked(const CatalogEntry& e) const {
   CatalogEntry out = e;
   if (e.kind == shm::SegmentKind::kView) {
@@ -321,6 +377,50 @@ void Catalog::EmitLocked(CatalogEventType type, const CatalogEntry& entry) {
   if (listener_) listener_(CatalogEvent{type, SnapshotLocked(entry), NowNs()});
 }
 
+uint64_t Catalog::NewGenerationLocked() {
+  if (!test_generations_.empty()) {
+    const uint64_t g = test_generations_.front();
+    test_generations_.erase(test_generations_.begin());
+    return g;
+  }
+  for (;;) {
+    uint64_t g = 0;
+    auto* bytes = reinterpret_cast<char*>(&g);
+    size_t got = 0;
+    while (got < sizeof(g)) {
+      const ssize_t n = ::getrandom(bytes + got, sizeof(g) - got, 0);
+      if (n < 0) {
+        SHMARRAY_CHECK(errno == EINTR);  // getrandom(0) only fails on a signal
+        continue;
+      }
+      got += static_cast<size_t>(n);
+    }
+    if (g != 0) return g;
+  }
+}
+
+absl::StatusOr<shm::Segment> Catalog::CreateSegment(shm::SegmentMeta* meta) {
+  // A name that exists is not ours to take (another process made it, or a
+  // 2^-64 coincidence): draw again. Never the user's "already exists".
+  constexpr int kAttempts = 16;
+  absl::Status last;
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    {
+      absl::MutexLock lock(&mu_);
+      meta->generation = NewGenerationLocked();
+    }
+    const std::string os_name = SegmentName(meta->generation);
+    absl::StatusOr<shm::Segment> seg = shm::Segment::Create(os_name, *meta, options_.mode);
+    if (!absl::IsAlreadyExists(seg.status())) return seg;
+    last = seg.status();
+    Log(LogLevel::kWarn, absl::StrCat("segment ", os_name, " exists already (", last.message(),
+                                      "); trying another generation"));
+  }
+  return absl::InternalError(absl::StrCat("cannot create a segment for ", Quoted(meta->name), ": ",
+                                          kAttempts, " generations in a row were taken (",
+                                          last.message(), ")"));
+}
+
 absl::StatusOr<CatalogEntry> Catalog::CreateArray(std::string_view name, const shm::Format& format,
                                                   const shm::Layout& layout,
                                                   const Initializer& init) {
@@ -332,7 +432,6 @@ absl::StatusOr<CatalogEntry> Catalog::CreateArray(std::string_view name, const s
   } catch (...) {
     return shm::StatusFromCurrentException();
   }
-  uint64_t generation;
   {
     absl::MutexLock lock(&mu_);
     if (entries_.count(name) > 0 || pending_.count(name) > 0) {
@@ -341,7 +440,6 @@ absl::StatusOr<CatalogEntry> Catalog::CreateArray(std::string_view name, const s
     SHMARRAY_RETURN_IF_ERROR(CheckQuotaLocked(name, nbytes));
     pending_.emplace(std::string(name), nbytes);
     pending_bytes_ += nbytes;
-    generation = next_generation_++;
   }
   auto release = [&] {
     absl::MutexLock lock(&mu_);
@@ -349,22 +447,21 @@ absl::StatusOr<CatalogEntry> Catalog::CreateArray(std::string_view name, const s
     pending_bytes_ -= nbytes;
   };
 
-  const std::string os_name = SegmentName(generation);
   shm::SegmentMeta meta;
   meta.kind = shm::SegmentKind::kArray;
-  meta.generation = generation;
   meta.name = std::string(name);
   meta.format = format.canonical();
   meta.layout = layout;
   meta.readonly = false;
   meta.data_size_bytes = nbytes;
   meta.created_unix_ns = NowNs();
-  absl::StatusOr<shm::Segment> seg = shm::Segment::Create(os_name, meta, options_.mode);
+  absl::StatusOr<shm::Segment> seg = CreateSegment(&meta);
   if (!seg.ok()) {
     release();
     return seg.status();
   }
-  ApplyGroup(os_name);
+  const uint64_t generation = meta.generation;
+  const std::string os_name = seg->os_name();
   absl::Status status;
   if (init) {
     try {
@@ -372,6 +469,11 @@ absl::StatusOr<CatalogEntry> Catalog::CreateArray(std::string_view name, const s
       status = init(view);
     } catch (...) {
       status = shm::StatusFromCurrentException();
+    }
+    if (status.ok() && seg->data() != nullptr && shm::SegmentFaulted(seg->data())) {
+      status = absl::DataLossError(
+          absl::StrCat("cannot create ", Quoted(name), ": its new segment ", os_name,
+                       " was truncated by another process while it was filled"));
     }
   }
   if (status.ok()) status = seg->Commit();
@@ -398,6 +500,7 @@ absl::StatusOr<CatalogEntry> Catalog::CreateArray(std::string_view name, const s
     pending_bytes_ -= nbytes;
     bytes_in_use_ += nbytes;
     entries_.emplace(e.name, e);
+    gates_[e.name] = std::make_shared<WriteTicket::Gate>(generation, false);
     EmitLocked(CatalogEventType::kCreated, e);
   }
   CachePut(std::move(*seg));
@@ -409,27 +512,38 @@ absl::StatusOr<CatalogEntry> Catalog::CreateView(std::string_view name, const Ca
   SHMARRAY_RETURN_IF_ERROR(ValidateName(name));
   const std::string base_name = source.kind == shm::SegmentKind::kView ? source.base : source.name;
   const uint64_t base_generation = source.data_generation();
-  absl::MutexLock lock(&mu_);
-  if (entries_.count(name) > 0 || pending_.count(name) > 0) {
-    return absl::AlreadyExistsError(absl::StrCat("array ", Quoted(name), " already exists"));
+  auto base_is_there = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> const CatalogEntry* {
+    auto base = entries_.find(base_name);
+    if (base == entries_.end() || base->second.generation != base_generation ||
+        base->second.kind != shm::SegmentKind::kArray) {
+      return nullptr;
+    }
+    return &base->second;
+  };
+  {
+    absl::MutexLock lock(&mu_);
+    if (entries_.count(name) > 0 || pending_.count(name) > 0) {
+      return absl::AlreadyExistsError(absl::StrCat("array ", Quoted(name), " already exists"));
+    }
+    const CatalogEntry* base = base_is_there();
+    if (base == nullptr) {
+      return absl::NotFoundError(
+          absl::StrCat("array ", Quoted(base_name), " was deleted or replaced"));
+    }
+    try {
+      layout.CheckWithin(base->data_size_bytes);
+    } catch (...) {
+      return shm::StatusFromCurrentException();
+    }
+    SHMARRAY_RETURN_IF_ERROR(CheckQuotaLocked(name, 0));
+    pending_.emplace(std::string(name), 0);
   }
-  auto base = entries_.find(base_name);
-  if (base == entries_.end() || base->second.generation != base_generation ||
-      base->second.kind != shm::SegmentKind::kArray) {
-    return absl::NotFoundError(
-        absl::StrCat("array ", Quoted(base_name), " was deleted or replaced"));
-  }
-  try {
-    layout.CheckWithin(base->second.data_size_bytes);
-  } catch (...) {
-    return shm::StatusFromCurrentException();
-  }
-  SHMARRAY_RETURN_IF_ERROR(CheckQuotaLocked(name, 0));
-  const uint64_t generation = next_generation_++;
-  const std::string os_name = SegmentName(generation);
+  auto release = [&] {
+    absl::MutexLock lock(&mu_);
+    pending_.erase(std::string(name));
+  };
   shm::SegmentMeta meta;
   meta.kind = shm::SegmentKind::kView;
-  meta.generation = generation;
   meta.name = std::string(name);
   meta.format = source.format.canonical();
   meta.layout = layout;
@@ -438,30 +552,46 @@ absl::StatusOr<CatalogEntry> Catalog::CreateView(std::string_view name, const Ca
   meta.base_generation = base_generation;
   meta.base_name = base_name;
   meta.created_unix_ns = NowNs();
-  SHMARRAY_ASSIGN_OR_RETURN(shm::Segment seg, shm::Segment::Create(os_name, meta, options_.mode));
-  ApplyGroup(os_name);
-  absl::Status committed = seg.Commit();
-  if (!committed.ok()) {
-    (void)shm::Segment::Unlink(os_name);
-    return committed;
+  absl::StatusOr<shm::Segment> seg = CreateSegment(&meta);
+  absl::Status status = seg.ok() ? seg->Commit() : seg.status();
+  if (!status.ok()) {
+    if (seg.ok()) (void)shm::Segment::Unlink(seg->os_name());
+    release();
+    return status;
   }
+  const std::string os_name = seg->os_name();
   CatalogEntry e;
-  e.name = std::string(name);
-  e.kind = shm::SegmentKind::kView;
-  e.generation = generation;
-  e.segment_name = base->second.segment_name;
-  e.own_segment_name = os_name;
-  e.format = source.format;
-  e.layout = layout;
-  e.readonly = false;
-  e.data_size_bytes = base->second.data_size_bytes;
-  e.base = base_name;
-  e.base_generation = base_generation;
-  e.created_unix_ns = meta.created_unix_ns;
-  entries_.emplace(e.name, e);
-  views_of_[base_name].insert(e.name);
-  EmitLocked(CatalogEventType::kCreated, e);
-  return SnapshotLocked(e);
+  {
+    absl::MutexLock lock(&mu_);
+    pending_.erase(std::string(name));
+    const CatalogEntry* base = base_is_there();
+    if (base == nullptr) {  // deleted while the segment was made
+      status = absl::NotFoundError(
+          absl::StrCat("array ", Quoted(base_name), " was deleted or replaced"));
+    } else {
+      e.name = std::string(name);
+      e.kind = shm::SegmentKind::kView;
+      e.generation = meta.generation;
+      e.segment_name = base->segment_name;
+      e.own_segment_name = os_name;
+      e.format = source.format;
+      e.layout = layout;
+      e.readonly = false;
+      e.data_size_bytes = base->data_size_bytes;
+      e.base = base_name;
+      e.base_generation = base_generation;
+      e.created_unix_ns = meta.created_unix_ns;
+      entries_.emplace(e.name, e);
+      views_of_[base_name].insert(e.name);
+      EmitLocked(CatalogEventType::kCreated, e);
+      e = SnapshotLocked(e);
+    }
+  }
+  if (!status.ok()) {
+    (void)shm::Segment::Unlink(os_name);
+    return status;
+  }
+  return e;
 }
 
 absl::StatusOr<CatalogEntry> Catalog::Lookup(std::string_view name) const {
@@ -510,19 +640,14 @@ absl::StatusOr<Catalog::Page> Catalog::List(std::string_view prefix, int page_si
   return page;
 }
 
-void Catalog::RemoveLocked(const std::string& name, std::vector<std::string>* removed) {
+void Catalog::RemoveLocked(const std::string& name, std::vector<CatalogEntry>* removed) {
   auto it = entries_.find(name);
   if (it == entries_.end()) return;
   CatalogEntry e = SnapshotLocked(it->second);
-  absl::Status s = shm::Segment::Unlink(e.own_segment_name);
-  if (!s.ok() && !absl::IsNotFound(s)) {
-    Log(LogLevel::kWarn, absl::StrCat("deleting ", Quoted(name), ": cannot unlink ",
-                                      e.own_segment_name, ": ", s.message()));
-  }
   if (e.kind == shm::SegmentKind::kArray) {
     bytes_in_use_ -= e.data_size_bytes;
-    CacheEvict(e.segment_name);
     views_of_.erase(e.name);
+    gates_.erase(e.name);
   } else {
     auto v = views_of_.find(e.base);
     if (v != views_of_.end()) {
@@ -531,60 +656,101 @@ void Catalog::RemoveLocked(const std::string& name, std::vector<std::string>* re
     }
   }
   entries_.erase(it);
-  removed->push_back(name);
   EmitLocked(CatalogEventType::kDeleted, e);
+  removed->push_back(std::move(e));
 }
 
 absl::StatusOr<std::vector<std::string>> Catalog::Delete(std::string_view name, bool cascade) {
   SHMARRAY_RETURN_IF_ERROR(ValidateName(name));
-  absl::MutexLock lock(&mu_);
-  auto it = entries_.find(name);
-  if (it == entries_.end()) {
-    return absl::NotFoundError(absl::StrCat("no array named ", Quoted(name)));
+  std::vector<CatalogEntry> removed;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = entries_.find(name);
+    if (it == entries_.end()) {
+      return absl::NotFoundError(absl::StrCat("no array named ", Quoted(name)));
+    }
+    std::vector<std::string> views;
+    auto v = views_of_.find(name);
+    if (v != views_of_.end()) views.assign(v->second.begin(), v->second.end());
+    if (!views.empty() && !cascade) {
+      std::vector<std::string> quoted;
+      for (const std::string& n : views) quoted.push_back(Quoted(n));
+      return absl::FailedPreconditionError(absl::StrCat("array ", Quoted(name), " has named views ",
+                                                        absl::StrJoin(quoted, ", "),
+                                                        "; delete them first or pass cascade"));
+    }
+    RemoveLocked(std::string(name), &removed);
+    for (const std::string& view : views) RemoveLocked(view, &removed);
   }
-  std::vector<std::string> views;
-  auto v = views_of_.find(name);
-  if (v != views_of_.end()) views.assign(v->second.begin(), v->second.end());
-  if (!views.empty() && !cascade) {
-    std::vector<std::string> quoted;
-    for (const std::string& n : views) quoted.push_back(Quoted(n));
-    return absl::FailedPreconditionError(absl::StrCat("array ", Quoted(name), " has named views ",
-                                                      absl::StrJoin(quoted, ", "),
-                                                      "; delete them first or pass cascade"));
+  // The names are gone; now the I/O, with no lock held: unlink, and drop the
+  // cached mapping (the munmap of a large array takes a while).
+  std::vector<std::string> names;
+  for (const CatalogEntry& e : removed) {
+    absl::Status s = shm::Segment::Unlink(e.own_segment_name);
+    if (!s.ok() && !absl::IsNotFound(s)) {
+      Log(LogLevel::kWarn, absl::StrCat("deleting ", Quoted(e.name), ": cannot unlink ",
+                                        e.own_segment_name, ": ", s.message()));
+    }
+    if (e.kind == shm::SegmentKind::kArray) CacheEvict(e.segment_name);
+    names.push_back(e.name);
   }
-  std::vector<std::string> removed;
-  const std::string key(name);
-  RemoveLocked(key, &removed);
-  for (const std::string& view : views) RemoveLocked(view, &removed);
-  return removed;
+  return names;
 }
 
 absl::StatusOr<CatalogEntry> Catalog::Seal(std::string_view name) {
   SHMARRAY_RETURN_IF_ERROR(ValidateName(name));
-  absl::MutexLock lock(&mu_);
-  auto it = entries_.find(name);
-  if (it == entries_.end()) {
-    return absl::NotFoundError(absl::StrCat("no array named ", Quoted(name)));
+  CatalogEntry entry;
+  std::shared_ptr<WriteTicket::Gate> gate;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = entries_.find(name);
+    if (it == entries_.end()) {
+      return absl::NotFoundError(absl::StrCat("no array named ", Quoted(name)));
+    }
+    const CatalogEntry& e = it->second;
+    if (e.kind == shm::SegmentKind::kView) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          Quoted(name), " is a named view of ", Quoted(e.base), "; seal the base array instead"));
+    }
+    if (e.readonly) return SnapshotLocked(e);
+    entry = e;
+    gate = gates_.at(e.name);
   }
-  CatalogEntry& e = it->second;
-  if (e.kind == shm::SegmentKind::kView) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        Quoted(name), " is a named view of ", Quoted(e.base), "; seal the base array instead"));
+  // No new writes; wait for those in flight (each is one chunk or one copy).
+  {
+    absl::MutexLock lock(&gate->mu);
+    gate->closed = true;
+    gate->mu.Await(absl::Condition(
+        +[](WriteTicket::Gate* g) ABSL_NO_THREAD_SAFETY_ANALYSIS { return g->writers == 0; },
+        gate.get()));
   }
-  if (e.readonly) return SnapshotLocked(e);
-  SHMARRAY_RETURN_IF_ERROR(SealSegment(e));
-  e.readonly = true;
-  EmitLocked(CatalogEventType::kSealed, e);
-  return SnapshotLocked(e);
+  absl::Status sealed = SealSegment(entry);
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = entries_.find(name);
+    const bool same = it != entries_.end() && it->second.generation == entry.generation;
+    if (!sealed.ok()) {
+      // Writes may go on unless another Seal got through meanwhile.
+      if (same && !it->second.readonly) {
+        absl::MutexLock gate_lock(&gate->mu);
+        gate->closed = false;
+      }
+      if (!same && absl::IsNotFound(sealed)) {
+        return absl::NotFoundError(absl::StrCat("array ", Quoted(name), " was deleted"));
+      }
+      return sealed;
+    }
+    if (!same) return absl::NotFoundError(absl::StrCat("array ", Quoted(name), " was deleted"));
+    if (!it->second.readonly) {
+      it->second.readonly = true;
+      EmitLocked(CatalogEventType::kSealed, it->second);
+    }
+    entry = SnapshotLocked(it->second);
+  }
+  return entry;
 }
 
 absl::Status Catalog::SealSegment(const CatalogEntry& entry) {
-  absl::MutexLock lock(&cache_mu_);
-  auto it = cache_index_.find(entry.segment_name);
-  if (it != cache_index_.end() && it->second->writable() &&
-      it->second->meta().generation == entry.generation) {
-    return it->second->Seal();
-  }
   SHMARRAY_ASSIGN_OR_RETURN(
       shm::Segment seg, shm::Segment::Open(entry.segment_name, shm::Segment::Access::kReadWrite));
   if (seg.meta().generation != entry.generation) {
@@ -593,28 +759,100 @@ absl::Status Catalog::SealSegment(const CatalogEntry& entry) {
   return seg.Seal();
 }
 
-void Catalog::CachePut(shm::Segment segment) {
-  absl::MutexLock lock(&cache_mu_);
-  const std::string os_name = segment.os_name();
-  auto it = cache_index_.find(os_name);
-  if (it != cache_index_.end()) {
-    lru_.erase(it->second);
-    cache_index_.erase(it);
+absl::StatusOr<Catalog::WriteTicket> Catalog::BeginWrite(const CatalogEntry& entry) const {
+  const std::string& array = entry.kind == shm::SegmentKind::kView ? entry.base : entry.name;
+  std::shared_ptr<WriteTicket::Gate> gate;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = gates_.find(array);
+    if (it == gates_.end() || it->second->generation != entry.data_generation()) {
+      return absl::NotFoundError(absl::StrCat("array ", Quoted(array), " was deleted or replaced"));
+    }
+    gate = it->second;
   }
-  lru_.push_front(std::move(segment));
-  cache_index_[os_name] = lru_.begin();
-  while (lru_.size() > options_.mapping_cache_size) {
-    cache_index_.erase(lru_.back().os_name());
-    lru_.pop_back();
+  {
+    absl::MutexLock lock(&gate->mu);
+    if (gate->closed) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("cannot write to ", Quoted(entry.name), ": it is read-only (sealed)"));
+    }
+  }
+  WriteTicket ticket;
+  ticket.gate_ = std::move(gate);
+  ticket.name_ = entry.name;
+  return ticket;
+}
+
+absl::Status Catalog::CheckSeal(const CatalogEntry& entry) const {
+  if (!entry.readonly) return absl::OkStatus();
+  const std::string path = absl::StrCat("/dev/shm/", entry.segment_name);
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    return absl::NotFoundError(absl::StrCat("array ", Quoted(entry.name), " was deleted"));
+  }
+  if ((st.st_mode & 0222) == 0) return absl::OkStatus();
+  char mode[16];
+  std::snprintf(mode, sizeof(mode), "%04o", static_cast<unsigned>(st.st_mode & 07777));
+  return absl::DataLossError(absl::StrCat(
+      "array ", Quoted(entry.name), " was sealed, but its segment ", entry.segment_name,
+      " is writable again (mode ", mode, "): a process of uid ", st.st_uid,
+      " (its owner) or root changed it after the seal, so its bytes may have changed; delete "
+      "it, or copy what you can trust"));
+}
+
+void Catalog::CachePut(shm::Segment segment) {
+  std::vector<shm::Segment> dropped;  // destroyed (unmapped) after the lock
+  {
+    absl::MutexLock lock(&cache_mu_);
+    const std::string os_name = segment.os_name();
+    auto it = cache_index_.find(os_name);
+    if (it != cache_index_.end()) {
+      dropped.push_back(std::move(*it->second));
+      lru_.erase(it->second);
+      cache_index_.erase(it);
+    }
+    lru_.push_front(std::move(segment));
+    cache_index_[os_name] = lru_.begin();
+    while (lru_.size() > options_.mapping_cache_size) {
+      cache_index_.erase(lru_.back().os_name());
+      dropped.push_back(std::move(lru_.back()));
+      lru_.pop_back();
+    }
   }
 }
 
 void Catalog::CacheEvict(const std::string& os_name) {
+  // Declared before the lock: destroyed (unmapped) after it is released.
+  std::optional<shm::Segment> dropped;
   absl::MutexLock lock(&cache_mu_);
   auto it = cache_index_.find(os_name);
   if (it == cache_index_.end()) return;
+  dropped.emplace(std::move(*it->second));
   lru_.erase(it->second);
   cache_index_.erase(it);
+}
+
+absl::Status Catalog::CheckIntact(const CatalogEntry& entry, const shm::AnyView& view) {
+  if (view.data() == nullptr || !shm::SegmentFaulted(view.data())) return absl::OkStatus();
+  {
+    // Drop the damaged mapping (if it is the cached one) so that the next
+    // request opens the segment again and sees what is left of it.
+    std::optional<shm::Segment> dropped;
+    absl::MutexLock lock(&cache_mu_);
+    auto it = cache_index_.find(entry.segment_name);
+    if (it != cache_index_.end() && it->second->data() != nullptr &&
+        shm::SegmentFaulted(it->second->data())) {
+      dropped.emplace(std::move(*it->second));
+      lru_.erase(it->second);
+      cache_index_.erase(it);
+    }
+  }
+  Log(LogLevel::kWarn, absl::StrCat("array ", Quoted(entry.name), ": segment ", entry.segment_name,
+                                    " was truncated by another process during a request"));
+  return absl::DataLossError(absl::StrCat("array ", Quoted(entry.name),
+                                          " lost its memory during this request: another process "
+                                          "truncated its segment ",
+                                          entry.segment_name, "; the request did not complete"));
 }
 
 absl::StatusOr<shm::AnyView> Catalog::Map(const CatalogEntry& entry, bool writable) {
@@ -622,19 +860,25 @@ absl::StatusOr<shm::AnyView> Catalog::Map(const CatalogEntry& entry, bool writab
     return absl::FailedPreconditionError(
         absl::StrCat("array ", Quoted(entry.name), " is read-only (sealed)"));
   }
+  SHMARRAY_RETURN_IF_ERROR(CheckSeal(entry));
   std::shared_ptr<const void> mapping;
   std::byte* data = nullptr;
   bool handle_writable = false;
   {
+    // Declared before the lock: destroyed (unmapped) after it is released.
+    std::optional<shm::Segment> dropped;
     absl::MutexLock lock(&cache_mu_);
     auto it = cache_index_.find(entry.segment_name);
     if (it != cache_index_.end()) {
-      if (it->second->meta().generation == entry.data_generation()) {
+      const shm::Segment& seg = *it->second;
+      const bool faulted = seg.data() != nullptr && shm::SegmentFaulted(seg.data());
+      if (seg.meta().generation == entry.data_generation() && !faulted) {
         lru_.splice(lru_.begin(), lru_, it->second);
         mapping = lru_.front().mapping();
         data = lru_.front().data();
         handle_writable = lru_.front().writable();
       } else {
+        dropped.emplace(std::move(*it->second));
         lru_.erase(it->second);
         cache_index_.erase(it);
       }
@@ -651,7 +895,8 @@ absl::StatusOr<shm::AnyView> Catalog::Map(const CatalogEntry& entry, bool writab
       if (absl::IsNotFound(seg.status())) {
         return absl::NotFoundError(absl::StrCat("array ", Quoted(entry.name), " was deleted"));
       }
-      return seg.status();
+      return absl::Status(seg.status().code(),
+                          absl::StrCat("array ", Quoted(entry.name), ": ", seg.status().message()));
     }
     if (seg->meta().generation != entry.data_generation()) {
       return absl::AbortedError(absl::StrCat("array ", Quoted(entry.name), " was replaced"));
@@ -686,6 +931,11 @@ int64_t Catalog::TEST_bytes_in_use() const {
 size_t Catalog::TEST_cached_mappings() const {
   absl::MutexLock lock(&cache_mu_);
   return lru_.size();
+}
+
+void Catalog::TEST_SetNextGenerations(std::vector<uint64_t> generations) {
+  absl::MutexLock lock(&mu_);
+  test_generations_ = std::move(generations);
 }
 
 }  // namespace shmarray::server

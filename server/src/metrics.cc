@@ -24,6 +24,7 @@
 #include "absl/strings/str_cat.h"
 #include "address.h"
 #include "shmarray/server/log.h"
+#include "shmarray/shm/status.h"
 
 namespace shmarray::server::internal {
 namespace {
@@ -101,12 +102,8 @@ RecoveryCounts CountRecovery(const std::vector<std::string>& actions, const Cata
 
 absl::Status ValidateMetricsListen(const std::string& listen, bool insecure) {
   if (listen.empty()) return absl::OkStatus();
-  const auto hp = SplitHostPort(listen);
-  if (!hp) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--metrics-listen '", listen, "' is not HOST:PORT"));
-  }
-  if (!IsLoopback(hp->first) && !insecure) {
+  SHMARRAY_ASSIGN_OR_RETURN(const ListenAddress address, ResolveListen(listen, "--metrics-listen"));
+  if (!address.loopback && !insecure) {
     return absl::InvalidArgumentError(
         absl::StrCat("--metrics-listen ", listen,
                      " is not a loopback address: the metrics endpoint has no TLS and no "

@@ -10,6 +10,7 @@
 #include <grp.h>
 #include <grpcpp/ext/health_check_service_server_builder_option.h>
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -36,6 +37,7 @@
 #include "service_internal.h"
 #include "shmarray/server/auth.h"
 #include "shmarray/server/catalog.h"
+#include "shmarray/shm/segment.h"
 #include "shmarray/shm/status.h"
 
 namespace shmarray::server {
@@ -54,7 +56,8 @@ bool ValidInstance(std::string_view s) {
   return true;
 }
 
-using internal::IsLoopback;
+using internal::ListenAddress;
+using internal::ResolveListen;
 using internal::SplitHostPort;
 
 absl::StatusOr<std::string> ReadFile(const std::string& path, const std::string& what) {
@@ -197,11 +200,14 @@ absl::Status ValidateOptions(const ServerOptions& options) {
       return absl::InvalidArgumentError(
           absl::StrCat("--listen '", options.listen, "' is not HOST:PORT"));
     }
-    if (!IsLoopback(hp->first) && options.tls_cert.empty() && !options.insecure) {
+    // Every local user can connect to a TCP port, loopback included: without
+    // a token, the socket's and the segments' modes would protect nothing.
+    if (options.token_file.empty() && !options.insecure) {
       return absl::InvalidArgumentError(absl::StrCat(
           "--listen ", options.listen,
-          " is not a loopback address: give --tls-cert/--tls-key, or --insecure to serve "
-          "plaintext"));
+          " without --token-file would let every user who can reach the port (on a loopback "
+          "address: every local user) read, write and delete arrays: give --token-file, or "
+          "--insecure to accept that"));
     }
   } else if (!options.tls_cert.empty()) {
     return absl::InvalidArgumentError("--tls-cert/--tls-key need --listen HOST:PORT");
@@ -242,6 +248,18 @@ Server::~Server() { Shutdown(); }
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
   SHMARRAY_RETURN_IF_ERROR(ValidateOptions(options));
   SetLogLevel(options.log_level);
+  // A client that truncates a segment must not be able to kill the daemon
+  // with SIGBUS (see shm/segment.h).
+  SHMARRAY_RETURN_IF_ERROR(shm::InstallSegmentFaultHandler());
+  std::optional<ListenAddress> tcp;
+  if (!options.listen.empty()) {
+    SHMARRAY_ASSIGN_OR_RETURN(tcp, ResolveListen(options.listen, "--listen"));
+    if (!tcp->loopback && options.tls_cert.empty() && !options.insecure) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--listen ", options.listen, " is not a loopback address (it resolves to ", tcp->numeric,
+          "): give --tls-cert/--tls-key, or --insecure to serve plaintext"));
+    }
+  }
   auto impl = std::make_unique<Impl>();
   impl->options = options;
   impl->prefix = SegmentPrefix(options.instance);
@@ -311,6 +329,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     observers.push_back(std::make_unique<internal::CallObserverFactory>(metrics));
     builder.experimental().SetInterceptorCreators(std::move(observers));
   }
+  // One socket per listener: with SO_REUSEPORT, gRPC clones a listener per
+  // poller, and a clone of "HOST:0" binds another random port.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
   builder.SetMaxSendMessageSize(kMaxMessageBytes);
   if (options.unix_socket) {
@@ -320,9 +341,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     SHMARRAY_RETURN_IF_ERROR(ClaimSocketPath(impl->socket_path));
     builder.AddListeningPort("unix:" + impl->socket_path, grpc::InsecureServerCredentials());
   }
-  if (!options.listen.empty()) {
-    builder.AddListeningPort(options.listen, tcp_creds, &impl->tcp_port);
-  }
+  if (tcp) builder.AddListeningPort(tcp->numeric, tcp_creds, &impl->tcp_port);
   builder.RegisterService(impl->service.get());
   builder.RegisterService(impl->reflection.get());
   builder.RegisterService(impl->health.get());
@@ -343,10 +362,23 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     if (group) (void)::chown(impl->socket_path.c_str(), static_cast<uid_t>(-1), *group);
     Log(LogLevel::kInfo, absl::StrCat("listening on unix ", impl->socket_path));
   }
-  if (!options.listen.empty()) {
-    auto hp = SplitHostPort(options.listen);
-    Log(LogLevel::kInfo, absl::StrCat("listening on tcp ", hp->first, ":", impl->tcp_port,
-                                      options.tls_cert.empty() ? "" : " (tls)"));
+  if (tcp) {
+    const std::string ip = tcp->numeric.substr(0, tcp->numeric.rfind(':'));
+    const std::string bound = absl::StrCat(ip, ":", impl->tcp_port);
+    Log(LogLevel::kInfo,
+        absl::StrCat("listening on tcp ", bound, options.tls_cert.empty() ? "" : " (tls)",
+                     options.token_file.empty() ? "" : " (token)",
+                     tcp->numeric == options.listen ? "" : absl::StrCat(" for ", options.listen)));
+    if (options.token_file.empty()) {
+      Log(LogLevel::kWarn, absl::StrCat("tcp ", bound,
+                                        " accepts every client without a token (--insecure): "
+                                        "anyone who can reach it can read, write and delete"));
+    }
+    if (!tcp->loopback && options.tls_cert.empty()) {
+      Log(LogLevel::kWarn, absl::StrCat("tcp ", bound,
+                                        " is plaintext on a non-loopback address "
+                                        "(--insecure)"));
+    }
   }
   if (!options.metrics_listen.empty()) {
     auto hp = SplitHostPort(options.metrics_listen);

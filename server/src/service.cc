@@ -28,6 +28,9 @@ namespace {
 constexpr int kReadMethod = 7;
 constexpr int kWriteMethod = 8;
 constexpr int64_t kDefaultChunkBytes = int64_t{1} << 20;
+// Smaller chunk_size requests are raised to this: a 1-byte chunk would turn
+// one Read into a message per byte.
+constexpr int64_t kMinChunkBytes = int64_t{64} << 10;
 // 4 MiB minus room for the message header, so that a whole ReadResponse fits
 // gRPC's default 4 MiB receive limit of clients.
 constexpr int64_t kMaxChunkBytes = (int64_t{4} << 20) - 16;
@@ -286,12 +289,64 @@ absl::Status ArrayServiceImpl::Authorize(grpc::ServerContext* ctx) const {
   return auth_->Check(std::string_view(it->second.data(), it->second.size()));
 }
 
-grpc::Status ArrayServiceImpl::Create(grpc::ServerContext* ctx, const v1::CreateRequest* req,
-                                      v1::ArrayInfo* resp) {
+template <typename Req, typename Resp>
+grpc::Status ArrayServiceImpl::ServeUnary(grpc::ServerContext* ctx,
+                                          grpc::ServerUnaryStreamer<Req, Resp>* stream,
+                                          absl::Status (ArrayServiceImpl::*impl)(const Req&,
+                                                                                 Resp*)) {
   CallScope scope(this);
   absl::Status s = scope.status().ok() ? Authorize(ctx) : scope.status();
-  if (s.ok()) s = CreateImpl(*req, resp);
+  if (!s.ok()) return ToGrpcStatus(s);
+  Req req;
+  if (!stream->Read(&req)) {
+    const std::string& type = Req::descriptor()->name();
+    return ToGrpcStatus(absl::InvalidArgumentError(
+        absl::StrCat("malformed ", type, " message: the request is not a valid ",
+                     Req::descriptor()->full_name())));
+  }
+  Resp resp;
+  s = (this->*impl)(req, &resp);
+  if (s.ok() && !stream->Write(resp, grpc::WriteOptions().set_last_message())) {
+    s = absl::CancelledError("the client went away");
+  }
   return ToGrpcStatus(s);
+}
+
+grpc::Status ArrayServiceImpl::StreamedCreate(
+    grpc::ServerContext* ctx, grpc::ServerUnaryStreamer<v1::CreateRequest, v1::ArrayInfo>* stream) {
+  return ServeUnary(ctx, stream, &ArrayServiceImpl::CreateImpl);
+}
+
+grpc::Status ArrayServiceImpl::StreamedStat(
+    grpc::ServerContext* ctx, grpc::ServerUnaryStreamer<v1::StatRequest, v1::ArrayInfo>* stream) {
+  return ServeUnary(ctx, stream, &ArrayServiceImpl::StatImpl);
+}
+
+grpc::Status ArrayServiceImpl::StreamedList(
+    grpc::ServerContext* ctx,
+    grpc::ServerUnaryStreamer<v1::ListRequest, v1::ListResponse>* stream) {
+  return ServeUnary(ctx, stream, &ArrayServiceImpl::ListImpl);
+}
+
+grpc::Status ArrayServiceImpl::StreamedDelete(
+    grpc::ServerContext* ctx,
+    grpc::ServerUnaryStreamer<v1::DeleteRequest, v1::DeleteResponse>* stream) {
+  return ServeUnary(ctx, stream, &ArrayServiceImpl::DeleteImpl);
+}
+
+grpc::Status ArrayServiceImpl::StreamedSeal(
+    grpc::ServerContext* ctx, grpc::ServerUnaryStreamer<v1::SealRequest, v1::ArrayInfo>* stream) {
+  return ServeUnary(ctx, stream, &ArrayServiceImpl::SealImpl);
+}
+
+grpc::Status ArrayServiceImpl::StreamedSlice(
+    grpc::ServerContext* ctx, grpc::ServerUnaryStreamer<v1::SliceRequest, v1::ArrayInfo>* stream) {
+  return ServeUnary(ctx, stream, &ArrayServiceImpl::SliceImpl);
+}
+
+grpc::Status ArrayServiceImpl::StreamedCopy(
+    grpc::ServerContext* ctx, grpc::ServerUnaryStreamer<v1::CopyRequest, v1::ArrayInfo>* stream) {
+  return ServeUnary(ctx, stream, &ArrayServiceImpl::CopyImpl);
 }
 
 absl::Status ArrayServiceImpl::CreateImpl(const v1::CreateRequest& req, v1::ArrayInfo* resp) {
@@ -314,12 +369,23 @@ absl::Status ArrayServiceImpl::CreateImpl(const v1::CreateRequest& req, v1::Arra
     format = shm::Format::Parse(parsed.canonical());
     int64_t itemsize = format.itemsize();
     if (req.itemsize() != 0) {
-      if (req.itemsize() < format.itemsize() || req.itemsize() > shm::kMaxItemsizeBytes) {
+      if (req.itemsize() > shm::kMaxItemsizeBytes) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("itemsize ", req.itemsize(), " is too large: at most ",
+                         shm::kMaxItemsizeBytes, " bytes (2^40) per item are allowed"));
+      }
+      if (req.itemsize() < format.itemsize()) {
         return absl::InvalidArgumentError(absl::StrCat(
             "itemsize ", req.itemsize(), " is invalid for format ", Quoted(format.canonical()),
             ": it must be at least the format's ", format.itemsize(), " bytes"));
       }
       itemsize = req.itemsize();
+    }
+    if (format.canonical().size() > shm::kMaxStoredFormatLength) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "format is too long: its canonical form ", Quoted(format.canonical().substr(0, 40)),
+          "... has ", format.canonical().size(), " characters; at most ",
+          shm::kMaxStoredFormatLength, " can be stored with an array"));
     }
     const std::vector<int64_t> shape(req.shape().begin(), req.shape().end());
     layout = shm::Layout::Contiguous(itemsize, shape, order);
@@ -352,58 +418,34 @@ absl::Status ArrayServiceImpl::CreateImpl(const v1::CreateRequest& req, v1::Arra
   return absl::OkStatus();
 }
 
-grpc::Status ArrayServiceImpl::Stat(grpc::ServerContext* ctx, const v1::StatRequest* req,
-                                    v1::ArrayInfo* resp) {
-  CallScope scope(this);
-  absl::Status s = scope.status().ok() ? Authorize(ctx) : scope.status();
-  if (!s.ok()) return ToGrpcStatus(s);
-  absl::StatusOr<CatalogEntry> entry = catalog_->Lookup(req->name());
-  if (!entry.ok()) return ToGrpcStatus(entry.status());
-  FillInfo(*entry, entry->layout, resp);
-  return grpc::Status::OK;
+absl::Status ArrayServiceImpl::StatImpl(const v1::StatRequest& req, v1::ArrayInfo* resp) {
+  SHMARRAY_ASSIGN_OR_RETURN(CatalogEntry entry, catalog_->Lookup(req.name()));
+  // A client attaches with what Stat says: a sealed array whose seal was
+  // undone is reported, not handed out as read-only for good.
+  SHMARRAY_RETURN_IF_ERROR(catalog_->CheckSeal(entry));
+  FillInfo(entry, entry.layout, resp);
+  return absl::OkStatus();
 }
 
-grpc::Status ArrayServiceImpl::List(grpc::ServerContext* ctx, const v1::ListRequest* req,
-                                    v1::ListResponse* resp) {
-  CallScope scope(this);
-  absl::Status s = scope.status().ok() ? Authorize(ctx) : scope.status();
-  if (!s.ok()) return ToGrpcStatus(s);
-  absl::StatusOr<Catalog::Page> page =
-      catalog_->List(req->prefix(), req->page_size(), req->page_token());
-  if (!page.ok()) return ToGrpcStatus(page.status());
-  for (const CatalogEntry& e : page->entries) FillInfo(e, e.layout, resp->add_arrays());
-  resp->set_next_page_token(page->next_token);
-  return grpc::Status::OK;
+absl::Status ArrayServiceImpl::ListImpl(const v1::ListRequest& req, v1::ListResponse* resp) {
+  SHMARRAY_ASSIGN_OR_RETURN(Catalog::Page page,
+                            catalog_->List(req.prefix(), req.page_size(), req.page_token()));
+  for (const CatalogEntry& e : page.entries) FillInfo(e, e.layout, resp->add_arrays());
+  resp->set_next_page_token(page.next_token);
+  return absl::OkStatus();
 }
 
-grpc::Status ArrayServiceImpl::Delete(grpc::ServerContext* ctx, const v1::DeleteRequest* req,
-                                      v1::DeleteResponse* resp) {
-  CallScope scope(this);
-  absl::Status s = scope.status().ok() ? Authorize(ctx) : scope.status();
-  if (!s.ok()) return ToGrpcStatus(s);
-  absl::StatusOr<std::vector<std::string>> deleted = catalog_->Delete(req->name(), req->cascade());
-  if (!deleted.ok()) return ToGrpcStatus(deleted.status());
-  for (const std::string& n : *deleted) resp->add_deleted(n);
-  return grpc::Status::OK;
+absl::Status ArrayServiceImpl::DeleteImpl(const v1::DeleteRequest& req, v1::DeleteResponse* resp) {
+  SHMARRAY_ASSIGN_OR_RETURN(std::vector<std::string> deleted,
+                            catalog_->Delete(req.name(), req.cascade()));
+  for (const std::string& n : deleted) resp->add_deleted(n);
+  return absl::OkStatus();
 }
 
-grpc::Status ArrayServiceImpl::Seal(grpc::ServerContext* ctx, const v1::SealRequest* req,
-                                    v1::ArrayInfo* resp) {
-  CallScope scope(this);
-  absl::Status s = scope.status().ok() ? Authorize(ctx) : scope.status();
-  if (!s.ok()) return ToGrpcStatus(s);
-  absl::StatusOr<CatalogEntry> entry = catalog_->Seal(req->name());
-  if (!entry.ok()) return ToGrpcStatus(entry.status());
-  FillInfo(*entry, entry->layout, resp);
-  return grpc::Status::OK;
-}
-
-grpc::Status ArrayServiceImpl::Slice(grpc::ServerContext* ctx, const v1::SliceRequest* req,
-                                     v1::ArrayInfo* resp) {
-  CallScope scope(this);
-  absl::Status s = scope.status().ok() ? Authorize(ctx) : scope.status();
-  if (s.ok()) s = SliceImpl(*req, resp);
-  return ToGrpcStatus(s);
+absl::Status ArrayServiceImpl::SealImpl(const v1::SealRequest& req, v1::ArrayInfo* resp) {
+  SHMARRAY_ASSIGN_OR_RETURN(CatalogEntry entry, catalog_->Seal(req.name()));
+  FillInfo(entry, entry.layout, resp);
+  return absl::OkStatus();
 }
 
 absl::Status ArrayServiceImpl::SliceImpl(const v1::SliceRequest& req, v1::ArrayInfo* resp) {
@@ -417,14 +459,6 @@ absl::Status ArrayServiceImpl::SliceImpl(const v1::SliceRequest& req, v1::ArrayI
   SHMARRAY_ASSIGN_OR_RETURN(CatalogEntry view, catalog_->CreateView(req.new_name(), entry, layout));
   FillInfo(view, view.layout, resp);
   return absl::OkStatus();
-}
-
-grpc::Status ArrayServiceImpl::Copy(grpc::ServerContext* ctx, const v1::CopyRequest* req,
-                                    v1::ArrayInfo* resp) {
-  CallScope scope(this);
-  absl::Status s = scope.status().ok() ? Authorize(ctx) : scope.status();
-  if (s.ok()) s = CopyImpl(*req, resp);
-  return ToGrpcStatus(s);
 }
 
 absl::Status ArrayServiceImpl::CopyImpl(const v1::CopyRequest& req, v1::ArrayInfo* resp) {
@@ -451,14 +485,14 @@ absl::Status ArrayServiceImpl::CopyImpl(const v1::CopyRequest& req, v1::ArrayInf
     } catch (...) {
       return shm::StatusFromCurrentException();
     }
-    Catalog::Initializer init = [this, &src](const shm::AnyView& dst) -> absl::Status {
+    Catalog::Initializer init = [&](const shm::AnyView& dst) -> absl::Status {
       try {
         shm::CopyInto(dst, src);
       } catch (...) {
         return shm::StatusFromCurrentException();
       }
       if (metrics_ != nullptr) metrics_->AddBytesCopied(src.nbytes());
-      return absl::OkStatus();
+      return catalog_->CheckIntact(src_entry, src);
     };
     SHMARRAY_ASSIGN_OR_RETURN(
         CatalogEntry entry, catalog_->CreateArray(req.new_name(), src_entry.format, layout, init));
@@ -472,11 +506,16 @@ absl::Status ArrayServiceImpl::CopyImpl(const v1::CopyRequest& req, v1::ArrayInf
   }
   SHMARRAY_ASSIGN_OR_RETURN(shm::AnyView dst,
                             MapSelection(*catalog_, dst_entry, req.destination_index(), true));
-  try {
-    shm::CopyInto(dst, src);
-  } catch (...) {
-    return shm::StatusFromCurrentException();
-  }
+  SHMARRAY_ASSIGN_OR_RETURN(Catalog::WriteTicket ticket, catalog_->BeginWrite(dst_entry));
+  SHMARRAY_RETURN_IF_ERROR(ticket.Run([&]() -> absl::Status {
+    try {
+      shm::CopyInto(dst, src);
+    } catch (...) {
+      return shm::StatusFromCurrentException();
+    }
+    SHMARRAY_RETURN_IF_ERROR(catalog_->CheckIntact(src_entry, src));
+    return catalog_->CheckIntact(dst_entry, dst);
+  }));
   if (metrics_ != nullptr) metrics_->AddBytesCopied(src.nbytes());
   FillInfo(dst_entry, dst.layout(), resp);
   return absl::OkStatus();
@@ -513,8 +552,9 @@ absl::Status ArrayServiceImpl::ReadImpl(
     return absl::InvalidArgumentError(
         absl::StrCat("chunk_size ", req.chunk_size(), " is negative"));
   }
-  const int64_t chunk = req.chunk_size() == 0 ? kDefaultChunkBytes
-                                              : std::min<int64_t>(req.chunk_size(), kMaxChunkBytes);
+  const int64_t chunk = req.chunk_size() == 0
+                            ? kDefaultChunkBytes
+                            : std::clamp<int64_t>(req.chunk_size(), kMinChunkBytes, kMaxChunkBytes);
   SHMARRAY_ASSIGN_OR_RETURN(CatalogEntry entry, catalog_->Lookup(req.name()));
   SHMARRAY_ASSIGN_OR_RETURN(shm::AnyView sel, MapSelection(*catalog_, entry, req.index(), false));
 
@@ -535,13 +575,18 @@ absl::Status ArrayServiceImpl::ReadImpl(
   }
   const int64_t total = sel.nbytes();
   const bool contiguous = order == shm::Order::kC ? sel.is_c_contig() : sel.is_f_contig();
+  // Zero copy only for sealed arrays: no other uid can shrink their segment
+  // any more. The bytes of a writable array are copied here, where a
+  // truncation by another process is a recorded fault (DATA_LOSS), not an
+  // EFAULT inside gRPC's sendmsg that would break the whole connection.
+  const bool zero_copy = contiguous && entry.readonly;
   for (int64_t begin = 0; begin < total; begin += chunk) {
     if (ctx->IsCancelled()) return absl::CancelledError("the read was cancelled");
     const int64_t len = std::min(chunk, total - begin);
     uint8_t header[proto::kMaxDataFieldHeaderBytes];
     const size_t header_len = proto::DataFieldHeader(len, header);
     grpc::ByteBuffer message;
-    if (contiguous) {
+    if (zero_copy) {
       // Zero copy: the slice references the mapping and keeps it alive.
       grpc::Slice parts[2] = {
           grpc::Slice(header, header_len),
@@ -553,17 +598,24 @@ absl::Status ArrayServiceImpl::ReadImpl(
       uint8_t* out = const_cast<uint8_t*>(buf.begin());
       std::memcpy(out, header, header_len);
       try {
-        shm::PackRange(sel.layout(), sel.data(), order, begin, len,
-                       reinterpret_cast<std::byte*>(out + header_len));
+        if (contiguous) {
+          std::memcpy(out + header_len, sel.first() + begin, static_cast<size_t>(len));
+        } else {
+          shm::PackRange(sel.layout(), sel.data(), order, begin, len,
+                         reinterpret_cast<std::byte*>(out + header_len));
+        }
       } catch (...) {
         return shm::StatusFromCurrentException();
       }
+      SHMARRAY_RETURN_IF_ERROR(catalog_->CheckIntact(entry, sel));
       message = grpc::ByteBuffer(&buf, 1);
     }
     if (!writer->Write(message)) return absl::CancelledError("the client went away");
     if (metrics_ != nullptr) metrics_->AddBytesRead(len);
   }
-  return absl::OkStatus();
+  // (A zero-copy chunk read by gRPC in user space, e.g. for TLS, after its
+  // segment was cut would have sent zeros: say so in the status.)
+  return catalog_->CheckIntact(entry, sel);
 }
 
 grpc::Status ArrayServiceImpl::WriteRaw(grpc::ServerContext* ctx,
@@ -614,6 +666,7 @@ absl::Status ArrayServiceImpl::WriteImpl(grpc::ServerReader<grpc::ByteBuffer>* r
         ShapeString(layout.shape), ", itemsize ", layout.itemsize, ")"));
   }
   SHMARRAY_ASSIGN_OR_RETURN(shm::AnyView sel, MapSelection(*catalog_, entry, target.index(), true));
+  SHMARRAY_ASSIGN_OR_RETURN(Catalog::WriteTicket ticket, catalog_->BeginWrite(entry));
   int64_t written = 0;
   // The received slices (references into gRPC's buffers) and the payload
   // parts within them; reused across messages.
@@ -651,14 +704,26 @@ absl::Status ArrayServiceImpl::WriteImpl(grpc::ServerReader<grpc::ByteBuffer>* r
           absl::StrCat("the stream carries more than the announced ", total, " bytes (",
                        written + len, " so far); the first ", written, " bytes were written"));
     }
-    for (const auto& [data, n] : parts) {
-      try {
-        shm::UnpackRange(data, written, n, order, sel.layout(), sel.data());
-      } catch (...) {
-        return shm::StatusFromCurrentException();
+    // One chunk under the write ticket: a Seal waits for it, and no chunk
+    // starts once the array is sealed.
+    absl::Status copied = ticket.Run([&]() -> absl::Status {
+      for (const auto& [data, n] : parts) {
+        try {
+          shm::UnpackRange(data, written, n, order, sel.layout(), sel.data());
+        } catch (...) {
+          return shm::StatusFromCurrentException();
+        }
+        if (metrics_ != nullptr) metrics_->AddBytesWritten(n);
+        written += n;
       }
-      if (metrics_ != nullptr) metrics_->AddBytesWritten(n);
-      written += n;
+      return catalog_->CheckIntact(entry, sel);
+    });
+    if (!copied.ok()) {
+      if (absl::IsFailedPrecondition(copied)) {
+        return absl::FailedPreconditionError(
+            absl::StrCat(copied.message(), "; the first ", written, " bytes were written"));
+      }
+      return copied;
     }
   }
   if (written != total) {
@@ -670,12 +735,17 @@ absl::Status ArrayServiceImpl::WriteImpl(grpc::ServerReader<grpc::ByteBuffer>* r
   return absl::OkStatus();
 }
 
-grpc::Status ArrayServiceImpl::Watch(grpc::ServerContext* ctx, const v1::WatchRequest* req,
-                                     grpc::ServerWriter<v1::WatchEvent>* writer) {
+grpc::Status ArrayServiceImpl::StreamedWatch(
+    grpc::ServerContext* ctx, grpc::ServerSplitStreamer<v1::WatchRequest, v1::WatchEvent>* writer) {
   CallScope scope(this);
   absl::Status s = scope.status().ok() ? Authorize(ctx) : scope.status();
   if (!s.ok()) return ToGrpcStatus(s);
-  std::shared_ptr<WatchHub::Watcher> watcher = hub_->Subscribe(req->prefix());
+  v1::WatchRequest req;
+  if (!writer->Read(&req)) {
+    return ToGrpcStatus(absl::InvalidArgumentError(
+        "malformed WatchRequest message: the request is not a valid shmarray.v1.WatchRequest"));
+  }
+  std::shared_ptr<WatchHub::Watcher> watcher = hub_->Subscribe(req.prefix());
   // Tells the client that the subscription is active (WaitForInitialMetadata).
   writer->SendInitialMetadata();
   std::deque<v1::WatchEvent> batch;

@@ -7,11 +7,20 @@
 // Private to server/src (it includes *.pb.h); the public entry point is
 // server.h.
 //
+// The unary methods and Watch use the generated streamed handlers
+// (WithStreamedUnaryMethod_*, WithSplitStreamingMethod_Watch): the handler
+// reads the one request itself, so that bytes that are not a valid message
+// are INVALID_ARGUMENT "malformed <Request> message" instead of gRPC's
+// INTERNAL with an empty message. On the wire they are the same RPCs.
+//
 // Read is served by a raw (ByteBuffer) handler installed with
 // grpc::Service::MarkMethodStreamed: the handler reads the one ReadRequest
-// itself and writes the ReadResponse wire format itself, so that contiguous
-// data goes out as grpc::Slices referencing the mapped shared memory (no
-// protobuf `bytes` copy). On the wire it is the same server-streaming RPC.
+// itself and writes the ReadResponse wire format itself. A sealed array's
+// contiguous data goes out as grpc::Slices referencing the mapped shared
+// memory (no copy: only its owner's uid or root can still shrink it); an
+// array that is still writable is copied chunk by chunk, so that a segment
+// truncated by another process is noticed (shm::SegmentFaulted) and the Read
+// fails with DATA_LOSS instead of sending zeros or breaking the connection.
 //
 // Write is likewise served by a raw handler reading grpc::ByteBuffers: the
 // first message (the target) is parsed as a WriteRequest; a data message
@@ -19,7 +28,9 @@
 // every client sends) has its small header parsed by hand and its payload
 // slices copied straight into the mapped selection (one copy, no protobuf
 // string). Any other message is parsed as a WriteRequest, so the accepted
-// wire format and the errors are those of the generated handler.
+// wire format and the errors are those of the generated handler. Every chunk
+// is copied under the array's write ticket (Catalog::BeginWrite), so a
+// concurrent Seal stops the stream between two chunks.
 //
 // Errors: every handler converts absl::Status to grpc::Status with
 // proto::ToGrpcStatus, the only conversion point; library exceptions become
@@ -92,28 +103,47 @@ v1::WatchEvent ToWatchEvent(const CatalogEvent& event);
 // selection of it).
 void FillInfo(const CatalogEntry& entry, const shm::Layout& layout, v1::ArrayInfo* info);
 
-class ArrayServiceImpl final : public v1::ArrayService::Service {
+// The generated service with every unary method and Watch served by
+// handlers that parse their own request (see the file comment).
+using ArrayServiceBase = v1::ArrayService::WithStreamedUnaryMethod_Create<
+    v1::ArrayService::WithStreamedUnaryMethod_Stat<v1::ArrayService::WithStreamedUnaryMethod_List<
+        v1::ArrayService::WithStreamedUnaryMethod_Delete<
+            v1::ArrayService::WithStreamedUnaryMethod_Seal<
+                v1::ArrayService::WithStreamedUnaryMethod_Slice<
+                    v1::ArrayService::WithStreamedUnaryMethod_Copy<
+                        v1::ArrayService::WithSplitStreamingMethod_Watch<
+                            v1::ArrayService::Service>>>>>>>>;
+
+class ArrayServiceImpl final : public ArrayServiceBase {
  public:
   // `catalog` and `hub` must outlive the service; `auth` may be null (no token
   // required).
   ArrayServiceImpl(Catalog* catalog, WatchHub* hub, const TokenAuthenticator* auth);
 
-  grpc::Status Create(grpc::ServerContext* ctx, const v1::CreateRequest* req,
-                      v1::ArrayInfo* resp) override;
-  grpc::Status Stat(grpc::ServerContext* ctx, const v1::StatRequest* req,
-                    v1::ArrayInfo* resp) override;
-  grpc::Status List(grpc::ServerContext* ctx, const v1::ListRequest* req,
-                    v1::ListResponse* resp) override;
-  grpc::Status Delete(grpc::ServerContext* ctx, const v1::DeleteRequest* req,
-                      v1::DeleteResponse* resp) override;
-  grpc::Status Seal(grpc::ServerContext* ctx, const v1::SealRequest* req,
-                    v1::ArrayInfo* resp) override;
-  grpc::Status Slice(grpc::ServerContext* ctx, const v1::SliceRequest* req,
-                     v1::ArrayInfo* resp) override;
-  grpc::Status Copy(grpc::ServerContext* ctx, const v1::CopyRequest* req,
-                    v1::ArrayInfo* resp) override;
-  grpc::Status Watch(grpc::ServerContext* ctx, const v1::WatchRequest* req,
-                     grpc::ServerWriter<v1::WatchEvent>* writer) override;
+  grpc::Status StreamedCreate(
+      grpc::ServerContext* ctx,
+      grpc::ServerUnaryStreamer<v1::CreateRequest, v1::ArrayInfo>* stream) override;
+  grpc::Status StreamedStat(
+      grpc::ServerContext* ctx,
+      grpc::ServerUnaryStreamer<v1::StatRequest, v1::ArrayInfo>* stream) override;
+  grpc::Status StreamedList(
+      grpc::ServerContext* ctx,
+      grpc::ServerUnaryStreamer<v1::ListRequest, v1::ListResponse>* stream) override;
+  grpc::Status StreamedDelete(
+      grpc::ServerContext* ctx,
+      grpc::ServerUnaryStreamer<v1::DeleteRequest, v1::DeleteResponse>* stream) override;
+  grpc::Status StreamedSeal(
+      grpc::ServerContext* ctx,
+      grpc::ServerUnaryStreamer<v1::SealRequest, v1::ArrayInfo>* stream) override;
+  grpc::Status StreamedSlice(
+      grpc::ServerContext* ctx,
+      grpc::ServerUnaryStreamer<v1::SliceRequest, v1::ArrayInfo>* stream) override;
+  grpc::Status StreamedCopy(
+      grpc::ServerContext* ctx,
+      grpc::ServerUnaryStreamer<v1::CopyRequest, v1::ArrayInfo>* stream) override;
+  grpc::Status StreamedWatch(
+      grpc::ServerContext* ctx,
+      grpc::ServerSplitStreamer<v1::WatchRequest, v1::WatchEvent>* stream) override;
 
   // Reports bytes read, written and copied to `metrics` (may be null; must
   // outlive the service). REQUIRES: called before the service serves calls.
@@ -151,7 +181,17 @@ class ArrayServiceImpl final : public v1::ArrayService::Service {
   absl::Status BeginCall() ABSL_LOCKS_EXCLUDED(calls_mu_);
   void EndCall() ABSL_LOCKS_EXCLUDED(calls_mu_);
   absl::Status Authorize(grpc::ServerContext* ctx) const;
+  // Serves one unary call: counts it, authorizes it, reads and parses the
+  // request (INVALID_ARGUMENT when it is not a valid `Req`), runs `impl` and
+  // writes its response.
+  template <typename Req, typename Resp>
+  grpc::Status ServeUnary(grpc::ServerContext* ctx, grpc::ServerUnaryStreamer<Req, Resp>* stream,
+                          absl::Status (ArrayServiceImpl::*impl)(const Req&, Resp*));
   absl::Status CreateImpl(const v1::CreateRequest& req, v1::ArrayInfo* resp);
+  absl::Status StatImpl(const v1::StatRequest& req, v1::ArrayInfo* resp);
+  absl::Status ListImpl(const v1::ListRequest& req, v1::ListResponse* resp);
+  absl::Status DeleteImpl(const v1::DeleteRequest& req, v1::DeleteResponse* resp);
+  absl::Status SealImpl(const v1::SealRequest& req, v1::ArrayInfo* resp);
   absl::Status SliceImpl(const v1::SliceRequest& req, v1::ArrayInfo* resp);
   absl::Status CopyImpl(const v1::CopyRequest& req, v1::ArrayInfo* resp);
   absl::Status ReadImpl(grpc::ServerContext* ctx,

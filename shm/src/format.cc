@@ -379,6 +379,12 @@ class Parser {
         alignment = Native() ? info.alignment : 1;
         if (count != 1) element.shape.push_back(count);  // NumPy: 1i is a scalar
       }
+      if (element.shape.size() > static_cast<size_t>(kMaxSubarrayDims)) {
+        Fail("a sub-array shape has " + std::to_string(element.shape.size()) +
+                 " dimensions; at most " + std::to_string(kMaxSubarrayDims) +
+                 " are allowed (NumPy's limit)",
+             item_pos);
+      }
       // Size of the whole element, checked for overflow against the limit.
       int64_t size = base_size;
       for (int64_t extent : element.shape) {

@@ -2,19 +2,29 @@
 //
 // File: segment.cc
 // -----------------------------------------------------------------------------
-// Named shared-memory segments through Boost.Interprocess. Every
-// interprocess_exception (and any other exception) is caught here and turned
-// into an absl::Status; nothing escapes this file.
+// Segments as files on the shared-memory tmpfs, opened with open(2)
+// (O_NOFOLLOW, O_NONBLOCK, regular files only) and mapped with mmap(2); the
+// SIGBUS fault containment for their mappings. Nothing here throws: every
+// error is an absl::Status, and allocation failures are caught.
 //
 // The header is always read with pread into a local copy and validated before
-// any field is trusted, so a corrupt or hostile object yields kDataLoss, never
-// a crash. Handles never read the header back from the mapping: meta_ is the
+// any field is trusted, so a corrupt or hostile file yields kDataLoss, never a
+// crash. Handles never read the header back from the mapping: meta_ is the
 // validated copy, and Commit/Seal re-encode it.
+//
+// Fault zones: every mapping made here registers its address range in a
+// lock-free list of zones (nodes are reused, never freed, so the signal
+// handler may walk the list at any time). The SIGBUS handler looks the
+// faulting address up, marks the zone faulted, and maps private zero pages
+// over the rest of the zone (mmap is async-signal-safe in practice: a plain
+// system call); the faulting instruction then completes.
 
 #include "shmarray/shm/segment.h"
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -24,25 +34,23 @@
 #include <atomic>
 #include <bit>
 #include <cerrno>
+#include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <exception>
 #include <limits>
 #include <new>
 #include <system_error>
+#include <thread>
 #include <type_traits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "boost/interprocess/exceptions.hpp"
-#include "boost/interprocess/mapped_region.hpp"
-#include "boost/interprocess/permissions.hpp"
-#include "boost/interprocess/shared_memory_object.hpp"
 #include "shmarray/shm/status.h"
 
 namespace shmarray::shm {
 
-namespace bip = boost::interprocess;
 using internal::SegmentHeader;
 
 static_assert(std::endian::native == std::endian::little,
@@ -53,11 +61,8 @@ static_assert(std::has_unique_object_representations_v<SegmentHeader>,
               "SegmentHeader must have no padding (the checksum covers every byte)");
 static_assert(sizeof(SegmentHeader) <= static_cast<size_t>(kDataOffset),
               "the header must fit in the header page");
-
-// Owns the mapping of a whole segment (header page + data region).
-struct Segment::Mapping {
-  bip::mapped_region region;
-};
+static_assert(std::atomic<uintptr_t>::is_always_lock_free);
+static_assert(std::atomic<bool>::is_always_lock_free);
 
 namespace internal {
 
@@ -74,14 +79,148 @@ uint64_t SegmentHeaderChecksum(const SegmentHeader& header) {
   return hash;
 }
 
+// One registered mapping. Nodes are claimed and released, never freed.
+struct FaultZone {
+  std::atomic<uintptr_t> begin{0};  // 0 = not registered
+  std::atomic<uintptr_t> end{0};
+  std::atomic<int> prot{PROT_NONE};
+  std::atomic<bool> faulted{false};
+  std::atomic<bool> claimed{false};
+  FaultZone* next = nullptr;  // immutable once the node is published
+};
+
+// One mmap'ed range and its fault zone; unmapped on destruction.
+class MappedRange {
+ public:
+  MappedRange() = default;
+  MappedRange(void* addr, size_t len, int prot);
+  MappedRange(const MappedRange&) = delete;
+  MappedRange& operator=(const MappedRange&) = delete;
+  ~MappedRange();
+  std::byte* addr() const { return static_cast<std::byte*>(addr_); }
+
+ private:
+  void* addr_ = nullptr;
+  size_t len_ = 0;
+  FaultZone* zone_ = nullptr;
+};
+
 }  // namespace internal
 
 namespace {
 
-constexpr const char* kShmDir = "/dev/shm";
+using internal::FaultZone;
+using internal::MappedRange;
 
-// A single path component of [A-Za-z0-9._-], not "." or "..".
-bool IsValidOsName(std::string_view name) {
+constexpr const char* kShmDir = "/dev/shm";
+// How long a header that fails its checksum is read again (a concurrent Seal
+// rewrites it) before it is reported as corrupt.
+constexpr auto kTornHeaderRetry = std::chrono::milliseconds(100);
+// Mappings are unmapped in steps of this many bytes (a multiple of the page
+// size), see ~MappedRange.
+constexpr size_t kUnmapStepBytes = size_t{4} << 20;
+
+std::atomic<FaultZone*> g_zones{nullptr};
+uintptr_t g_page_size = 4096;
+struct sigaction g_previous_sigbus;
+
+uintptr_t PageSize() {
+  static const uintptr_t size = [] {
+    const long n = sysconf(_SC_PAGESIZE);
+    return n > 0 ? static_cast<uintptr_t>(n) : uintptr_t{4096};
+  }();
+  return size;
+}
+
+FaultZone* ClaimZone(void* addr, size_t len, int prot) {
+  FaultZone* zone = nullptr;
+  for (FaultZone* z = g_zones.load(std::memory_order_acquire); z != nullptr; z = z->next) {
+    bool expected = false;
+    if (!z->claimed.load(std::memory_order_relaxed) &&
+        z->claimed.compare_exchange_strong(expected, true, std::memory_order_acq_rel)) {
+      zone = z;
+      break;
+    }
+  }
+  if (zone == nullptr) {
+    zone = new FaultZone;  // never freed: the signal handler may be reading it
+    zone->claimed.store(true, std::memory_order_relaxed);
+    FaultZone* head = g_zones.load(std::memory_order_relaxed);
+    do {
+      zone->next = head;
+    } while (!g_zones.compare_exchange_weak(head, zone, std::memory_order_release,
+                                            std::memory_order_relaxed));
+  }
+  const uintptr_t page = PageSize();
+  const auto begin = reinterpret_cast<uintptr_t>(addr);
+  const uintptr_t end = begin + ((len + page - 1) & ~(page - 1));
+  zone->faulted.store(false, std::memory_order_relaxed);
+  zone->prot.store(prot, std::memory_order_relaxed);
+  zone->end.store(end, std::memory_order_release);
+  zone->begin.store(begin, std::memory_order_release);
+  return zone;
+}
+
+void ReleaseZone(FaultZone* zone) {
+  zone->begin.store(0, std::memory_order_release);
+  zone->end.store(0, std::memory_order_release);
+  zone->claimed.store(false, std::memory_order_release);
+}
+
+// The registered zone containing `addr`, or null. Async-signal-safe.
+FaultZone* FindZone(uintptr_t addr, uintptr_t* zone_end) {
+  for (FaultZone* z = g_zones.load(std::memory_order_acquire); z != nullptr; z = z->next) {
+    const uintptr_t begin = z->begin.load(std::memory_order_acquire);
+    if (begin == 0 || addr < begin) continue;
+    const uintptr_t end = z->end.load(std::memory_order_acquire);
+    // A node being released and claimed again meanwhile changes `begin`.
+    if (z->begin.load(std::memory_order_acquire) != begin || addr >= end) continue;
+    *zone_end = end;
+    return z;
+  }
+  return nullptr;
+}
+
+void OnSigbus(int signo, siginfo_t* info, void* context) {
+  const int saved_errno = errno;
+  // si_code > 0: raised by the kernel for a fault (not sent with kill()).
+  if (info != nullptr && info->si_code > 0) {
+    const auto addr = reinterpret_cast<uintptr_t>(info->si_addr);
+    uintptr_t end = 0;
+    if (FaultZone* zone = FindZone(addr, &end)) {
+      zone->faulted.store(true, std::memory_order_seq_cst);
+      const uintptr_t page = addr & ~(g_page_size - 1);
+      void* replaced = mmap(reinterpret_cast<void*>(page), end - page,
+                            zone->prot.load(std::memory_order_relaxed),
+                            MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (replaced != MAP_FAILED) {
+        errno = saved_errno;
+        return;  // the access is retried on the zero pages
+      }
+    }
+  }
+  errno = saved_errno;
+  // Not a segment mapping: what happened before the handler was installed.
+  if ((g_previous_sigbus.sa_flags & SA_SIGINFO) != 0) {
+    if (g_previous_sigbus.sa_sigaction != nullptr) {
+      g_previous_sigbus.sa_sigaction(signo, info, context);
+      return;
+    }
+  } else if (g_previous_sigbus.sa_handler != SIG_DFL && g_previous_sigbus.sa_handler != SIG_IGN) {
+    g_previous_sigbus.sa_handler(signo);
+    return;
+  }
+  // The default action: a fault repeats at once and ends the process; a
+  // signal sent with kill() is raised again (delivered when this returns).
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  sigemptyset(&dfl.sa_mask);
+  sigaction(SIGBUS, &dfl, nullptr);
+  if (info == nullptr || info->si_code <= 0) raise(SIGBUS);
+}
+
+// [A-Za-z0-9._-]{1,255}, not "." or "..".
+bool IsValidComponent(std::string_view name) {
   if (name.empty() || name.size() > 255 || name == "." || name == "..") return false;
   return std::all_of(name.begin(), name.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
@@ -89,11 +228,29 @@ bool IsValidOsName(std::string_view name) {
   });
 }
 
+// "<file>" or "<dir>/<file>".
+bool IsValidOsName(std::string_view name) {
+  const size_t slash = name.find('/');
+  if (slash == std::string_view::npos) return IsValidComponent(name);
+  return IsValidComponent(name.substr(0, slash)) && IsValidComponent(name.substr(slash + 1));
+}
+
 absl::Status BadOsName(std::string_view os_name) {
   const std::string name(os_name);
+  return absl::InvalidArgumentError(absl::StrCat(
+      "invalid segment name '", name,
+      "': it must be <file> or <dir>/<file>, each 1-255 of [A-Za-z0-9._-] and not '.' or '..'"));
+}
+
+absl::Status BadDirName(std::string_view dir) {
+  const std::string name(dir);
   return absl::InvalidArgumentError(
-      absl::StrCat("invalid shared memory object name '", name,
-                   "': it must be a single component of [A-Za-z0-9._-], at most 255 bytes"));
+      absl::StrCat("invalid segment directory name '", name,
+                   "': it must be one component of 1-255 of [A-Za-z0-9._-], not '.' or '..'"));
+}
+
+std::string PathOf(std::string_view os_name) {
+  return absl::StrCat(kShmDir, "/", absl::string_view(os_name.data(), os_name.size()));
 }
 
 absl::StatusCode CodeForErrno(int err) {
@@ -109,6 +266,8 @@ absl::StatusCode CodeForErrno(int err) {
     case ENOMEM:
     case EFBIG:
       return absl::StatusCode::kResourceExhausted;
+    case ELOOP:
+      return absl::StatusCode::kFailedPrecondition;
     default:
       return absl::StatusCode::kInternal;
   }
@@ -116,37 +275,12 @@ absl::StatusCode CodeForErrno(int err) {
 
 // "<doing>: <strerror>" with the code for `err`.
 absl::Status OsError(int err, const std::string& doing) {
-  return absl::Status(CodeForErrno(err),
-                      absl::StrCat(doing, ": ", std::system_category().message(err)));
+  const std::string what =
+      err == ELOOP ? std::string("it is a symbolic link") : std::system_category().message(err);
+  return absl::Status(CodeForErrno(err), absl::StrCat(doing, ": ", what));
 }
 
-absl::Status FromInterprocess(const bip::interprocess_exception& e, const std::string& doing) {
-  if (e.get_native_error() != 0) return OsError(e.get_native_error(), doing);
-  absl::StatusCode code = absl::StatusCode::kInternal;
-  switch (e.get_error_code()) {
-    case bip::already_exists_error:
-      code = absl::StatusCode::kAlreadyExists;
-      break;
-    case bip::not_found_error:
-    case bip::not_such_file_or_directory:
-      code = absl::StatusCode::kNotFound;
-      break;
-    case bip::security_error:
-      code = absl::StatusCode::kPermissionDenied;
-      break;
-    case bip::out_of_space_error:
-    case bip::out_of_memory_error:
-    case bip::out_of_resource_error:
-    case bip::size_error:
-      code = absl::StatusCode::kResourceExhausted;
-      break;
-    default:
-      break;
-  }
-  return absl::Status(code, absl::StrCat(doing, ": ", e.what()));
-}
-
-// For the `catch (...)` after the interprocess_exception handler.
+// For a `catch (...)`.
 absl::Status FromOtherException(const std::string& doing) {
   try {
     throw;
@@ -157,6 +291,41 @@ absl::Status FromOtherException(const std::string& doing) {
   } catch (...) {
     return absl::InternalError(absl::StrCat(doing, ": unknown exception"));
   }
+}
+
+// Closes a file descriptor on scope exit.
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+// Opens the existing file `os_name` with `flags` plus O_NOFOLLOW, O_CLOEXEC
+// and O_NONBLOCK (a FIFO must not block us), and checks that it is a regular
+// file. Returns the descriptor (the caller owns it) and its stat in *st.
+absl::StatusOr<int> OpenRegular(const std::string& os_name, int flags, struct stat* st) {
+  const std::string path = PathOf(os_name);
+  const int fd = ::open(path.c_str(), flags | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return OsError(errno, absl::StrCat("opening shared memory object '", os_name, "'"));
+  if (fstat(fd, st) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return OsError(err, absl::StrCat("opening shared memory object '", os_name, "'"));
+  }
+  if (!S_ISREG(st->st_mode)) {
+    ::close(fd);
+    return absl::FailedPreconditionError(
+        absl::StrCat("shared memory object '", os_name, "' is not a regular file"));
+  }
+  return fd;
 }
 
 int64_t NowUnixNs() {
@@ -244,9 +413,12 @@ SegmentHeader EncodeHeader(const SegmentMeta& meta) {
   return h;
 }
 
-// Decodes and validates `h` from an object of `object_size` bytes. Returns
-// the reason on failure (empty on success).
-std::string DecodeHeader(const SegmentHeader& h, int64_t object_size, SegmentMeta* meta) {
+// Decodes and validates `h` from a file of `object_size` bytes. Returns the
+// reason on failure (empty on success); sets *torn when the reason is a
+// checksum mismatch (which a concurrent rewrite of the header can cause).
+std::string DecodeHeader(const SegmentHeader& h, int64_t object_size, SegmentMeta* meta,
+                         bool* torn) {
+  *torn = false;
   if (std::memcmp(h.magic, internal::kSegmentMagic, sizeof(h.magic)) != 0) {
     return "bad magic (not a shmarray segment)";
   }
@@ -256,6 +428,7 @@ std::string DecodeHeader(const SegmentHeader& h, int64_t object_size, SegmentMet
   }
   const uint64_t computed = internal::SegmentHeaderChecksum(h);
   if (computed != h.checksum) {
+    *torn = true;
     return absl::StrCat("header checksum mismatch (stored ", absl::Hex(h.checksum), ", computed ",
                         absl::Hex(computed), ")");
   }
@@ -288,50 +461,72 @@ std::string DecodeHeader(const SegmentHeader& h, int64_t object_size, SegmentMet
   std::string reason = CheckMeta(m);
   if (!reason.empty()) return reason;
   if (object_size != kDataOffset + m.data_size_bytes) {
-    return absl::StrCat("the object has ", object_size, " bytes but the header says ", kDataOffset,
+    return absl::StrCat("the file has ", object_size, " bytes but the header says ", kDataOffset,
                         " + ", m.data_size_bytes);
   }
   *meta = std::move(m);
   return std::string();
 }
 
-// Reads and validates the header of the open object `fd`. kDataLoss names
-// `os_name` and the reason; kInternal for I/O errors.
+// Reads and validates the header of the open file `fd`. kDataLoss names
+// `os_name` and the reason; kInternal for I/O errors. A checksum mismatch is
+// read again for up to kTornHeaderRetry: the daemon rewrites the header when
+// it seals, and a pread that overlaps that write sees half of each.
 absl::Status ReadHeader(int fd, const std::string& os_name, SegmentMeta* meta) {
-  struct stat st {};
-  if (fstat(fd, &st) != 0) {
-    return OsError(errno, absl::StrCat("reading the size of shared memory object '", os_name, "'"));
-  }
-  if (st.st_size < kDataOffset) {
-    return absl::DataLossError(absl::StrCat("segment '", os_name, "' is truncated: ", st.st_size,
-                                            " bytes, less than the ", kDataOffset,
-                                            "-byte header page"));
-  }
-  SegmentHeader h;
-  size_t done = 0;
-  auto* bytes = reinterpret_cast<char*>(&h);
-  while (done < sizeof(h)) {
-    const ssize_t n = pread(fd, bytes + done, sizeof(h) - done, static_cast<off_t>(done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
+  const auto deadline = std::chrono::steady_clock::now() + kTornHeaderRetry;
+  for (int attempt = 0;; ++attempt) {
+    struct stat st {};
+    if (fstat(fd, &st) != 0) {
       return OsError(errno,
-                     absl::StrCat("reading the header of shared memory object '", os_name, "'"));
+                     absl::StrCat("reading the size of shared memory object '", os_name, "'"));
     }
-    if (n == 0) {
+    if (st.st_size < kDataOffset) {
+      return absl::DataLossError(absl::StrCat("segment '", os_name, "' is truncated: ", st.st_size,
+                                              " bytes, less than the ", kDataOffset,
+                                              "-byte header page"));
+    }
+    SegmentHeader h;
+    size_t done = 0;
+    auto* bytes = reinterpret_cast<char*>(&h);
+    while (done < sizeof(h)) {
+      const ssize_t n = pread(fd, bytes + done, sizeof(h) - done, static_cast<off_t>(done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        return OsError(errno,
+                       absl::StrCat("reading the header of shared memory object '", os_name, "'"));
+      }
+      if (n == 0) {
+        return absl::DataLossError(
+            absl::StrCat("segment '", os_name, "' is truncated: the header ends early"));
+      }
+      done += static_cast<size_t>(n);
+    }
+    bool torn = false;
+    std::string reason = DecodeHeader(h, static_cast<int64_t>(st.st_size), meta, &torn);
+    if (reason.empty()) return absl::OkStatus();
+    if (torn && h.readonly <= 1) {
+      // Seal stores the read-only flag and the checksum one after the other:
+      // a read between the two stores sees a header that is consistent with
+      // the flag flipped. That is the header as it was just before (or just
+      // after) the seal; take it.
+      SegmentHeader flipped = h;
+      flipped.readonly ^= 1;
+      if (internal::SegmentHeaderChecksum(flipped) == flipped.checksum &&
+          DecodeHeader(flipped, static_cast<int64_t>(st.st_size), meta, &torn).empty()) {
+        return absl::OkStatus();
+      }
+    }
+    if (!torn || std::chrono::steady_clock::now() >= deadline) {
       return absl::DataLossError(
-          absl::StrCat("segment '", os_name, "' is truncated: the header ends early"));
+          absl::StrCat("segment '", os_name, "' has a bad header: ", reason));
     }
-    done += static_cast<size_t>(n);
+    // Give the writer a chance to finish: yield first, then short naps.
+    if (attempt < 16) {
+      sched_yield();
+    } else {
+      std::this_thread::sleep_for(std::chrono::microseconds(100));
+    }
   }
-  std::string reason = DecodeHeader(h, static_cast<int64_t>(st.st_size), meta);
-  if (!reason.empty()) {
-    return absl::DataLossError(absl::StrCat("segment '", os_name, "' has a bad header: ", reason));
-  }
-  return absl::OkStatus();
-}
-
-bip::mode_t BoostMode(Segment::Access access) {
-  return access == Segment::Access::kReadOnly ? bip::read_only : bip::read_write;
 }
 
 // Free bytes of /dev/shm for unprivileged use, or -1 if unknown.
@@ -351,14 +546,20 @@ absl::Status NoSpace(const std::string& user_name, int64_t need_bytes) {
       " bytes, ", free_bytes < 0 ? std::string("unknown") : absl::StrCat(free_bytes), " free"));
 }
 
-// Removes a half-made object on error paths unless dismissed.
+absl::Status Truncated(const std::string& os_name) {
+  return absl::DataLossError(absl::StrCat("segment '", os_name,
+                                          "' was truncated by another process while it was "
+                                          "being written"));
+}
+
+// Removes a half-made file on error paths unless dismissed.
 class UnlinkGuard {
  public:
   explicit UnlinkGuard(std::string path) : path_(std::move(path)) {}
   UnlinkGuard(const UnlinkGuard&) = delete;
   UnlinkGuard& operator=(const UnlinkGuard&) = delete;
   ~UnlinkGuard() {
-    if (armed_) shm_unlink(path_.c_str());
+    if (armed_) ::unlink(path_.c_str());
   }
   void Arm() { armed_ = true; }
   void Dismiss() { armed_ = false; }
@@ -368,13 +569,29 @@ class UnlinkGuard {
   bool armed_ = false;
 };
 
+// mmap of `len` bytes of `fd` at `offset`, owned by a MappedRange.
+absl::StatusOr<std::shared_ptr<MappedRange>> MapFile(int fd, size_t len, int prot, off_t offset,
+                                                     const std::string& os_name) {
+  void* addr = mmap(nullptr, len, prot, MAP_SHARED, fd, offset);
+  if (addr == MAP_FAILED) {
+    return OsError(errno, absl::StrCat("mapping shared memory object '", os_name, "'"));
+  }
+  try {
+    return std::make_shared<MappedRange>(addr, len, prot);
+  } catch (...) {
+    munmap(addr, len);
+    return FromOtherException(absl::StrCat("mapping shared memory object '", os_name, "'"));
+  }
+}
+
 }  // namespace
 
 namespace internal {
 
 std::string DecodeSegmentHeader(const SegmentHeader& header, int64_t object_size,
                                 SegmentMeta* meta) {
-  return DecodeHeader(header, object_size, meta);
+  bool torn = false;
+  return DecodeHeader(header, object_size, meta, &torn);
 }
 
 std::string EncodeSegmentHeader(const SegmentMeta& meta, SegmentHeader* header) {
@@ -383,7 +600,86 @@ std::string EncodeSegmentHeader(const SegmentMeta& meta, SegmentHeader* header) 
   return reason;
 }
 
+MappedRange::MappedRange(void* addr, size_t len, int prot)
+    : addr_(addr), len_(len), zone_(ClaimZone(addr, len, prot)) {}
+
+MappedRange::~MappedRange() {
+  if (zone_ != nullptr) ReleaseZone(zone_);
+  if (addr_ == nullptr) return;
+  // A large mapping is unmapped piece by piece: each munmap holds the
+  // process's mmap lock while it tears its page tables down, and one call for
+  // a large, populated mapping would hold it for a long time, stalling every
+  // other thread that maps, unmaps or grows a malloc arena meanwhile.
+  auto* p = static_cast<std::byte*>(addr_);
+  size_t left = len_;
+  while (left > kUnmapStepBytes) {
+    munmap(p, kUnmapStepBytes);
+    p += kUnmapStepBytes;
+    left -= kUnmapStepBytes;
+  }
+  munmap(p, left);
+}
+
 }  // namespace internal
+
+// Owns the mapping of a whole segment (header page + data region).
+struct Segment::Mapping {
+  std::shared_ptr<MappedRange> range;
+};
+
+absl::StatusOr<std::string> Segment::PrepareDirectory(std::string_view dir,
+                                                      std::optional<gid_t> group) {
+  if (!IsValidComponent(dir)) return BadDirName(dir);
+  const std::string path = PathOf(dir);
+  const mode_t want = group ? 02750 : 0700;
+  std::string done;
+  if (::mkdir(path.c_str(), 0700) == 0) {
+    done = absl::StrCat("created ", path);
+  } else if (errno != EEXIST) {
+    return OsError(errno, absl::StrCat("creating directory ", path));
+  }
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) return OsError(errno, absl::StrCat("checking ", path));
+  if (S_ISLNK(st.st_mode)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(path,
+                     " is a symbolic link, not the daemon's directory; only root can "
+                     "remove it"));
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    return absl::FailedPreconditionError(absl::StrCat(path, " exists and is not a directory"));
+  }
+  if (st.st_uid != geteuid()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        path, " belongs to uid ", st.st_uid, ", not to this process's uid ", geteuid(),
+        ": someone else made it, and only root can remove it (or use another --instance)"));
+  }
+  const int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return OsError(errno, absl::StrCat("opening directory ", path));
+  Fd closer(fd);
+  struct stat fst {};
+  if (fstat(fd, &fst) != 0) return OsError(errno, absl::StrCat("checking ", path));
+  if (fst.st_dev != st.st_dev || fst.st_ino != st.st_ino) {
+    return absl::FailedPreconditionError(absl::StrCat(path, " changed while it was checked"));
+  }
+  if (group && fst.st_gid != *group) {
+    if (fchown(fd, static_cast<uid_t>(-1), *group) != 0) {
+      return OsError(errno, absl::StrCat("setting the group of ", path, " to ", *group));
+    }
+    absl::StrAppend(&done, done.empty() ? "" : "; ", "set the group of ", path, " to ", *group);
+  }
+  if ((fst.st_mode & 07777) != want || (group && fst.st_gid != *group)) {
+    if (fchmod(fd, want) != 0) {
+      return OsError(errno, absl::StrCat("setting the mode of ", path));
+    }
+    if ((fst.st_mode & 07777) != want) {
+      char buf[64];
+      std::snprintf(buf, sizeof(buf), "mode %04o -> %04o", fst.st_mode & 07777, want);
+      absl::StrAppend(&done, done.empty() ? "" : "; ", "set ", path, " ", buf);
+    }
+  }
+  return done;
+}
 
 absl::StatusOr<Segment> Segment::Create(std::string_view os_name, const SegmentMeta& meta,
                                         mode_t mode) {
@@ -406,21 +702,25 @@ absl::StatusOr<Segment> Segment::Create(std::string_view os_name, const SegmentM
   const int64_t free_bytes = ShmFreeBytes();
   if (free_bytes >= 0 && total_bytes > free_bytes) return NoSpace(stored.name, total_bytes);
 
-  UnlinkGuard guard("/" + name);
+  const std::string path = PathOf(name);
+  UnlinkGuard guard(path);
   const char* doing = "creating";
   try {
-    bip::shared_memory_object shm(bip::create_only, name.c_str(), bip::read_write,
-                                  bip::permissions(file_mode));
+    const int raw_fd =
+        ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, file_mode);
+    if (raw_fd < 0) {
+      return OsError(errno, absl::StrCat(doing, " shared memory object '", name, "'"));
+    }
+    Fd fd(raw_fd);
     guard.Arm();
-    const int fd = shm.get_mapping_handle().handle;
     doing = "setting the mode of";
-    if (fchmod(fd, file_mode) != 0) {
+    if (fchmod(fd.get(), file_mode) != 0) {
       return OsError(errno, absl::StrCat(doing, " shared memory object '", name, "'"));
     }
     doing = "reserving space for";
     int rc;
     do {
-      rc = fallocate(fd, 0, 0, static_cast<off_t>(total_bytes));
+      rc = fallocate(fd.get(), 0, 0, static_cast<off_t>(total_bytes));
     } while (rc != 0 && errno == EINTR);
     if (rc != 0) {
       const int err = errno;
@@ -428,36 +728,37 @@ absl::StatusOr<Segment> Segment::Create(std::string_view os_name, const SegmentM
       if (err != EOPNOTSUPP) {
         return OsError(err, absl::StrCat(doing, " shared memory object '", name, "'"));
       }
-      if (ftruncate(fd, static_cast<off_t>(total_bytes)) != 0) {
+      if (ftruncate(fd.get(), static_cast<off_t>(total_bytes)) != 0) {
         return OsError(errno, absl::StrCat(doing, " shared memory object '", name, "'"));
       }
     }
     struct stat st {};
-    if (fstat(fd, &st) != 0) {
+    if (fstat(fd.get(), &st) != 0) {
       return OsError(errno, absl::StrCat(doing, " shared memory object '", name, "'"));
     }
     if (st.st_size != total_bytes) {
       return absl::InternalError(absl::StrCat("shared memory object '", name, "' has ", st.st_size,
                                               " bytes after reserving ", total_bytes));
     }
-    doing = "mapping";
-    auto mapping = std::make_shared<Mapping>();
-    mapping->region = bip::mapped_region(shm, bip::read_write, 0, static_cast<size_t>(total_bytes));
-    auto* base = static_cast<std::byte*>(mapping->region.get_address());
+    SHMARRAY_ASSIGN_OR_RETURN(
+        std::shared_ptr<MappedRange> range,
+        MapFile(fd.get(), static_cast<size_t>(total_bytes), PROT_READ | PROT_WRITE, 0, name));
+    std::byte* base = range->addr();
     std::memcpy(base, &header, sizeof(header));
+    if (SegmentFaulted(base)) return Truncated(name);
 
     Segment seg;
     seg.dev_ = st.st_dev;
     seg.ino_ = st.st_ino;
+    seg.owner_uid_ = st.st_uid;
+    seg.file_mode_ = st.st_mode & 07777;
     seg.os_name_ = name;
     seg.meta_ = std::move(stored);
     seg.data_ = seg.meta_.data_size_bytes > 0 ? base + kDataOffset : nullptr;
     seg.writable_ = true;
-    seg.mapping_ = std::move(mapping);
+    seg.mapping_ = std::make_shared<Mapping>(Mapping{std::move(range)});
     guard.Dismiss();
     return seg;
-  } catch (const bip::interprocess_exception& e) {
-    return FromInterprocess(e, absl::StrCat(doing, " shared memory object '", name, "'"));
   } catch (...) {
     return FromOtherException(absl::StrCat(doing, " shared memory object '", name, "'"));
   }
@@ -466,78 +767,78 @@ absl::StatusOr<Segment> Segment::Create(std::string_view os_name, const SegmentM
 absl::StatusOr<Segment> Segment::Open(std::string_view os_name, Access access) {
   if (!IsValidOsName(os_name)) return BadOsName(os_name);
   const std::string name(os_name);
-  const char* doing = "opening";
   try {
-    bip::shared_memory_object shm(bip::open_only, name.c_str(), BoostMode(access));
-    const int fd = shm.get_mapping_handle().handle;
-    SegmentMeta meta;
-    SHMARRAY_RETURN_IF_ERROR(ReadHeader(fd, name, &meta));
     struct stat st {};
-    if (fstat(fd, &st) != 0) {
-      return OsError(errno, absl::StrCat(doing, " shared memory object '", name, "'"));
+    SHMARRAY_ASSIGN_OR_RETURN(
+        const int raw_fd, OpenRegular(name, access == Access::kReadWrite ? O_RDWR : O_RDONLY, &st));
+    Fd fd(raw_fd);
+    SegmentMeta meta;
+    SHMARRAY_RETURN_IF_ERROR(ReadHeader(fd.get(), name, &meta));
+    if (fstat(fd.get(), &st) != 0) {
+      return OsError(errno, absl::StrCat("opening shared memory object '", name, "'"));
     }
     const int64_t total_bytes = kDataOffset + meta.data_size_bytes;
     if (st.st_size != total_bytes) {  // changed under us since ReadHeader
       return absl::DataLossError(absl::StrCat("segment '", name, "' changed size while opening"));
     }
-    doing = "mapping";
-    auto mapping = std::make_shared<Mapping>();
-    mapping->region =
-        bip::mapped_region(shm, BoostMode(access), 0, static_cast<size_t>(total_bytes));
-    auto* base = static_cast<std::byte*>(mapping->region.get_address());
+    const int prot = access == Access::kReadWrite ? PROT_READ | PROT_WRITE : PROT_READ;
+    SHMARRAY_ASSIGN_OR_RETURN(std::shared_ptr<MappedRange> range,
+                              MapFile(fd.get(), static_cast<size_t>(total_bytes), prot, 0, name));
+    std::byte* base = range->addr();
 
     Segment seg;
     seg.dev_ = st.st_dev;
     seg.ino_ = st.st_ino;
+    seg.owner_uid_ = st.st_uid;
+    seg.file_mode_ = st.st_mode & 07777;
     seg.os_name_ = name;
     seg.meta_ = std::move(meta);
     seg.data_ = seg.meta_.data_size_bytes > 0 ? base + kDataOffset : nullptr;
     seg.writable_ = access == Access::kReadWrite;
-    seg.mapping_ = std::move(mapping);
+    seg.mapping_ = std::make_shared<Mapping>(Mapping{std::move(range)});
     return seg;
-  } catch (const bip::interprocess_exception& e) {
-    return FromInterprocess(e, absl::StrCat(doing, " shared memory object '", name, "'"));
   } catch (...) {
-    return FromOtherException(absl::StrCat(doing, " shared memory object '", name, "'"));
+    return FromOtherException(absl::StrCat("opening shared memory object '", name, "'"));
   }
 }
 
 absl::Status Segment::Unlink(std::string_view os_name) {
   if (!IsValidOsName(os_name)) return BadOsName(os_name);
   const std::string name(os_name);
-  const std::string path = "/" + name;
-  if (shm_unlink(path.c_str()) != 0) {
+  if (::unlink(PathOf(name).c_str()) != 0) {
     return OsError(errno, absl::StrCat("removing shared memory object '", name, "'"));
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<std::string>> Segment::List(std::string_view prefix) {
-  const std::string want = std::string(prefix) + ".";
+absl::StatusOr<std::vector<std::string>> Segment::List(std::string_view dir) {
+  if (!IsValidComponent(dir)) return BadDirName(dir);
+  const std::string path = PathOf(dir);
   std::vector<std::string> names;
   try {
-    DIR* dir = opendir(kShmDir);
-    if (dir == nullptr) {
+    DIR* d = opendir(path.c_str());
+    if (d == nullptr) {
+      if (errno == ENOENT) return names;
       return absl::InternalError(
-          absl::StrCat("listing ", kShmDir, ": ", std::system_category().message(errno)));
+          absl::StrCat("listing ", path, ": ", std::system_category().message(errno)));
     }
     while (true) {
       errno = 0;
-      const dirent* entry = readdir(dir);
+      const dirent* entry = readdir(d);
       if (entry == nullptr) break;
       std::string_view entry_name(entry->d_name);
       if (entry_name == "." || entry_name == "..") continue;
-      if (entry_name.substr(0, want.size()) == want) names.emplace_back(entry_name);
+      names.push_back(std::string(dir) + "/" + std::string(entry_name));
     }
     const int err = errno;
-    closedir(dir);
+    closedir(d);
     if (err != 0) {
       return absl::InternalError(
-          absl::StrCat("listing ", kShmDir, ": ", std::system_category().message(err)));
+          absl::StrCat("listing ", path, ": ", std::system_category().message(err)));
     }
     std::sort(names.begin(), names.end());
   } catch (...) {
-    return FromOtherException(absl::StrCat("listing ", kShmDir));
+    return FromOtherException(absl::StrCat("listing ", path));
   }
   return names;
 }
@@ -545,6 +846,8 @@ absl::StatusOr<std::vector<std::string>> Segment::List(std::string_view prefix) 
 Segment::Segment(Segment&& other) noexcept
     : dev_(std::exchange(other.dev_, 0)),
       ino_(std::exchange(other.ino_, 0)),
+      owner_uid_(std::exchange(other.owner_uid_, 0)),
+      file_mode_(std::exchange(other.file_mode_, 0)),
       os_name_(std::move(other.os_name_)),
       meta_(std::move(other.meta_)),
       mapping_(std::move(other.mapping_)),
@@ -555,6 +858,8 @@ Segment& Segment::operator=(Segment&& other) noexcept {
   if (this != &other) {
     dev_ = std::exchange(other.dev_, 0);
     ino_ = std::exchange(other.ino_, 0);
+    owner_uid_ = std::exchange(other.owner_uid_, 0);
+    file_mode_ = std::exchange(other.file_mode_, 0);
     os_name_ = std::move(other.os_name_);
     meta_ = std::move(other.meta_);
     mapping_ = std::move(other.mapping_);
@@ -576,7 +881,9 @@ absl::Status Segment::Commit() {
   const SegmentHeader header = EncodeHeader(committed);
   // The data written so far is ordered before the state change.
   std::atomic_thread_fence(std::memory_order_release);
-  std::memcpy(mapping_->region.get_address(), &header, sizeof(header));
+  std::byte* base = mapping_->range->addr();
+  std::memcpy(base, &header, sizeof(header));
+  if (SegmentFaulted(base)) return Truncated(os_name_);
   meta_.state = SegmentState::kCommitted;
   return absl::OkStatus();
 }
@@ -586,31 +893,41 @@ absl::Status Segment::Seal() {
     return absl::FailedPreconditionError(
         absl::StrCat("cannot seal segment '", os_name_, "': the handle is read-only"));
   }
-  const char* doing = "sealing";
-  try {
-    // Reopen by name, but change the mode only if it is still our object.
-    bip::shared_memory_object shm(bip::open_only, os_name_.c_str(), bip::read_only);
-    const int fd = shm.get_mapping_handle().handle;
-    struct stat st {};
-    if (fstat(fd, &st) != 0) {
-      return OsError(errno, absl::StrCat(doing, " shared memory object '", os_name_, "'"));
+  const std::string doing = absl::StrCat("sealing shared memory object '", os_name_, "'");
+  // Reopen by name, but change the mode only if it is still our file.
+  struct stat st {};
+  absl::StatusOr<int> raw_fd = OpenRegular(os_name_, O_RDONLY, &st);
+  if (!raw_fd.ok()) {
+    if (absl::IsNotFound(raw_fd.status())) {
+      return absl::NotFoundError(
+          absl::StrCat("cannot seal segment '", os_name_, "': it was removed"));
     }
-    if (st.st_dev != dev_ || st.st_ino != ino_) {
-      return absl::NotFoundError(absl::StrCat("cannot seal segment '", os_name_,
-                                              "': the name now refers to another object"));
-    }
-    if (fchmod(fd, st.st_mode & 0555) != 0) {
-      return OsError(errno, absl::StrCat(doing, " shared memory object '", os_name_, "'"));
-    }
-  } catch (const bip::interprocess_exception& e) {
-    return FromInterprocess(e, absl::StrCat(doing, " shared memory object '", os_name_, "'"));
-  } catch (...) {
-    return FromOtherException(absl::StrCat(doing, " shared memory object '", os_name_, "'"));
+    return raw_fd.status();
   }
+  Fd fd(*raw_fd);
+  if (st.st_dev != dev_ || st.st_ino != ino_) {
+    return absl::NotFoundError(absl::StrCat("cannot seal segment '", os_name_,
+                                            "': the name now refers to another object"));
+  }
+  if (fchmod(fd.get(), st.st_mode & 0555) != 0) return OsError(errno, doing);
+  file_mode_ = st.st_mode & 0555;
   SegmentMeta sealed = meta_;
   sealed.readonly = true;
   const SegmentHeader header = EncodeHeader(sealed);
-  std::memcpy(mapping_->region.get_address(), &header, sizeof(header));
+  // Only the flag and the checksum change: store just those two aligned
+  // words, so that a reader (ReadHeader) sees at most one of them changed.
+  // (If the stored header is not exactly meta_'s encoding, it is rewritten
+  // whole.)
+  std::byte* base = mapping_->range->addr();
+  const SegmentHeader before = EncodeHeader(meta_);
+  if (std::memcmp(base, &before, sizeof(before)) == 0) {
+    auto* stored = reinterpret_cast<SegmentHeader*>(base);
+    std::atomic_ref<uint32_t>(stored->readonly).store(header.readonly, std::memory_order_release);
+    std::atomic_ref<uint64_t>(stored->checksum).store(header.checksum, std::memory_order_release);
+  } else {
+    std::memcpy(base, &header, sizeof(header));
+  }
+  if (SegmentFaulted(base)) return Truncated(os_name_);
   meta_.readonly = true;
   return absl::OkStatus();
 }
@@ -629,11 +946,13 @@ absl::StatusOr<std::shared_ptr<const void>> MapDataRegion(std::string_view os_na
     return absl::InvalidArgumentError(
         absl::StrCat("cannot map ", size_bytes, " bytes of segment '", name, "'"));
   }
-  const char* doing = "opening";
   try {
-    bip::shared_memory_object shm(bip::open_only, name.c_str(), BoostMode(access));
+    struct stat st {};
+    const bool rw = access == Segment::Access::kReadWrite;
+    SHMARRAY_ASSIGN_OR_RETURN(const int raw_fd, OpenRegular(name, rw ? O_RDWR : O_RDONLY, &st));
+    Fd fd(raw_fd);
     SegmentMeta meta;
-    SHMARRAY_RETURN_IF_ERROR(ReadHeader(shm.get_mapping_handle().handle, name, &meta));
+    SHMARRAY_RETURN_IF_ERROR(ReadHeader(fd.get(), name, &meta));
     if (meta.generation != expected_generation) {
       return absl::AbortedError(absl::StrCat(
           "array '", meta.name, "' was replaced: expected generation ",
@@ -648,19 +967,38 @@ absl::StatusOr<std::shared_ptr<const void>> MapDataRegion(std::string_view os_na
                                                 meta.name, "': its data region has ",
                                                 meta.data_size_bytes, " bytes"));
     }
-    auto owner = std::make_shared<bip::mapped_region>();
-    if (size_bytes > 0) {
-      doing = "mapping";
-      *owner =
-          bip::mapped_region(shm, BoostMode(access), kDataOffset, static_cast<size_t>(size_bytes));
-      *data = static_cast<std::byte*>(owner->get_address());
-    }
-    return std::shared_ptr<const void>(std::move(owner));
-  } catch (const bip::interprocess_exception& e) {
-    return FromInterprocess(e, absl::StrCat(doing, " shared memory object '", name, "'"));
+    if (size_bytes == 0) return std::shared_ptr<const void>(std::make_shared<MappedRange>());
+    SHMARRAY_ASSIGN_OR_RETURN(
+        std::shared_ptr<MappedRange> range,
+        MapFile(fd.get(), static_cast<size_t>(size_bytes), rw ? PROT_READ | PROT_WRITE : PROT_READ,
+                static_cast<off_t>(kDataOffset), name));
+    *data = range->addr();
+    return std::shared_ptr<const void>(std::move(range));
   } catch (...) {
-    return FromOtherException(absl::StrCat(doing, " shared memory object '", name, "'"));
+    return FromOtherException(absl::StrCat("opening shared memory object '", name, "'"));
   }
+}
+
+absl::Status InstallSegmentFaultHandler() {
+  static const absl::Status installed = [] {
+    g_page_size = PageSize();
+    struct sigaction action {};
+    action.sa_sigaction = &OnSigbus;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
+    if (sigaction(SIGBUS, &action, &g_previous_sigbus) != 0) {
+      return absl::InternalError(
+          absl::StrCat("installing the SIGBUS handler: ", std::system_category().message(errno)));
+    }
+    return absl::OkStatus();
+  }();
+  return installed;
+}
+
+bool SegmentFaulted(const void* address) {
+  uintptr_t end = 0;
+  FaultZone* zone = FindZone(reinterpret_cast<uintptr_t>(address), &end);
+  return zone != nullptr && zone->faulted.load(std::memory_order_seq_cst);
 }
 
 }  // namespace shmarray::shm

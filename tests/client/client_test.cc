@@ -273,7 +273,7 @@ TEST_F(ClientTest, CreateAnyDescribesTheNewArray) {
   EXPECT_EQ(info.kind, ArrayKind::kArray);
   EXPECT_TRUE(info.base.empty());
   EXPECT_NE(info.generation, 0u);
-  EXPECT_THAT(info.segment_name, StartsWith(daemon_->segment_prefix() + "."));
+  EXPECT_THAT(info.segment_name, StartsWith(daemon_->segment_prefix() + "/"));
   EXPECT_EQ(info.data_offset, 4096);
   EXPECT_GE(info.data_size, 24);
   EXPECT_EQ(info.segment_size, info.data_offset + info.data_size);

@@ -50,7 +50,7 @@ cleanup() {
     kill -TERM "$DAEMON_PID"
     wait "$DAEMON_PID"
   fi
-  rm -f /dev/shm/"$PREFIX".*
+  rm -rf /dev/shm/"$PREFIX"
   ip netns del "$NS_C" 2>/dev/null
   ip netns del "$NS_D" 2>/dev/null
   if [[ $rc -ne 0 && -f "$WORK/daemon.log" ]]; then
@@ -166,7 +166,7 @@ pass "remote errors keep their codes ($out)"
 
 # --- Clean up through the API: nothing left in /dev/shm. -----------------------------------
 local_tool rm rn/data >/dev/null
-left=$(ls /dev/shm | grep -c "^$PREFIX\." || true)
+left=$(ls -A /dev/shm/"$PREFIX" 2>/dev/null | wc -l)
 [[ "$left" -eq 0 ]] || fail "$left segments left in /dev/shm"
 pass "removed rn/data; no segments of $PREFIX left"
 echo "PASS: remote namespace scenario"

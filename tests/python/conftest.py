@@ -27,15 +27,6 @@ import shmarray
 _counter = itertools.count()
 
 
-def segment_dirs() -> list[pathlib.Path]:
-    """Where a daemon of this uid may keep its segments."""
-    dirs = [pathlib.Path("/dev/shm")]
-    private = pathlib.Path(f"/dev/shm/shmarray.{os.geteuid()}")
-    if private.is_dir():
-        dirs.append(private)
-    return dirs
-
-
 class Daemon:
     """One running shmarrayd."""
 
@@ -94,21 +85,22 @@ class Daemon:
                 self.proc.wait()
         self.proc = None
 
+    @property
+    def segment_dir(self) -> pathlib.Path:
+        """The daemon's private directory of segments on the shm tmpfs."""
+        return pathlib.Path(f"/dev/shm/shmarray.{os.geteuid()}.{self.instance}")
+
     def segments(self) -> list[str]:
-        """The segments of this daemon's instance that exist now."""
-        prefix = f"shmarray.{os.geteuid()}.{self.instance}."
-        out = []
-        for d in segment_dirs():
-            out += sorted(p.name for p in d.iterdir() if p.name.startswith(prefix))
-        return out
+        """The segments of this daemon that exist now, named as ArrayInfo.segment
+        names them ("<directory>/<file>")."""
+        d = self.segment_dir
+        if not d.is_dir():
+            return []
+        return sorted(f"{d.name}/{p.name}" for p in d.iterdir())
 
     def close(self) -> None:
         self.stop()
-        prefix = f"shmarray.{os.geteuid()}.{self.instance}."
-        for d in segment_dirs():
-            for p in d.iterdir():
-                if p.name.startswith(prefix):
-                    p.unlink(missing_ok=True)
+        shutil.rmtree(self.segment_dir, ignore_errors=True)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -148,7 +140,7 @@ def mapped_ranges(segment: str) -> list[tuple[int, int]]:
     with open("/proc/self/maps") as f:
         for line in f:
             parts = line.split()
-            if len(parts) >= 6 and os.path.basename(parts[5]) == segment:
+            if len(parts) >= 6 and parts[5] == f"/dev/shm/{segment}":
                 lo, hi = (int(x, 16) for x in parts[0].split("-"))
                 out.append((lo, hi))
     return out

@@ -75,6 +75,7 @@ class ServiceTest : public ::testing::Test {
     if (names.ok()) {
       for (const std::string& n : *names) (void)shm::Segment::Unlink(n);
     }
+    ::rmdir(("/dev/shm/" + prefix).c_str());
     std::remove((dir_ + "/token").c_str());
     std::remove((dir_ + "/d.sock").c_str());
     ::rmdir(dir_.c_str());
@@ -247,7 +248,7 @@ TEST_F(ServiceTest, CreateAndStatDescribeTheArray) {
   EXPECT_EQ(info.data_offset(), 4096);
   EXPECT_EQ(info.segment_size(), 4096 + 48);
   EXPECT_EQ(
-      info.segment_name(), server_->segment_prefix() + "." + [&] {
+      info.segment_name(), server_->segment_prefix() + "/" + [&] {
         char buf[20];
         std::snprintf(buf, sizeof(buf), "%llx", static_cast<unsigned long long>(info.generation()));
         return std::string(buf);
@@ -460,18 +461,18 @@ TEST_F(ServiceTest, ReadWriteRoundTripsInCAndFOrderAndSlices) {
   ReadResult c = Read("m", "", v1::ORDER_C, 16);
   ASSERT_TRUE(c.status.ok());
   EXPECT_EQ(I32s(c.bytes), values);
-  EXPECT_EQ(c.data_messages, 3);  // 48 bytes in chunks of 16
+  EXPECT_EQ(c.data_messages, 1);  // chunk sizes are raised to 64 KiB
   ReadResult f = Read("m", "", v1::ORDER_F);
   ASSERT_TRUE(f.status.ok());
   EXPECT_THAT(I32s(f.bytes), ElementsAre(0, 4, 8, 1, 5, 9, 2, 6, 10, 3, 7, 11));
   EXPECT_THAT(f.info.strides(), ElementsAre(4, 12));
   EXPECT_TRUE(f.info.f_contiguous());
 
-  // Non-contiguous selection, chunk boundaries inside items.
+  // Non-contiguous selection.
   ReadResult s = Read("m", "::2, ::-3", v1::ORDER_C, 5);
   ASSERT_TRUE(s.status.ok());
   EXPECT_THAT(I32s(s.bytes), ElementsAre(3, 0, 11, 8));
-  EXPECT_EQ(s.data_messages, 4);  // 16 bytes in chunks of 5
+  EXPECT_EQ(s.data_messages, 1);
   ReadResult sf = Read("m", "::2, ::-3", v1::ORDER_F, 3);
   ASSERT_TRUE(sf.status.ok());
   EXPECT_THAT(I32s(sf.bytes), ElementsAre(3, 11, 0, 8));
@@ -488,6 +489,32 @@ TEST_F(ServiceTest, ReadWriteRoundTripsInCAndFOrderAndSlices) {
   EXPECT_EQ(Read("m", "7", v1::ORDER_C).status.error_code(), grpc::StatusCode::OUT_OF_RANGE);
   EXPECT_EQ(Read("m", "", v1::ORDER_C, -1).status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   ASSERT_TRUE(Delete("m", false).ok());
+}
+
+// chunk_size has a floor of 64 KiB (a chunk of 1 byte would mean a message
+// per byte); chunk boundaries may fall inside items.
+TEST_F(ServiceTest, ReadChunkSizeHasAFloorOf64KiB) {
+  constexpr int kRows = 2;
+  constexpr int kCols = 50000;  // 400,000 bytes of int32
+  std::vector<int32_t> values(kRows * kCols);
+  for (int i = 0; i < kRows * kCols; ++i) values[i] = i * 3 + 1;
+  ASSERT_TRUE(Create("fl", "i", {kRows, kCols}).ok());
+  ASSERT_TRUE(Write("fl", "", "i", v1::ORDER_C, 4 * kRows * kCols, I32Bytes(values), 1 << 20).ok());
+  std::vector<int32_t> f_order;
+  for (int j = 0; j < kCols; ++j) {
+    for (int i = 0; i < kRows; ++i) f_order.push_back(values[i * kCols + j]);
+  }
+  for (int32_t chunk : {1, 5, 65535}) {
+    ReadResult r = Read("fl", "", v1::ORDER_F, chunk);
+    ASSERT_TRUE(r.status.ok()) << r.status.error_message();
+    EXPECT_EQ(r.data_messages, (400000 + 65535) / 65536) << chunk;
+    EXPECT_EQ(I32s(r.bytes), f_order) << chunk;
+  }
+  ReadResult odd = Read("fl", "", v1::ORDER_F, 65537);  // boundaries inside items
+  ASSERT_TRUE(odd.status.ok());
+  EXPECT_EQ(odd.data_messages, (400000 + 65536) / 65537);
+  EXPECT_EQ(I32s(odd.bytes), f_order);
+  ASSERT_TRUE(Delete("fl", false).ok());
 }
 
 TEST_F(ServiceTest, ReadChunksLargeArraysAtOneMiBByDefault) {

@@ -484,6 +484,24 @@ TEST(FormatTest, ItemsizeLimit) {
   EXPECT_EQ(ErrorOf("1099511627775Bi"), Invalid("1099511627775Bi", "item too large", 14));
 }
 
+// NumPy cannot load a sub-array of more than 32 dimensions (an .npy written
+// from such a format would be unreadable): refused at parse time.
+TEST(FormatTest, SubarrayShapesHaveAtMost32Dimensions) {
+  auto ones = [](int n) {
+    std::string s = "(";
+    for (int i = 0; i < n; ++i) s += i == 0 ? "1" : ",1";
+    return s + ")";
+  };
+  EXPECT_EQ(Format::Parse(ones(kMaxSubarrayDims) + "d").itemsize(), 8);
+  for (const std::string& text : {ones(33) + "d", ones(41) + "<i", "T{" + ones(33) + "B:a:}"}) {
+    const std::string error = ErrorOf(text);
+    EXPECT_NE(error.find("a sub-array shape has "), std::string::npos) << error;
+    EXPECT_NE(error.find("at most 32 are allowed"), std::string::npos) << error;
+  }
+  // A repeat count adds one dimension to the shape.
+  EXPECT_NE(ErrorOf(ones(32) + "2d").find("33 dimensions"), std::string::npos);
+}
+
 TEST(FormatTest, WhitespaceBetweenTokensIsIgnored) {
   EXPECT_EQ(Format::Parse(" T{ b : a : \n i : b : } ").canonical(), "T{<b: a :3x<i: b :}");
   EXPECT_EQ(Format::Parse("\t<\ti\r\n").canonical(), "<i");

@@ -8,13 +8,16 @@
 
 #include "shmarray/shm/segment.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <gmock/gmock.h>
+#include <grp.h>
 #include <gtest/gtest.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -30,6 +33,7 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -283,7 +287,8 @@ TEST_F(SegmentTest, MissingObjectIsNotFound) {
 
 TEST_F(SegmentTest, BadNamesAndMetaAreInvalidArgument) {
   const SegmentMeta meta = ArrayMeta(5, "a", {4});
-  for (const char* bad : {"", ".", "..", "a/b", "/abs", "sp ace", "x\n"}) {
+  for (const char* bad : {"", ".", "..", "a/b/c", "/abs", "a/", "/", "a//b", "../x", "a/..",
+                          "sp ace", "x\n", "a/sp ace"}) {
     EXPECT_EQ(Segment::Create(bad, meta, 0600).status().code(), absl::StatusCode::kInvalidArgument)
         << bad;
     EXPECT_EQ(Segment::Open(bad, Segment::Access::kReadOnly).status().code(),
@@ -405,31 +410,29 @@ TEST_F(SegmentTest, SealRefusesAnObjectThatReusedTheName) {
   ASSERT_TRUE(Segment::Unlink(os).ok());
 }
 
-TEST_F(SegmentTest, ListMatchesPrefixDotAndSorts) {
+TEST_F(SegmentTest, ListNamesTheFilesOfADirectorySorted) {
+  const std::string dir = prefix_ + ".d";
+  ASSERT_TRUE(Segment::PrepareDirectory(dir, std::nullopt).ok());
   std::vector<std::string> created;
-  for (const std::string& os :
-       {prefix_ + ".2", prefix_ + ".10", prefix_ + ".1", prefix_ + "x.1", prefix_ + ".sub.3"}) {
+  for (const char* leaf : {"2", "10", "1", "a.b"}) {
+    const std::string os = dir + "/" + std::string(leaf);
     absl::StatusOr<Segment> seg = Segment::Create(os, ArrayMeta(1, "l", {1}), 0600);
     ASSERT_TRUE(seg.ok()) << seg.status();
     created.push_back(os);
   }
-  absl::StatusOr<std::vector<std::string>> all = Segment::List(prefix_);
+  absl::StatusOr<std::vector<std::string>> all = Segment::List(dir);
   ASSERT_TRUE(all.ok()) << all.status();
-  EXPECT_THAT(*all,
-              ElementsAre(prefix_ + ".1", prefix_ + ".10", prefix_ + ".2", prefix_ + ".sub.3"));
-  absl::StatusOr<std::vector<std::string>> x = Segment::List(prefix_ + "x");
-  ASSERT_TRUE(x.ok());
-  EXPECT_THAT(*x, ElementsAre(prefix_ + "x.1"));
-  absl::StatusOr<std::vector<std::string>> sub = Segment::List(prefix_ + ".sub");
-  ASSERT_TRUE(sub.ok());
-  EXPECT_THAT(*sub, ElementsAre(prefix_ + ".sub.3"));
+  EXPECT_THAT(*all, ElementsAre(dir + "/1", dir + "/10", dir + "/2", dir + "/a.b"));
   absl::StatusOr<std::vector<std::string>> none = Segment::List(prefix_ + ".nothing");
   ASSERT_TRUE(none.ok());
   EXPECT_THAT(*none, IsEmpty());
+  EXPECT_EQ(Segment::List("a/b").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Segment::List("..").status().code(), absl::StatusCode::kInvalidArgument);
   for (const std::string& os : created) ASSERT_TRUE(Segment::Unlink(os).ok()) << os;
-  absl::StatusOr<std::vector<std::string>> after = Segment::List(prefix_);
+  absl::StatusOr<std::vector<std::string>> after = Segment::List(dir);
   ASSERT_TRUE(after.ok());
   EXPECT_THAT(*after, IsEmpty());
+  ASSERT_EQ(rmdir(("/dev/shm/" + dir).c_str()), 0);
 }
 
 TEST_F(SegmentTest, HalfCreatedSegmentOpensWithStateCreating) {
@@ -439,9 +442,6 @@ TEST_F(SegmentTest, HalfCreatedSegmentOpensWithStateCreating) {
     ASSERT_TRUE(seg.ok()) << seg.status();
     // Dropped without Commit, as if the daemon had crashed.
   }
-  absl::StatusOr<std::vector<std::string>> listed = Segment::List(prefix_);
-  ASSERT_TRUE(listed.ok());
-  EXPECT_THAT(*listed, ElementsAre(os));
   absl::StatusOr<Segment> seg = Segment::Open(os, Segment::Access::kReadOnly);
   ASSERT_TRUE(seg.ok()) << seg.status();
   EXPECT_EQ(seg->meta().state, SegmentState::kCreating);
@@ -814,6 +814,352 @@ TEST_F(SegmentTest, MovedHandleKeepsWorking) {
   ASSERT_TRUE(ro.ok());
   EXPECT_EQ(ro->data()[3], std::byte{3});
   ASSERT_TRUE(Segment::Unlink(os).ok());
+}
+
+// --- The private directory ---------------------------------------------------
+
+// Runs `fn` in a forked child as uid/gid 65534 (nobody) and returns its exit
+// status (what fn returned), or a negative value if the child died.
+// REQUIRES: root.
+template <typename Fn>
+int RunAsNobody(Fn fn) {
+  return RunInChild(fn, /*as_nobody=*/true);
+}
+
+struct stat Lstat(const std::string& path) {
+  struct stat st {};
+  EXPECT_EQ(lstat(path.c_str(), &st), 0) << path << ": " << std::strerror(errno);
+  return st;
+}
+
+TEST_F(SegmentTest, PrepareDirectoryCreatesAPrivateDirectory) {
+  const std::string dir = prefix_ + ".priv";
+  const std::string path = "/dev/shm/" + dir;
+  absl::StatusOr<std::string> done = Segment::PrepareDirectory(dir, std::nullopt);
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_THAT(*done, HasSubstr("created " + path));
+  struct stat st = Lstat(path);
+  EXPECT_TRUE(S_ISDIR(st.st_mode));
+  EXPECT_EQ(st.st_mode & 07777, 0700u);
+  EXPECT_EQ(st.st_uid, geteuid());
+  // Again: nothing to do.
+  done = Segment::PrepareDirectory(dir, std::nullopt);
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_EQ(*done, "");
+  // A mode someone widened is narrowed again.
+  ASSERT_EQ(chmod(path.c_str(), 0777), 0);
+  done = Segment::PrepareDirectory(dir, std::nullopt);
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_THAT(*done, HasSubstr("mode 0777 -> 0700"));
+  EXPECT_EQ(Lstat(path).st_mode & 07777, 0700u);
+  // With a group: setgid 02750 and that group, so new files inherit it.
+  const gid_t group = getegid();
+  done = Segment::PrepareDirectory(dir, group);
+  ASSERT_TRUE(done.ok()) << done.status();
+  st = Lstat(path);
+  EXPECT_EQ(st.st_mode & 07777, 02750u);
+  EXPECT_EQ(st.st_gid, group);
+  const std::string os = dir + "/1f";
+  absl::StatusOr<Segment> seg = Segment::Create(os, ArrayMeta(0x1f, "g", {4}), 0660);
+  ASSERT_TRUE(seg.ok()) << seg.status();
+  EXPECT_EQ(Lstat("/dev/shm/" + os).st_gid, group);
+  EXPECT_EQ(seg->owner_uid(), geteuid());
+  EXPECT_EQ(seg->file_mode(), 0660u);
+  ASSERT_TRUE(Segment::Unlink(os).ok());
+  ASSERT_EQ(rmdir(path.c_str()), 0);
+  EXPECT_EQ(Segment::PrepareDirectory("a/b", std::nullopt).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(SegmentTest, PrepareDirectoryRefusesWhatItDidNotMake) {
+  const std::string dir = prefix_ + ".bad";
+  const std::string path = "/dev/shm/" + dir;
+  // A file, and a symlink to a directory, in place of the directory.
+  { std::ofstream(path) << "x"; }
+  absl::Status st = Segment::PrepareDirectory(dir, std::nullopt).status();
+  EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition) << st;
+  EXPECT_THAT(std::string(st.message()), HasSubstr("not a directory"));
+  ASSERT_EQ(unlink(path.c_str()), 0);
+  ASSERT_EQ(symlink("/tmp", path.c_str()), 0);
+  st = Segment::PrepareDirectory(dir, std::nullopt).status();
+  EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition) << st;
+  EXPECT_THAT(std::string(st.message()), HasSubstr("symbolic link"));
+  ASSERT_EQ(unlink(path.c_str()), 0);
+  if (geteuid() != 0) GTEST_SKIP() << "a directory of another uid needs root to make";
+  // A directory that another user made first (a squatter).
+  ASSERT_EQ(RunAsNobody([&]() -> int {
+              return mkdir(path.c_str(), 0777) == 0 && chmod(path.c_str(), 0777) == 0 ? 0 : 1;
+            }),
+            0);
+  st = Segment::PrepareDirectory(dir, std::nullopt).status();
+  EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition) << st;
+  EXPECT_THAT(std::string(st.message()), HasSubstr("belongs to uid 65534"));
+  EXPECT_EQ(Lstat(path).st_mode & 07777, 0777u) << "another user's directory was changed";
+  ASSERT_EQ(rmdir(path.c_str()), 0);
+}
+
+// Nobody else can create, replace or remove a file in the directory: not
+// even a squatter who knows the next name.
+TEST_F(SegmentTest, AnotherUserCannotPlantOrRemoveSegmentsInTheDirectory) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to run a second user";
+  const std::string dir = prefix_ + ".sq";
+  const std::string path = "/dev/shm/" + dir;
+  ASSERT_TRUE(Segment::PrepareDirectory(dir, std::nullopt).ok());
+  const std::string os = dir + "/20";
+  absl::StatusOr<Segment> seg = Segment::Create(os, ArrayMeta(0x20, "mine", {4}), 0600);
+  ASSERT_TRUE(seg.ok()) << seg.status();
+  const int rc = RunAsNobody([&]() -> int {
+    if (open((path + "/21").c_str(), O_RDWR | O_CREAT | O_EXCL, 0666) >= 0 || errno != EACCES) {
+      return 1;
+    }
+    if (unlink(("/dev/shm/" + os).c_str()) == 0 || errno != EACCES) return 2;
+    if (open(("/dev/shm/" + os).c_str(), O_RDONLY) >= 0 || errno != EACCES) return 3;
+    if (opendir(path.c_str()) != nullptr || errno != EACCES) return 4;
+    return 0;
+  });
+  EXPECT_EQ(rc, 0);
+  ASSERT_TRUE(Segment::Unlink(os).ok());
+  ASSERT_EQ(rmdir(path.c_str()), 0);
+}
+
+TEST_F(SegmentTest, OpenRefusesSymlinksAndNonRegularFiles) {
+  const std::string target = OsName(0x30);
+  absl::StatusOr<Segment> seg = Segment::Create(target, ArrayMeta(0x30, "t", {4}), 0600);
+  ASSERT_TRUE(seg.ok()) << seg.status();
+  ASSERT_TRUE(seg->Commit().ok());
+  const std::string link = OsName(0x31);
+  ASSERT_EQ(symlink(("/dev/shm/" + target).c_str(), ("/dev/shm/" + link).c_str()), 0);
+  absl::Status st = Segment::Open(link, Segment::Access::kReadOnly).status();
+  EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition) << st;
+  EXPECT_THAT(std::string(st.message()), HasSubstr("symbolic link"));
+  std::byte* data = nullptr;
+  EXPECT_EQ(MapDataRegion(link, Segment::Access::kReadOnly, 0x30, 8, &data).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  // Create never follows a planted symlink either.
+  EXPECT_EQ(Segment::Create(link, ArrayMeta(0x31, "x", {4}), 0600).status().code(),
+            absl::StatusCode::kAlreadyExists);
+  ASSERT_EQ(unlink(("/dev/shm/" + link).c_str()), 0);
+  // A FIFO would block a plain open; it is refused at once.
+  const std::string fifo = OsName(0x32);
+  ASSERT_EQ(mkfifo(("/dev/shm/" + fifo).c_str(), 0600), 0);
+  st = Segment::Open(fifo, Segment::Access::kReadOnly).status();
+  EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition) << st;
+  EXPECT_THAT(std::string(st.message()), HasSubstr("not a regular file"));
+  ASSERT_EQ(unlink(("/dev/shm/" + fifo).c_str()), 0);
+  ASSERT_TRUE(Segment::Unlink(target).ok());
+}
+
+TEST_F(SegmentTest, OwnerAndModeAreReported) {
+  const std::string os = OsName(0x33);
+  absl::StatusOr<Segment> seg = Segment::Create(os, ArrayMeta(0x33, "m", {4}), 0640);
+  ASSERT_TRUE(seg.ok()) << seg.status();
+  EXPECT_EQ(seg->owner_uid(), geteuid());
+  EXPECT_EQ(seg->file_mode(), 0640u);
+  ASSERT_TRUE(seg->Commit().ok());
+  ASSERT_TRUE(seg->Seal().ok());
+  EXPECT_EQ(seg->file_mode(), 0440u);
+  absl::StatusOr<Segment> ro = Segment::Open(os, Segment::Access::kReadOnly);
+  ASSERT_TRUE(ro.ok()) << ro.status();
+  EXPECT_EQ(ro->owner_uid(), geteuid());
+  EXPECT_EQ(ro->file_mode(), 0440u);
+  ASSERT_TRUE(Segment::Unlink(os).ok());
+}
+
+// --- A header rewritten while it is read -------------------------------------
+
+// Seal changes two words of a committed header, the read-only flag and the
+// checksum. A client that preads the header between the two stores must not
+// report the array as corrupt (DATA_LOSS): it sees the header as it was just
+// before or just after the seal.
+TEST_F(SegmentTest, HeaderCaughtHalfwayThroughASealIsNotDataLoss) {
+  const std::string os = OsName(0x41);
+  absl::StatusOr<Segment> seg = Segment::Create(os, ArrayMeta(0x41, "half", {512}), 0600);
+  ASSERT_TRUE(seg.ok()) << seg.status();
+  ASSERT_TRUE(seg->Commit().ok());
+  const internal::SegmentHeader before = PreadHeader(os);
+  internal::SegmentHeader after = before;
+  after.readonly = 1;
+  after.checksum = internal::SegmentHeaderChecksum(after);
+  // Flag stored, checksum not yet; then the other order.
+  for (const auto& [flag, checksum] :
+       {std::pair{after.readonly, before.checksum}, std::pair{before.readonly, after.checksum}}) {
+    internal::SegmentHeader h = before;
+    h.readonly = flag;
+    h.checksum = checksum;
+    PwriteShm(os, &h, sizeof(h), 0);
+    absl::StatusOr<Segment> ro = Segment::Open(os, Segment::Access::kReadOnly);
+    EXPECT_TRUE(ro.ok()) << ro.status();
+    std::byte* data = nullptr;
+    absl::Status st = MapDataRegion(os, Segment::Access::kReadOnly, 0x41, 4096, &data).status();
+    EXPECT_TRUE(st.ok()) << st;
+  }
+  // Anything else that fails the checksum is still corruption.
+  internal::SegmentHeader bad = before;
+  bad.readonly = 1;
+  bad.checksum ^= 1;
+  PwriteShm(os, &bad, sizeof(bad), 0);
+  EXPECT_EQ(Segment::Open(os, Segment::Access::kReadOnly).status().code(),
+            absl::StatusCode::kDataLoss);
+  ASSERT_TRUE(Segment::Unlink(os).ok());
+}
+
+// The same race with real concurrency: a writer flips the header between its
+// unsealed and sealed forms the way Seal writes it, while readers open and
+// map the segment; and a full rewrite of the header (memcpy) is waited out.
+TEST_F(SegmentTest, HeaderRewrittenConcurrentlyIsNeverDataLoss) {
+  const std::string os = OsName(0x40);
+  absl::StatusOr<Segment> seg = Segment::Create(os, ArrayMeta(0x40, "torn", {512}), 0600);
+  ASSERT_TRUE(seg.ok()) << seg.status();
+  ASSERT_TRUE(seg->Commit().ok());
+  internal::SegmentHeader headers[2] = {PreadHeader(os), PreadHeader(os)};
+  headers[1].readonly = 1;
+  headers[1].checksum = internal::SegmentHeaderChecksum(headers[1]);
+  const int fd = open(("/dev/shm/" + os).c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  void* map = mmap(nullptr, kDataOffset, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  close(fd);
+  ASSERT_NE(map, MAP_FAILED);
+  auto* stored = static_cast<internal::SegmentHeader*>(map);
+  // Spins for about `n` iterations (widens the window between two stores, as
+  // a writer preempted there would).
+  auto spin = [](int n) {
+    std::atomic<int> k{0};
+    while (k.fetch_add(1, std::memory_order_relaxed) < n) {
+    }
+  };
+  for (const bool whole : {false, true}) {
+    std::atomic<bool> stop{false};
+    std::atomic<int64_t> rewrites{0};
+    std::thread writer([&] {
+      for (int64_t i = 0; !stop.load(std::memory_order_relaxed); ++i) {
+        const internal::SegmentHeader& h = headers[i % 2];
+        if (whole) {
+          std::memcpy(map, &h, sizeof(h));
+        } else {
+          std::atomic_ref<uint32_t>(stored->readonly).store(h.readonly);
+          spin(500);
+          std::atomic_ref<uint64_t>(stored->checksum).store(h.checksum);
+        }
+        spin(500);
+        rewrites.fetch_add(1, std::memory_order_relaxed);
+      }
+    });
+    int bad = 0;
+    std::string first_bad;
+    for (int i = 0; i < 2000; ++i) {
+      absl::Status st;
+      if (i % 2 == 0) {
+        st = Segment::Open(os, Segment::Access::kReadOnly).status();
+      } else {
+        std::byte* data = nullptr;
+        st = MapDataRegion(os, Segment::Access::kReadOnly, 0x40, 4096, &data).status();
+      }
+      if (!st.ok() && bad++ == 0) first_bad = st.ToString();
+    }
+    stop = true;
+    writer.join();
+    EXPECT_GT(rewrites.load(), 0);
+    EXPECT_EQ(bad, 0) << (whole ? "whole rewrites" : "two-store rewrites")
+                      << "; first failure: " << first_bad;
+    std::memcpy(map, &headers[0], sizeof(headers[0]));
+  }
+  munmap(map, kDataOffset);
+  ASSERT_TRUE(Segment::Unlink(os).ok());
+}
+
+// --- Truncation under a mapping (SIGBUS) --------------------------------------
+
+int Truncate(const std::string& os_name, off_t size) {
+  const int fd = open(("/dev/shm/" + os_name).c_str(), O_RDWR);
+  if (fd < 0) return -1;
+  const int rc = ftruncate(fd, size);
+  close(fd);
+  return rc;
+}
+
+// With the handler installed, touching pages that another process cut off
+// with ftruncate is recorded for that mapping instead of killing the process;
+// other mappings are untouched.
+TEST_F(SegmentTest, FaultHandlerTurnsTruncationIntoARecordedFault) {
+  ASSERT_TRUE(InstallSegmentFaultHandler().ok());
+  ASSERT_TRUE(InstallSegmentFaultHandler().ok());  // idempotent
+  const std::string victim = OsName(0x50);
+  const std::string other = OsName(0x51);
+  constexpr int64_t kItems = 1 << 17;  // 1 MiB of doubles
+  absl::StatusOr<Segment> seg = Segment::Create(victim, ArrayMeta(0x50, "v", {kItems}), 0600);
+  ASSERT_TRUE(seg.ok()) << seg.status();
+  ASSERT_TRUE(seg->Commit().ok());
+  absl::StatusOr<Segment> keep = Segment::Create(other, ArrayMeta(0x51, "o", {kItems}), 0600);
+  ASSERT_TRUE(keep.ok()) << keep.status();
+  std::memset(keep->data(), 0x5a, 8 * kItems);
+  std::byte* client = nullptr;
+  absl::StatusOr<std::shared_ptr<const void>> client_owner =
+      MapDataRegion(victim, Segment::Access::kReadOnly, 0x50, 8 * kItems, &client);
+  ASSERT_TRUE(client_owner.ok()) << client_owner.status();
+  std::memset(seg->data(), 0x11, 8 * kItems);
+  EXPECT_FALSE(SegmentFaulted(seg->data()));
+  EXPECT_FALSE(SegmentFaulted(client));
+
+  // Keep the first 64 KiB of data; everything after is gone.
+  ASSERT_EQ(Truncate(victim, kDataOffset + 65536), 0);
+  std::memset(seg->data(), 0x22, 8 * kItems);  // would be SIGBUS
+  EXPECT_TRUE(SegmentFaulted(seg->data()));
+  EXPECT_TRUE(SegmentFaulted(seg->data() + 8 * kItems - 1));
+  EXPECT_EQ(client[0], std::byte{0x22}) << "the pages before the cut are still shared";
+  int64_t sum = 0;
+  for (int64_t i = 0; i < 8 * kItems; i += 4096) sum += static_cast<int>(client[i]);  // SIGBUS
+  EXPECT_GT(sum, 0);
+  EXPECT_TRUE(SegmentFaulted(client));
+  EXPECT_FALSE(SegmentFaulted(keep->data()));
+  EXPECT_EQ(keep->data()[8 * kItems - 1], std::byte{0x5a});
+  EXPECT_FALSE(SegmentFaulted(&sum)) << "an address outside every segment";
+  // Opening it again reports the truncation.
+  EXPECT_EQ(Segment::Open(victim, Segment::Access::kReadOnly).status().code(),
+            absl::StatusCode::kDataLoss);
+  // A whole-file truncation makes header writes fail cleanly too.
+  ASSERT_EQ(Truncate(victim, 0), 0);
+  EXPECT_EQ(seg->Commit().code(), absl::StatusCode::kDataLoss);
+  // A mapping made later in the same place starts clean.
+  seg = absl::InternalError("dropped");
+  client_owner = absl::InternalError("dropped");
+  absl::StatusOr<Segment> fresh =
+      Segment::Create(OsName(0x52), ArrayMeta(0x52, "f", {kItems}), 0600);
+  ASSERT_TRUE(fresh.ok()) << fresh.status();
+  EXPECT_FALSE(SegmentFaulted(fresh->data()));
+  ASSERT_TRUE(Segment::Unlink(victim).ok());
+  ASSERT_TRUE(Segment::Unlink(other).ok());
+  ASSERT_TRUE(Segment::Unlink(OsName(0x52)).ok());
+}
+
+// The handler does not swallow other faults: a SIGBUS outside every segment
+// mapping still ends the process with SIGBUS, as does a SIGBUS sent by kill().
+TEST_F(SegmentTest, FaultHandlerLeavesOtherFaultsFatal) {
+  const std::string path = "/dev/shm/" + prefix_ + ".plain";
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (!InstallSegmentFaultHandler().ok()) _exit(1);
+    const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
+    if (fd < 0 || ftruncate(fd, 8192) != 0) _exit(2);
+    auto* p =
+        static_cast<volatile char*>(mmap(nullptr, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0));
+    unlink(path.c_str());
+    if (ftruncate(fd, 0) != 0) _exit(3);
+    p[4096] = 1;  // SIGBUS, not ours
+    _exit(4);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGBUS) << "status " << status;
+  const pid_t killed = fork();
+  ASSERT_GE(killed, 0);
+  if (killed == 0) {
+    if (!InstallSegmentFaultHandler().ok()) _exit(1);
+    kill(getpid(), SIGBUS);
+    _exit(5);
+  }
+  ASSERT_EQ(waitpid(killed, &status, 0), killed);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGBUS) << "status " << status;
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include "testing/daemon.h"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <grpcpp/impl/client_unary_call.h>
 #include <grpcpp/impl/rpc_method.h>
 #include <poll.h>
@@ -23,6 +24,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -143,7 +145,10 @@ TestDaemon::TestDaemon(TestDaemonOptions options) : options_(std::move(options))
   if (options_.instance.empty()) {
     options_.instance = absl::StrCat("t", getpid(), "n", g_instance_counter.fetch_add(1));
   }
-  if (options_.binary.empty()) options_.binary = SHMARRAY_DAEMON_PATH;
+  if (options_.binary.empty()) {
+    const char* other = std::getenv("SHMARRAY_TEST_DAEMON");
+    options_.binary = other != nullptr && other[0] != '\0' ? other : SHMARRAY_DAEMON_PATH;
+  }
 }
 
 absl::StatusOr<std::unique_ptr<TestDaemon>> TestDaemon::Start(TestDaemonOptions options) {
@@ -196,11 +201,15 @@ absl::Status TestDaemon::StartProcess() {
 }
 
 std::vector<std::string> TestDaemon::Argv() const {
-  std::vector<std::string> argv = {options_.binary, "--socket", socket_path_, "--instance",
-                                   options_.instance};
+  std::vector<std::string> argv = options_.wrapper;
+  for (const std::string& arg : {options_.binary, std::string("--socket"), socket_path_,
+                                 std::string("--instance"), options_.instance}) {
+    argv.push_back(arg);
+  }
   if (options_.listen_tcp) {
     argv.push_back("--listen");
     argv.push_back("127.0.0.1:0");
+    if (options_.token.empty()) argv.push_back("--insecure");
   }
   if (!options_.token.empty()) {
     argv.push_back("--token-file");
@@ -216,6 +225,10 @@ absl::Status TestDaemon::Spawn() {
     char templ[] = "/tmp/shmarray-test-XXXXXX";
     if (mkdtemp(templ) == nullptr) return absl::InternalError(ErrnoText("mkdtemp"));
     dir_ = templ;
+    if (options_.run_as_uid &&
+        chown(dir_.c_str(), *options_.run_as_uid, options_.run_as_gid) != 0) {
+      return absl::InternalError(ErrnoText("chown of the test directory"));
+    }
     socket_path_ = options_.socket_path.empty() ? dir_ + "/d.sock" : options_.socket_path;
     if (!options_.token.empty()) {
       std::ofstream token_file(dir_ + "/token");
@@ -240,6 +253,9 @@ absl::Status TestDaemon::Spawn() {
   for (const std::string& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
   argv.push_back(nullptr);
   const pid_t parent = getpid();
+  const std::optional<uid_t> run_as_uid = options_.run_as_uid;
+  const gid_t run_as_gid = options_.run_as_gid;
+  const std::vector<gid_t> groups = options_.supplementary_gids;
 
   const pid_t pid = fork();
   if (pid < 0) {
@@ -258,7 +274,19 @@ absl::Status TestDaemon::Spawn() {
     dup2(fds[1], 1);
     dup2(fds[1], 2);
     close_range(3, ~0U, 0);
-    execv(argv[0], argv.data());
+    if (run_as_uid) {
+      if (setgroups(groups.size(), groups.data()) != 0 || setgid(run_as_gid) != 0 ||
+          setuid(*run_as_uid) != 0) {
+        static constexpr char kIdMsg[] = "TestDaemon: cannot change uid/gid\n";
+        ssize_t ignored = write(2, kIdMsg, sizeof(kIdMsg) - 1);
+        (void)ignored;
+        _exit(126);
+      }
+      // Changing the uid clears the parent-death signal: set it again.
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (getppid() != parent) _exit(127);
+    }
+    execvp(argv[0], argv.data());
     static constexpr char kMsg[] = "TestDaemon: execv of shmarrayd failed\n";
     ssize_t ignored = write(2, kMsg, sizeof(kMsg) - 1);
     (void)ignored;
@@ -483,16 +511,18 @@ std::string TestDaemon::tcp_target() const {
 }
 
 std::string TestDaemon::segment_prefix() const {
-  return absl::StrCat("shmarray.", geteuid(), ".", options_.instance);
+  const uid_t uid = options_.run_as_uid ? *options_.run_as_uid : geteuid();
+  return absl::StrCat("shmarray.", uid, ".", options_.instance);
 }
 
+std::string TestDaemon::segment_dir() const { return "/dev/shm/" + segment_prefix(); }
+
 std::vector<std::string> TestDaemon::ListSegments() const {
-  const std::string prefix = segment_prefix() + ".";
+  const std::string prefix = segment_prefix();
   std::vector<std::string> names;
   std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator("/dev/shm", ec)) {
-    std::string name = entry.path().filename().string();
-    if (name.compare(0, prefix.size(), prefix) == 0) names.push_back(std::move(name));
+  for (const auto& entry : std::filesystem::directory_iterator(segment_dir(), ec)) {
+    names.push_back(prefix + "/" + entry.path().filename().string());
   }
   std::sort(names.begin(), names.end());
   return names;
@@ -501,8 +531,9 @@ std::vector<std::string> TestDaemon::ListSegments() const {
 int TestDaemon::RemoveSegments() const {
   int removed = 0;
   for (const std::string& name : ListSegments()) {
-    if (shm_unlink(("/" + name).c_str()) == 0) ++removed;
+    if (unlink(("/dev/shm/" + name).c_str()) == 0) ++removed;
   }
+  rmdir(segment_dir().c_str());
   return removed;
 }
 
@@ -513,7 +544,7 @@ int TestDaemon::RemoveStaleSegments() {
   for (const auto& entry : std::filesystem::directory_iterator("/dev/shm", ec)) {
     const std::string name = entry.path().filename().string();
     if (name.compare(0, prefix.size(), prefix) != 0) continue;
-    // "<digits>n<digits>." must follow.
+    // "<digits>n<digits>" must follow, and nothing else.
     size_t pos = prefix.size();
     int64_t pid = 0;
     while (pos < name.size() && name[pos] >= '0' && name[pos] <= '9' && pid < (1 << 30)) {
@@ -522,9 +553,13 @@ int TestDaemon::RemoveStaleSegments() {
     if (pid <= 0 || pos == prefix.size() || pos >= name.size() || name[pos] != 'n') continue;
     const size_t digits = ++pos;
     while (pos < name.size() && name[pos] >= '0' && name[pos] <= '9') ++pos;
-    if (pos == digits || pos >= name.size() || name[pos] != '.') continue;
+    if (pos == digits || pos != name.size()) continue;
     if (kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;  // still alive
-    if (shm_unlink(("/" + name).c_str()) == 0) ++removed;
+    std::error_code files_ec;
+    for (const auto& file : std::filesystem::directory_iterator(entry.path(), files_ec)) {
+      if (unlink(file.path().c_str()) == 0) ++removed;
+    }
+    rmdir(entry.path().c_str());
   }
   return removed;
 }

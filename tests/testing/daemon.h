@@ -6,8 +6,8 @@
 // tests/server/CMakeLists.txt) for integration tests and benchmarks, the way
 // STYLE.md §5 asks: fork/exec (never system()), a private temporary directory
 // holding the Unix socket and the logs, a unique `--instance` per daemon (so
-// its segments are "shmarray.<uid>.<instance>.*" and never collide with
-// another test's or a real daemon's), readiness by polling the gRPC health
+// its segments live in /dev/shm/shmarray.<uid>.<instance>/ and never collide
+// with another test's or a real daemon's), readiness by polling the gRPC health
 // service `grpc.health.v1.Health/Check` with a deadline (never a log line,
 // never a sleep), and a destructor that always stops and reaps the process
 // and removes whatever segments of its prefix are left.
@@ -64,8 +64,10 @@ struct TestDaemonOptions {
   // Extra command-line flags, appended after the harness's own (--socket,
   // --instance and, with listen_tcp, --listen). E.g. {"--max-arrays", "10"}.
   std::vector<std::string> extra_flags;
-  // Adds `--listen 127.0.0.1:0`; Start() then reads the chosen port from the
-  // log line "listening on tcp 127.0.0.1:NNNNN" (tcp_target(), tcp_stub()).
+  // Adds `--listen 127.0.0.1:0` (and `--insecure` when there is no token: a
+  // TCP listener without a token is refused otherwise); Start() then reads
+  // the chosen port from the log line "listening on tcp 127.0.0.1:NNNNN"
+  // (tcp_target(), tcp_stub()).
   bool listen_tcp = false;
   // When non-empty: written to `<dir>/token` and passed as --token-file.
   // Authorize() then adds `authorization: Bearer <token>` to a context.
@@ -77,8 +79,19 @@ struct TestDaemonOptions {
   std::string socket_path;
   // How long Start()/Restart() wait for SERVING before failing.
   std::chrono::milliseconds ready_timeout{10000};
-  // The binary to run; empty = SHMARRAY_DAEMON_PATH.
+  // The binary to run; empty = $SHMARRAY_TEST_DAEMON when set (to run the
+  // suite against another build of the daemon), else SHMARRAY_DAEMON_PATH.
   std::string binary;
+  // Words put before the daemon's argv, e.g. {"unshare", "-m", "sh", "-c",
+  // "...; exec \"$@\"", "sh"}; the last of them must exec the daemon so that
+  // pid() stays the daemon's. Empty = exec the daemon directly.
+  std::vector<std::string> wrapper;
+  // When set (REQUIRES: root), the daemon runs as this uid and gid, with
+  // `supplementary_gids` as its groups; the temporary directory is given to
+  // that uid. segment_prefix() then names that uid.
+  std::optional<uid_t> run_as_uid;
+  gid_t run_as_gid = 0;
+  std::vector<gid_t> supplementary_gids;
 };
 
 // How a process ended: either exited with `code`, or was killed by `signal`.
@@ -178,18 +191,24 @@ class TestDaemon {
   const std::string& instance() const { return options_.instance; }
   const TestDaemonOptions& options() const { return options_; }
 
-  // "shmarray.<euid>.<instance>": the segment prefix of this daemon. Its
-  // segments are named "<prefix>.<generation in hex>".
+  // "shmarray.<uid>.<instance>" (the daemon's uid): the segment prefix of
+  // this daemon, the name of its private directory in /dev/shm. Its segments
+  // are named "<prefix>/<generation in hex>".
   std::string segment_prefix() const;
-  // Names (no leading '/') of the entries of /dev/shm that start with
-  // segment_prefix() + ".", sorted. Use to assert that nothing leaked.
+  // "/dev/shm/" + segment_prefix().
+  std::string segment_dir() const;
+  // Segment names "<prefix>/<file>" (as ArrayInfo.segment_name has them;
+  // "/dev/shm/" + name is the path) of the files in segment_dir(), sorted.
+  // Use to assert that nothing leaked.
   std::vector<std::string> ListSegments() const;
-  // Unlinks every entry ListSegments() returns. Returns how many it removed.
+  // Unlinks every file ListSegments() returns and removes segment_dir().
+  // Returns how many files it removed.
   int RemoveSegments() const;
-  // Unlinks the segments that earlier, killed test processes left behind:
-  // entries "shmarray.<euid>.t<pid>n<k>.*" (the harness's default instance
-  // names) whose <pid> no longer exists. Start() calls it, so a crashed or
-  // timed-out test run does not leak into the next. Returns how many.
+  // Removes what earlier, killed test processes left behind: the
+  // directories /dev/shm/shmarray.<euid>.t<pid>n<k> (the harness's default
+  // instance names) whose <pid> no longer exists, with their files. Start()
+  // calls it, so a crashed or timed-out test run does not leak into the next.
+  // Returns how many files it removed.
   static int RemoveStaleSegments();
 
   // Adds `authorization: Bearer <options.token>` to `context` when the daemon

@@ -132,7 +132,7 @@ struct ArrayInfo {
   ArrayKind kind = ArrayKind::kArray;
   std::string base;              // named view: the base array's name; "" otherwise
   uint64_t base_generation = 0;  // named view: the base's generation
-  std::string segment_name;      // POSIX shm object (no '/') holding the data
+  std::string segment_name;      // "<dir>/<file>": the data is in /dev/shm/<dir>/<file>
   int64_t segment_size = 0;      // bytes of the segment, header page included
   int64_t data_offset = 0;       // bytes from the segment start to the data region
   int64_t data_size = 0;         // bytes of the data region

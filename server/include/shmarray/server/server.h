@@ -43,24 +43,28 @@ struct ServerOptions {
   // false = --no-unix (then `listen` is required).
   bool unix_socket = true;
   // "HOST:PORT" of an additional TCP listener; empty = none. Port 0 picks one.
+  // HOST is resolved once (the first address getaddrinfo gives) and exactly
+  // one socket is bound to that address. Needs token_file or insecure.
   std::string listen;
-  // Segment prefix "shmarray.<uid>" or, when set, "shmarray.<uid>.<instance>";
-  // [A-Za-z0-9_-]{1,64}.
+  // The private segment directory /dev/shm/shmarray.<uid> or, when set,
+  // /dev/shm/shmarray.<uid>.<instance>; [A-Za-z0-9_-]{1,64}.
   std::string instance;
   // Quota on the total bytes of data regions; 0 = none.
   int64_t max_bytes = 0;
   // Quota on the number of catalog entries; 0 = 100000.
   int64_t max_arrays = 0;
   // Group name or numeric gid allowed to use the socket and segments (modes
-  // 0660 instead of 0600; directories 0750 instead of 0700); empty = none.
+  // 0660 instead of 0600; socket directories 0750 instead of 0700; the
+  // segment directory 02750 instead of 0700); empty = none.
   std::string group;
   // File holding the bearer token every ArrayService RPC must carry; empty = none.
   std::string token_file;
   // PEM certificate chain and private key for TLS on the TCP listener.
   std::string tls_cert;
   std::string tls_key;
-  // Allows a non-loopback TCP listener without TLS (and a non-loopback
-  // metrics_listen).
+  // Accepts a TCP listener without a token (any client that reaches the
+  // port may do anything), a non-loopback one without TLS, and a
+  // non-loopback metrics_listen.
   bool insecure = false;
   // "HOST:PORT" of the Prometheus endpoint (http://HOST:PORT/metrics); empty
   // = none. Port 0 picks one (logged: "metrics on http://HOST:PORT/metrics").
@@ -75,22 +79,29 @@ struct ServerOptions {
 // "default" when `instance` is empty.
 std::string DefaultSocketPath(const std::string& instance);
 
-// The segment prefix of `instance`: "shmarray.<uid>[.<instance>]".
+// The segment prefix of `instance`: "shmarray.<uid>[.<instance>]", the name
+// of the daemon's private directory in /dev/shm.
 std::string SegmentPrefix(const std::string& instance);
 
 // Checks options that do not need the system: instance syntax, TLS pairs,
-// non-loopback TCP without TLS or --insecure, --no-unix without --listen,
-// a non-loopback metrics_listen without --insecure.
+// TCP without a token or --insecure, --no-unix without --listen, a
+// non-loopback metrics_listen without --insecure. (Whether the --listen
+// address is a loopback one needs name resolution: Start checks that.)
 // Errors: kInvalidArgument with a message for the user (main exits 2).
 absl::Status ValidateOptions(const ServerOptions& options);
 
 class Server {
  public:
-  // Validates `options`, recovers the catalog, creates the socket directory,
-  // replaces a stale socket file, starts every listener and logs
+  // Validates `options`, installs the SIGBUS handler of shm/segment.h,
+  // resolves the --listen address, recovers the catalog (creating or checking
+  // the segment directory), creates the socket directory, replaces a stale
+  // socket file, starts every listener, logs each bound address and
   // "shmarrayd ready". Errors: kInvalidArgument (ValidateOptions, unknown
-  // group, unreadable token or TLS files), kFailedPrecondition (another live
-  // daemon answers on the socket), kUnavailable (cannot listen), kInternal.
+  // group, unreadable token or TLS files, a --listen host that does not
+  // resolve, a non-loopback address without TLS or --insecure),
+  // kFailedPrecondition (another live daemon answers on the socket; the
+  // segment directory belongs to someone else), kUnavailable (cannot
+  // listen), kInternal.
   static absl::StatusOr<std::unique_ptr<Server>> Start(const ServerOptions& options);
 
   Server(const Server&) = delete;

@@ -90,6 +90,7 @@ namespace shmarray::shm {
 inline constexpr size_t kMaxFormatLength = 64 * 1024;           // characters
 inline constexpr int kMaxFormatNesting = 32;                    // nested T{ }
 inline constexpr int64_t kMaxItemsizeBytes = int64_t{1} << 40;  // one item
+inline constexpr int kMaxSubarrayDims = 32;  // axes of a sub-array shape (NumPy's limit)
 
 class Format {
  public:
@@ -99,7 +100,8 @@ class Format {
   // Parses `text` (PEP 3118, see the file comment). Throws FormatError with
   // the position of the fault for anything outside the grammar, an
   // unbalanced `T{`, counts or sizes that overflow or exceed
-  // kMaxItemsizeBytes, nesting deeper than kMaxFormatNesting, text longer
+  // kMaxItemsizeBytes, a sub-array shape of more than kMaxSubarrayDims axes
+  // (NumPy could not load it), nesting deeper than kMaxFormatNesting, text longer
   // than kMaxFormatLength (or a canonical form that would be), an embedded
   // NUL. Never hangs, never allocates more than O(text size).
   // Thread-safe.

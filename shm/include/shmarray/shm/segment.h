@@ -2,10 +2,19 @@
 //
 // File: segment.h
 // -----------------------------------------------------------------------------
-// Segment: one POSIX shared-memory object that holds one array (or, for a
-// named view, only a header). Created through Boost.Interprocess.
+// Segment: one file on the shared-memory tmpfs (/dev/shm) that holds one array
+// (or, for a named view, only a header), mapped with mmap(2).
 //
-// Layout of the object: bytes [0, 4096) are a fixed, versioned header page
+// Where segments live. The daemon keeps its segments in a private directory
+// /dev/shm/<dir> that it creates and checks at start (PrepareDirectory): owned
+// by its uid, mode 0700, or 02750 with the group of `--group` (members may
+// enter and open files; nobody else may create, rename or remove anything in
+// it). A segment's OS name is then "<dir>/<file>", and its path is
+// "/dev/shm/<dir>/<file>": this is what ArrayInfo.segment_name carries and
+// what clients map. A bare "<file>" (directly in /dev/shm, like a POSIX
+// shm_open name) is accepted too, for tools and tests.
+//
+// Layout of the file: bytes [0, 4096) are a fixed, versioned header page
 // (magic, version, state creating/committed, kind, generation, user name,
 // canonical format, layout, read-only flag, data size, base generation for a
 // view, creation time, checksum); the data region starts at byte 4096
@@ -18,25 +27,42 @@
 // Commit() flips the state to kCommitted. Recovery (Segment::List + Open)
 // ignores or removes segments that never committed.
 //
-//   SHMARRAY_ASSIGN_OR_RETURN(Segment seg, Segment::Create("shmarray.0.1f", meta, 0600));
+//   SHMARRAY_RETURN_IF_ERROR(Segment::PrepareDirectory("shmarray.0", std::nullopt).status());
+//   SHMARRAY_ASSIGN_OR_RETURN(Segment seg, Segment::Create("shmarray.0/1f", meta, 0600));
 //   std::memset(seg.data(), 0, seg.data_size_bytes());
 //   SHMARRAY_RETURN_IF_ERROR(seg.Commit());
 //   SHMARRAY_ASSIGN_OR_RETURN(Segment ro,
-//                             Segment::Open("shmarray.0.1f", Segment::Access::kReadOnly));
+//                             Segment::Open("shmarray.0/1f", Segment::Access::kReadOnly));
 //
-// Seal and permissions: Seal() drops every write bit of the object's file
-// mode, so a later shm_open(O_RDWR) by a non-root user fails. Root bypasses
-// file modes (CAP_DAC_OVERRIDE), and writable mappings that already exist stay
-// writable: they cannot be revoked.
+// Seal and permissions: Seal() drops every write bit of the file's mode, so a
+// later open for writing by anyone but root fails. What that guarantees:
+// against a process of another uid (e.g. a client in --group), the seal holds:
+// it can neither open the file for writing nor chmod it back nor truncate it.
+// The file's owner (the daemon's uid) may chmod it back (POSIX), root ignores
+// modes, and writable mappings that existed before the seal stay writable:
+// they cannot be revoked.
 //
-// A crash between creating the object and writing its header leaves an object
-// that Open() reports as kDataLoss (too small, or a zero header); recovery
-// should remove such objects as well as kCreating ones.
+// A crash between creating the file and writing its header leaves a file that
+// Open() reports as kDataLoss (too small, or a zero header); recovery should
+// remove such files as well as kCreating ones.
 //
-// Hostile segments: headers are read with pread and fully validated (a bad
-// one is kDataLoss, never a crash). A process allowed to write the object can
-// still ftruncate it under existing mappings, after which touching the lost
-// pages raises SIGBUS; file modes are the defence against that.
+// Hostile files: every open uses O_NOFOLLOW (a symlink is refused) and
+// O_NONBLOCK, and refuses anything but a regular file; headers are read with
+// pread and fully validated (a bad one is kDataLoss, never a crash); a header
+// that fails its checksum is read again for a short while, because the daemon
+// may be rewriting it (Seal) at that moment. Owner and mode are reported
+// (owner_uid(), file_mode()) so that recovery can refuse files the daemon did
+// not make.
+//
+// Truncation (SIGBUS). A process that may open a segment for writing can
+// ftruncate it under every mapping; touching the lost pages then raises
+// SIGBUS, which kills the process that touches them. A process that must
+// survive this (the daemon) calls InstallSegmentFaultHandler() once: a SIGBUS
+// inside a mapping made by this file is then recorded for that mapping, the
+// mapping's pages from the faulting one to its end are replaced by private
+// zero pages, and the access completes. Code that copies to or from a mapping
+// asks SegmentFaulted() afterwards and fails that one request. Faults anywhere
+// else behave as before (the previous handler runs, or the process dies).
 //
 // Thread-safety: a Segment is a move-only handle; distinct handles may be used
 // from different threads; one handle is not synchronised. The free functions
@@ -50,6 +76,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -146,8 +173,25 @@ class Segment {
  public:
   enum class Access { kReadOnly, kReadWrite };
 
-  // Creates the shared-memory object `os_name` (no leading '/'; a single
-  // component of [A-Za-z0-9._-], at most 255 bytes, not "." or "..") with
+  // OS names: "<dir>/<file>" (a file in the directory /dev/shm/<dir>) or a
+  // bare "<file>" (directly in /dev/shm). Each component is 1-255 of
+  // [A-Za-z0-9._-] and not "." or "..". Anything else is kInvalidArgument
+  // ("invalid segment name ...") in every function below.
+
+  // Creates the private directory /dev/shm/<dir> (one component) if it does
+  // not exist, owned by this process's effective uid, with mode 0700, or
+  // 02750 and group `group` when `group` is set (new files inherit the
+  // group). If it exists, it must be a real directory (not a symlink) owned
+  // by this process's effective uid; a different mode or group is corrected.
+  // Returns what was done, for a log line ("" when nothing was).
+  // Errors: kInvalidArgument (bad name); kFailedPrecondition when the path
+  // exists but is not a directory, is a symlink, or belongs to another uid
+  // (the message names the owner: someone else made it; only root can
+  // remove it); kPermissionDenied / kInternal from the OS.
+  static absl::StatusOr<std::string> PrepareDirectory(std::string_view dir,
+                                                      std::optional<gid_t> group);
+
+  // Creates the file `os_name` (exclusively: O_CREAT|O_EXCL|O_NOFOLLOW) with
   // file mode exactly `mode` & 0777 (the umask does not apply), sized
   // kDataOffset + meta.data_size_bytes, the whole size reserved with fallocate
   // (the data bytes are zero), and the header written from `meta` with state
@@ -156,22 +200,26 @@ class Segment {
   // REQUIRES for `meta` (else kInvalidArgument): strings within their limits,
   // data_size_bytes >= 0, a well-formed layout of at most kMaxDims axes that,
   // for kArray, lies inside [0, data_size_bytes).
-  // Errors: kInvalidArgument (bad os_name or meta), kAlreadyExists (the object
-  // exists), kResourceExhausted (not enough space: "not enough shared memory
-  // in /dev/shm for array 'x': need N bytes, M free"), kPermissionDenied,
-  // kInternal for other OS errors. On error nothing is left behind.
+  // Errors: kInvalidArgument (bad os_name or meta), kAlreadyExists (the name
+  // exists, whoever made it), kNotFound (the directory does not exist),
+  // kResourceExhausted (not enough space: "not enough shared memory in
+  // /dev/shm for array 'x': need N bytes, M free"), kPermissionDenied,
+  // kDataLoss (another process truncated the new file while its header was
+  // written; needs InstallSegmentFaultHandler), kInternal for other OS
+  // errors. On error nothing is left behind.
   static absl::StatusOr<Segment> Create(std::string_view os_name, const SegmentMeta& meta,
                                         mode_t mode);
 
-  // Opens an existing object and validates its header: magic, version,
-  // checksum, enum values, string lengths, that the object is exactly
+  // Opens an existing file and validates its header: magic, version,
+  // checksum, enum values, string lengths, that the file is exactly
   // kDataOffset + data size bytes, and that the layout lies inside the data
   // region (for a kView only that it is well formed). Half-created (kCreating)
   // segments open fine; see meta().state. kReadOnly maps everything
   // PROT_READ; kReadWrite maps everything writable.
   // Errors: kInvalidArgument (bad os_name), kNotFound, kPermissionDenied (e.g.
-  // kReadWrite on a sealed object, for a non-root user), kDataLoss (the
-  // message says what is wrong with the header or size), kInternal.
+  // kReadWrite on a sealed file, for a non-root user), kFailedPrecondition
+  // (a symlink or not a regular file), kDataLoss (the message says what is
+  // wrong with the header or size), kInternal.
   static absl::StatusOr<Segment> Open(std::string_view os_name, Access access);
 
   // Removes the name `os_name`; the name is free for Create at once. Mappings
@@ -180,10 +228,10 @@ class Segment {
   // kInternal.
   static absl::Status Unlink(std::string_view os_name);
 
-  // Names (without '/') of the shared-memory objects in /dev/shm whose names
-  // start with `prefix` + ".", sorted. Errors: kInternal if /dev/shm cannot be
-  // read.
-  static absl::StatusOr<std::vector<std::string>> List(std::string_view prefix);
+  // OS names "<dir>/<file>" of the entries of the directory /dev/shm/<dir>
+  // (one component), sorted; empty when the directory does not exist.
+  // Errors: kInvalidArgument (bad name), kInternal if it cannot be read.
+  static absl::StatusOr<std::vector<std::string>> List(std::string_view dir);
 
   Segment(Segment&&) noexcept;
   Segment& operator=(Segment&&) noexcept;
@@ -194,24 +242,30 @@ class Segment {
   // Marks the header committed (state kCommitted, new checksum) and updates
   // meta().state. Idempotent. Writes that precede Commit() in this thread are
   // ordered before the state change.
-  // Errors: kFailedPrecondition for a read-only (or moved-from) handle.
+  // Errors: kFailedPrecondition for a read-only (or moved-from) handle;
+  // kDataLoss if the file was truncated under the mapping (needs
+  // InstallSegmentFaultHandler).
   absl::Status Commit();
 
   // Sets the header's read-only flag (new checksum; meta().readonly) and
-  // removes every write bit from the object's file mode (0660 -> 0440), so a
-  // later shm_open(O_RDWR) by a non-root user fails. Root bypasses file modes;
-  // existing writable mappings (this handle's included) stay writable: they
-  // cannot be revoked. Idempotent.
+  // removes every write bit from the file's mode (0660 -> 0440), so a later
+  // open for writing by a non-root user fails (see the file comment for what
+  // that guarantees against whom). Existing writable mappings (this handle's
+  // included) stay writable: they cannot be revoked. Idempotent.
   // Errors: kFailedPrecondition for a read-only (or moved-from) handle;
-  // kNotFound if the name was unlinked or now names another object;
-  // kPermissionDenied / kInternal from fchmod.
+  // kNotFound if the name was unlinked or now names another file;
+  // kPermissionDenied / kInternal from fchmod; kDataLoss as Commit.
   absl::Status Seal();
 
   // The header as read at Open (or written at Create), updated by Commit and
   // Seal of this handle only.
   const SegmentMeta& meta() const { return meta_; }
   const std::string& os_name() const { return os_name_; }
-  // Start of the data region (kDataOffset into the object); null when
+  // Owner and permission bits (st_mode & 07777) of the file when it was
+  // opened or created (Seal updates file_mode()).
+  uid_t owner_uid() const { return owner_uid_; }
+  mode_t file_mode() const { return file_mode_; }
+  // Start of the data region (kDataOffset into the file); null when
   // data_size_bytes is 0. Valid while this handle or a copy of mapping()
   // lives. Writable only if writable().
   std::byte* data() const { return data_; }
@@ -227,10 +281,12 @@ class Segment {
  private:
   struct Mapping;
   Segment() = default;
-  // Identity of the object this handle was created or opened on, so Seal()
-  // never changes the mode of a newer object that reused the name.
+  // Identity of the file this handle was created or opened on, so Seal()
+  // never changes the mode of a newer file that reused the name.
   dev_t dev_ = 0;
   ino_t ino_ = 0;
+  uid_t owner_uid_ = 0;
+  mode_t file_mode_ = 0;
   std::string os_name_;
   SegmentMeta meta_;
   std::shared_ptr<Mapping> mapping_;
@@ -246,7 +302,8 @@ class Segment {
 // even after Unlink) and sets *data (null when size_bytes is 0; the owner is
 // still non-null). REQUIRES: data != nullptr.
 // Errors: kInvalidArgument (bad os_name, negative size_bytes); kNotFound /
-// kPermissionDenied from the OS; kDataLoss for a bad header;
+// kPermissionDenied from the OS; kFailedPrecondition for a symlink or a file
+// that is not regular; kDataLoss for a bad header;
 // kFailedPrecondition "array 'x' is not committed yet"; kAborted when the
 // header's generation differs ("array 'x' was replaced: expected generation
 // 1f, segment has 20"); kOutOfRange when size_bytes exceeds the data region.
@@ -255,6 +312,19 @@ absl::StatusOr<std::shared_ptr<const void>> MapDataRegion(std::string_view os_na
                                                           Segment::Access access,
                                                           uint64_t expected_generation,
                                                           int64_t size_bytes, std::byte** data);
+
+// Installs, once per process, the SIGBUS handler described in the file
+// comment (later calls do nothing). Mappings made before the call are covered
+// too. Errors: kInternal if sigaction fails. Thread-safe.
+absl::Status InstallSegmentFaultHandler();
+
+// True if an access inside the mapping (made by Segment or MapDataRegion)
+// that contains `address` has faulted since the mapping was made: the file
+// was truncated under it, and the pages from the faulting one on now hold
+// private zeros. False for addresses outside every such mapping and when no
+// handler is installed (a fault then kills the process). Thread-safe and
+// lock-free.
+bool SegmentFaulted(const void* address);
 
 }  // namespace shmarray::shm
 
