@@ -183,7 +183,9 @@ absl::Status Catalog::Recover(std::vector<std::string>* actions) {
   };
   const uid_t uid = ::geteuid();
   // Mode bits the daemon never sets: anything for others, execute, setuid...
-  const mode_t foreign_bits = static_cast<mode_t>(07777 & ~(options_.mode & 0660));
+  // (0660 is what it sets with --group, 0600 without; a restart with another
+  // --group setting still owns the segments of the previous run.)
+  const mode_t foreign_bits = static_cast<mode_t>(07777 & ~0660);
 
   SHMARRAY_ASSIGN_OR_RETURN(std::string prepared,
                             shm::Segment::PrepareDirectory(options_.prefix, options_.group));
@@ -714,7 +716,11 @@ absl::StatusOr<CatalogEntry> Catalog::Seal(std::string_view name) {
     }
     if (e.readonly) return SnapshotLocked(e);
     entry = e;
-    gate = gates_.at(e.name);
+    auto g = gates_.find(e.name);
+    if (g == gates_.end()) {
+      return absl::InternalError(absl::StrCat("array ", Quoted(name), " has no write gate"));
+    }
+    gate = g->second;
   }
   // No new writes; wait for those in flight (each is one chunk or one copy).
   {

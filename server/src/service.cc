@@ -235,6 +235,60 @@ void FillInfo(const CatalogEntry& entry, const shm::Layout& layout, v1::ArrayInf
   info->set_data_size(entry.data_size_bytes);
 }
 
+// --- MalformedRequestInterceptor ----------------------------------------------
+
+namespace {
+
+constexpr std::string_view kServicePrefix = "/shmarray.v1.ArrayService/";
+
+class MalformedRequestInterceptor final : public grpc::experimental::Interceptor {
+ public:
+  explicit MalformedRequestInterceptor(std::string_view method) : method_(method) {}
+
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    using grpc::experimental::InterceptionHookPoints;
+    // The request of a unary or server-streaming call is parsed before the
+    // handler runs; a missing message here means it did not parse.
+    if (!seen_request_ &&
+        methods->QueryInterceptionHookPoint(InterceptionHookPoints::POST_RECV_MESSAGE)) {
+      seen_request_ = true;
+      malformed_ = methods->GetRecvMessage() == nullptr;
+    }
+    if (malformed_ &&
+        methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
+      const grpc::Status status = methods->GetSendStatus();
+      // What the generated handler answers for a request that does not parse.
+      if (status.error_code() == grpc::StatusCode::INTERNAL && status.error_message().empty()) {
+        const std::string_view rpc = method_.substr(kServicePrefix.size());
+        methods->ModifySendStatus(
+            grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                         absl::StrCat("malformed ", absl::string_view(rpc.data(), rpc.size()),
+                                      "Request message: the request is not a valid shmarray.v1.",
+                                      absl::string_view(rpc.data(), rpc.size()), "Request")));
+      }
+    }
+    methods->Proceed();
+  }
+
+ private:
+  const std::string_view method_;  // owned by gRPC for the call's lifetime
+  bool seen_request_ = false;
+  bool malformed_ = false;
+};
+
+}  // namespace
+
+grpc::experimental::Interceptor* MalformedRequestInterceptorFactory::CreateServerInterceptor(
+    grpc::experimental::ServerRpcInfo* info) {
+  using Type = grpc::experimental::ServerRpcInfo::Type;
+  const std::string_view method = info->method();
+  if ((info->type() != Type::UNARY && info->type() != Type::SERVER_STREAMING) ||
+      method.substr(0, kServicePrefix.size()) != kServicePrefix) {
+    return nullptr;  // no interceptor for this call
+  }
+  return new MalformedRequestInterceptor(method);
+}
+
 // --- ArrayServiceImpl ---------------------------------------------------------
 
 ArrayServiceImpl::ArrayServiceImpl(Catalog* catalog, WatchHub* hub, const TokenAuthenticator* auth)
@@ -290,63 +344,48 @@ absl::Status ArrayServiceImpl::Authorize(grpc::ServerContext* ctx) const {
 }
 
 template <typename Req, typename Resp>
-grpc::Status ArrayServiceImpl::ServeUnary(grpc::ServerContext* ctx,
-                                          grpc::ServerUnaryStreamer<Req, Resp>* stream,
+grpc::Status ArrayServiceImpl::ServeUnary(grpc::ServerContext* ctx, const Req& req, Resp* resp,
                                           absl::Status (ArrayServiceImpl::*impl)(const Req&,
                                                                                  Resp*)) {
   CallScope scope(this);
   absl::Status s = scope.status().ok() ? Authorize(ctx) : scope.status();
-  if (!s.ok()) return ToGrpcStatus(s);
-  Req req;
-  if (!stream->Read(&req)) {
-    const std::string& type = Req::descriptor()->name();
-    return ToGrpcStatus(absl::InvalidArgumentError(
-        absl::StrCat("malformed ", type, " message: the request is not a valid ",
-                     Req::descriptor()->full_name())));
-  }
-  Resp resp;
-  s = (this->*impl)(req, &resp);
-  if (s.ok() && !stream->Write(resp, grpc::WriteOptions().set_last_message())) {
-    s = absl::CancelledError("the client went away");
-  }
+  if (s.ok()) s = (this->*impl)(req, resp);
   return ToGrpcStatus(s);
 }
 
-grpc::Status ArrayServiceImpl::StreamedCreate(
-    grpc::ServerContext* ctx, grpc::ServerUnaryStreamer<v1::CreateRequest, v1::ArrayInfo>* stream) {
-  return ServeUnary(ctx, stream, &ArrayServiceImpl::CreateImpl);
+grpc::Status ArrayServiceImpl::Create(grpc::ServerContext* ctx, const v1::CreateRequest* req,
+                                      v1::ArrayInfo* resp) {
+  return ServeUnary(ctx, *req, resp, &ArrayServiceImpl::CreateImpl);
 }
 
-grpc::Status ArrayServiceImpl::StreamedStat(
-    grpc::ServerContext* ctx, grpc::ServerUnaryStreamer<v1::StatRequest, v1::ArrayInfo>* stream) {
-  return ServeUnary(ctx, stream, &ArrayServiceImpl::StatImpl);
+grpc::Status ArrayServiceImpl::Stat(grpc::ServerContext* ctx, const v1::StatRequest* req,
+                                    v1::ArrayInfo* resp) {
+  return ServeUnary(ctx, *req, resp, &ArrayServiceImpl::StatImpl);
 }
 
-grpc::Status ArrayServiceImpl::StreamedList(
-    grpc::ServerContext* ctx,
-    grpc::ServerUnaryStreamer<v1::ListRequest, v1::ListResponse>* stream) {
-  return ServeUnary(ctx, stream, &ArrayServiceImpl::ListImpl);
+grpc::Status ArrayServiceImpl::List(grpc::ServerContext* ctx, const v1::ListRequest* req,
+                                    v1::ListResponse* resp) {
+  return ServeUnary(ctx, *req, resp, &ArrayServiceImpl::ListImpl);
 }
 
-grpc::Status ArrayServiceImpl::StreamedDelete(
-    grpc::ServerContext* ctx,
-    grpc::ServerUnaryStreamer<v1::DeleteRequest, v1::DeleteResponse>* stream) {
-  return ServeUnary(ctx, stream, &ArrayServiceImpl::DeleteImpl);
+grpc::Status ArrayServiceImpl::Delete(grpc::ServerContext* ctx, const v1::DeleteRequest* req,
+                                      v1::DeleteResponse* resp) {
+  return ServeUnary(ctx, *req, resp, &ArrayServiceImpl::DeleteImpl);
 }
 
-grpc::Status ArrayServiceImpl::StreamedSeal(
-    grpc::ServerContext* ctx, grpc::ServerUnaryStreamer<v1::SealRequest, v1::ArrayInfo>* stream) {
-  return ServeUnary(ctx, stream, &ArrayServiceImpl::SealImpl);
+grpc::Status ArrayServiceImpl::Seal(grpc::ServerContext* ctx, const v1::SealRequest* req,
+                                    v1::ArrayInfo* resp) {
+  return ServeUnary(ctx, *req, resp, &ArrayServiceImpl::SealImpl);
 }
 
-grpc::Status ArrayServiceImpl::StreamedSlice(
-    grpc::ServerContext* ctx, grpc::ServerUnaryStreamer<v1::SliceRequest, v1::ArrayInfo>* stream) {
-  return ServeUnary(ctx, stream, &ArrayServiceImpl::SliceImpl);
+grpc::Status ArrayServiceImpl::Slice(grpc::ServerContext* ctx, const v1::SliceRequest* req,
+                                     v1::ArrayInfo* resp) {
+  return ServeUnary(ctx, *req, resp, &ArrayServiceImpl::SliceImpl);
 }
 
-grpc::Status ArrayServiceImpl::StreamedCopy(
-    grpc::ServerContext* ctx, grpc::ServerUnaryStreamer<v1::CopyRequest, v1::ArrayInfo>* stream) {
-  return ServeUnary(ctx, stream, &ArrayServiceImpl::CopyImpl);
+grpc::Status ArrayServiceImpl::Copy(grpc::ServerContext* ctx, const v1::CopyRequest* req,
+                                    v1::ArrayInfo* resp) {
+  return ServeUnary(ctx, *req, resp, &ArrayServiceImpl::CopyImpl);
 }
 
 absl::Status ArrayServiceImpl::CreateImpl(const v1::CreateRequest& req, v1::ArrayInfo* resp) {
@@ -735,17 +774,12 @@ absl::Status ArrayServiceImpl::WriteImpl(grpc::ServerReader<grpc::ByteBuffer>* r
   return absl::OkStatus();
 }
 
-grpc::Status ArrayServiceImpl::StreamedWatch(
-    grpc::ServerContext* ctx, grpc::ServerSplitStreamer<v1::WatchRequest, v1::WatchEvent>* writer) {
+grpc::Status ArrayServiceImpl::Watch(grpc::ServerContext* ctx, const v1::WatchRequest* req,
+                                     grpc::ServerWriter<v1::WatchEvent>* writer) {
   CallScope scope(this);
   absl::Status s = scope.status().ok() ? Authorize(ctx) : scope.status();
   if (!s.ok()) return ToGrpcStatus(s);
-  v1::WatchRequest req;
-  if (!writer->Read(&req)) {
-    return ToGrpcStatus(absl::InvalidArgumentError(
-        "malformed WatchRequest message: the request is not a valid shmarray.v1.WatchRequest"));
-  }
-  std::shared_ptr<WatchHub::Watcher> watcher = hub_->Subscribe(req.prefix());
+  std::shared_ptr<WatchHub::Watcher> watcher = hub_->Subscribe(req->prefix());
   // Tells the client that the subscription is active (WaitForInitialMetadata).
   writer->SendInitialMetadata();
   std::deque<v1::WatchEvent> batch;

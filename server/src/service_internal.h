@@ -7,11 +7,12 @@
 // Private to server/src (it includes *.pb.h); the public entry point is
 // server.h.
 //
-// The unary methods and Watch use the generated streamed handlers
-// (WithStreamedUnaryMethod_*, WithSplitStreamingMethod_Watch): the handler
-// reads the one request itself, so that bytes that are not a valid message
-// are INVALID_ARGUMENT "malformed <Request> message" instead of gRPC's
-// INTERNAL with an empty message. On the wire they are the same RPCs.
+// Requests that are not valid messages: the generated handlers parse the
+// request before the method runs and answer INTERNAL with an empty message
+// when it does not parse. MalformedRequestInterceptor (installed by server.cc
+// on every call) sees that (the call's message is missing) and turns the
+// status into INVALID_ARGUMENT "malformed <Method>Request message", so that
+// the typed handlers (and their speed) stay as generated.
 //
 // Read is served by a raw (ByteBuffer) handler installed with
 // grpc::Service::MarkMethodStreamed: the handler reads the one ReadRequest
@@ -42,6 +43,7 @@
 #define SHMARRAY_SERVER_SERVICE_INTERNAL_H_
 
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/support/server_interceptor.h>
 
 #include <cstdint>
 #include <deque>
@@ -103,47 +105,37 @@ v1::WatchEvent ToWatchEvent(const CatalogEvent& event);
 // selection of it).
 void FillInfo(const CatalogEntry& entry, const shm::Layout& layout, v1::ArrayInfo* info);
 
-// The generated service with every unary method and Watch served by
-// handlers that parse their own request (see the file comment).
-using ArrayServiceBase = v1::ArrayService::WithStreamedUnaryMethod_Create<
-    v1::ArrayService::WithStreamedUnaryMethod_Stat<v1::ArrayService::WithStreamedUnaryMethod_List<
-        v1::ArrayService::WithStreamedUnaryMethod_Delete<
-            v1::ArrayService::WithStreamedUnaryMethod_Seal<
-                v1::ArrayService::WithStreamedUnaryMethod_Slice<
-                    v1::ArrayService::WithStreamedUnaryMethod_Copy<
-                        v1::ArrayService::WithSplitStreamingMethod_Watch<
-                            v1::ArrayService::Service>>>>>>>>;
+// See the file comment: rewrites gRPC's status for a request that did not
+// parse, on the unary and server-streaming methods of ArrayService.
+class MalformedRequestInterceptorFactory final
+    : public grpc::experimental::ServerInterceptorFactoryInterface {
+ public:
+  grpc::experimental::Interceptor* CreateServerInterceptor(
+      grpc::experimental::ServerRpcInfo* info) override;
+};
 
-class ArrayServiceImpl final : public ArrayServiceBase {
+class ArrayServiceImpl final : public v1::ArrayService::Service {
  public:
   // `catalog` and `hub` must outlive the service; `auth` may be null (no token
   // required).
   ArrayServiceImpl(Catalog* catalog, WatchHub* hub, const TokenAuthenticator* auth);
 
-  grpc::Status StreamedCreate(
-      grpc::ServerContext* ctx,
-      grpc::ServerUnaryStreamer<v1::CreateRequest, v1::ArrayInfo>* stream) override;
-  grpc::Status StreamedStat(
-      grpc::ServerContext* ctx,
-      grpc::ServerUnaryStreamer<v1::StatRequest, v1::ArrayInfo>* stream) override;
-  grpc::Status StreamedList(
-      grpc::ServerContext* ctx,
-      grpc::ServerUnaryStreamer<v1::ListRequest, v1::ListResponse>* stream) override;
-  grpc::Status StreamedDelete(
-      grpc::ServerContext* ctx,
-      grpc::ServerUnaryStreamer<v1::DeleteRequest, v1::DeleteResponse>* stream) override;
-  grpc::Status StreamedSeal(
-      grpc::ServerContext* ctx,
-      grpc::ServerUnaryStreamer<v1::SealRequest, v1::ArrayInfo>* stream) override;
-  grpc::Status StreamedSlice(
-      grpc::ServerContext* ctx,
-      grpc::ServerUnaryStreamer<v1::SliceRequest, v1::ArrayInfo>* stream) override;
-  grpc::Status StreamedCopy(
-      grpc::ServerContext* ctx,
-      grpc::ServerUnaryStreamer<v1::CopyRequest, v1::ArrayInfo>* stream) override;
-  grpc::Status StreamedWatch(
-      grpc::ServerContext* ctx,
-      grpc::ServerSplitStreamer<v1::WatchRequest, v1::WatchEvent>* stream) override;
+  grpc::Status Create(grpc::ServerContext* ctx, const v1::CreateRequest* req,
+                      v1::ArrayInfo* resp) override;
+  grpc::Status Stat(grpc::ServerContext* ctx, const v1::StatRequest* req,
+                    v1::ArrayInfo* resp) override;
+  grpc::Status List(grpc::ServerContext* ctx, const v1::ListRequest* req,
+                    v1::ListResponse* resp) override;
+  grpc::Status Delete(grpc::ServerContext* ctx, const v1::DeleteRequest* req,
+                      v1::DeleteResponse* resp) override;
+  grpc::Status Seal(grpc::ServerContext* ctx, const v1::SealRequest* req,
+                    v1::ArrayInfo* resp) override;
+  grpc::Status Slice(grpc::ServerContext* ctx, const v1::SliceRequest* req,
+                     v1::ArrayInfo* resp) override;
+  grpc::Status Copy(grpc::ServerContext* ctx, const v1::CopyRequest* req,
+                    v1::ArrayInfo* resp) override;
+  grpc::Status Watch(grpc::ServerContext* ctx, const v1::WatchRequest* req,
+                     grpc::ServerWriter<v1::WatchEvent>* writer) override;
 
   // Reports bytes read, written and copied to `metrics` (may be null; must
   // outlive the service). REQUIRES: called before the service serves calls.
@@ -181,11 +173,9 @@ class ArrayServiceImpl final : public ArrayServiceBase {
   absl::Status BeginCall() ABSL_LOCKS_EXCLUDED(calls_mu_);
   void EndCall() ABSL_LOCKS_EXCLUDED(calls_mu_);
   absl::Status Authorize(grpc::ServerContext* ctx) const;
-  // Serves one unary call: counts it, authorizes it, reads and parses the
-  // request (INVALID_ARGUMENT when it is not a valid `Req`), runs `impl` and
-  // writes its response.
+  // Serves one unary call: counts it, authorizes it, runs `impl`.
   template <typename Req, typename Resp>
-  grpc::Status ServeUnary(grpc::ServerContext* ctx, grpc::ServerUnaryStreamer<Req, Resp>* stream,
+  grpc::Status ServeUnary(grpc::ServerContext* ctx, const Req& req, Resp* resp,
                           absl::Status (ArrayServiceImpl::*impl)(const Req&, Resp*));
   absl::Status CreateImpl(const v1::CreateRequest& req, v1::ArrayInfo* resp);
   absl::Status StatImpl(const v1::StatRequest& req, v1::ArrayInfo* resp);

@@ -664,7 +664,8 @@ absl::StatusOr<std::string> Segment::PrepareDirectory(std::string_view dir,
   }
   if (group && fst.st_gid != *group) {
     if (fchown(fd, static_cast<uid_t>(-1), *group) != 0) {
-      return OsError(errno, absl::StrCat("setting the group of ", path, " to ", *group));
+      return OsError(errno, absl::StrCat("setting the group of ", path, " to gid ", *group,
+                                         " (the daemon's user must be a member of it)"));
     }
     absl::StrAppend(&done, done.empty() ? "" : "; ", "set the group of ", path, " to ", *group);
   }
@@ -677,6 +678,15 @@ absl::StatusOr<std::string> Segment::PrepareDirectory(std::string_view dir,
       std::snprintf(buf, sizeof(buf), "mode %04o -> %04o", fst.st_mode & 07777, want);
       absl::StrAppend(&done, done.empty() ? "" : "; ", "set ", path, " ", buf);
     }
+  }
+  // The kernel silently drops the setgid bit for an owner outside the group.
+  if (fstat(fd, &fst) != 0) return OsError(errno, absl::StrCat("checking ", path));
+  if ((fst.st_mode & 07777) != want) {
+    char buf[64];
+    std::snprintf(buf, sizeof(buf), "%04o instead of %04o", fst.st_mode & 07777, want);
+    return absl::FailedPreconditionError(absl::StrCat("cannot give ", path, " mode ", buf,
+                                                      " (with --group, the daemon's user must be a "
+                                                      "member of the group)"));
   }
   return done;
 }

@@ -27,8 +27,7 @@
 // Recovery (Open): the private directory is created or checked
 // (shm::Segment::PrepareDirectory), then every file in it is looked at. Only
 // files the daemon could have made are adopted or removed: regular files (not
-// symlinks) owned by the daemon's uid whose mode has no bit outside
-// `options.mode`. Anything else is logged and left alone, and never displaces
+// symlinks) owned by the daemon's uid whose mode has no bit outside 0660. Anything else is logged and left alone, and never displaces
 // a legitimate segment. Of the daemon's own files, committed arrays and views
 // are adopted; half-created (kCreating) or corrupt ones are unlinked, and so
 // are views whose base generation is gone. Two arrays of one name (which only

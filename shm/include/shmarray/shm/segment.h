@@ -48,11 +48,17 @@
 //
 // Hostile files: every open uses O_NOFOLLOW (a symlink is refused) and
 // O_NONBLOCK, and refuses anything but a regular file; headers are read with
-// pread and fully validated (a bad one is kDataLoss, never a crash); a header
-// that fails its checksum is read again for a short while, because the daemon
-// may be rewriting it (Seal) at that moment. Owner and mode are reported
-// (owner_uid(), file_mode()) so that recovery can refuse files the daemon did
-// not make.
+// pread and fully validated (a bad one is kDataLoss, never a crash). Seal
+// rewrites a header in place while clients may read it: it stores only the
+// read-only flag and then the checksum, and a reader that finds the checksum
+// matching the header with that flag flipped takes it as it was just before
+// (or after) the seal; any other checksum mismatch is read again for up to
+// 100 ms before it is reported. Owner and mode are reported (owner_uid(),
+// file_mode()) so that recovery can refuse files the daemon did not make.
+//
+// Unmapping: a large mapping is unmapped in 4 MiB steps, so that the mmap
+// lock of the process is never held for long (other threads that map or grow
+// their heap would wait for it).
 //
 // Truncation (SIGBUS). A process that may open a segment for writing can
 // ftruncate it under every mapping; touching the lost pages then raises
