@@ -6,17 +6,22 @@
 // commands (ls, info, create, rm, seal, slice, copy), NumPy .npy transfers
 // (get, put) and event watching (watch), on top of shmarray::client::Client.
 //
-//   shmarray create temps --format d --shape 480,640 --fill 21.5
+//   shmarray create temps --dtype float64 --shape 480,640 --fill 21.5
 //   shmarray get 'temps[::2, :]' half.npy --order F
-//   shmarray --json info temps
+//   shmarray --json info 'temps[0]'
+//
+// Where the daemon is: --socket PATH, --target HOST:PORT (with --tls-ca and
+// --tls-server-name for TLS) or --instance NAME; else the environment
+// (SHMARRAY_TARGET, SHMARRAY_TOKEN_FILE, SHMARRAY_TLS_CA,
+// SHMARRAY_TLS_SERVER_NAME); else the default socket. Flags win over the
+// environment.
 //
 // Exit codes: 0 success; 1 an error from the daemon, gRPC or a file; 2 a
 // usage error. A failure prints exactly one line "shmarray: error: ..." on
-// stderr (for the daemon's errors: its code name and message). Progress of
-// get/put goes to stderr only when stderr is a terminal.
+// stderr (for the daemon's errors: its code name and message, plus a hint
+// when one helps). Progress of get/put goes to stderr only when stderr is a
+// terminal. --json prints the stable JSON of client/json.h.
 
-#include <google/protobuf/message.h>
-#include <google/protobuf/util/json_util.h>
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -31,7 +36,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <ctime>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -46,18 +50,24 @@
 
 #include "absl/status/status.h"
 #include "shmarray/client/client.h"
+#include "shmarray/client/json.h"
 #include "shmarray/client/npy.h"
 #include "shmarray/shm/any_view.h"
 #include "shmarray/shm/errors.h"
 #include "shmarray/shm/format.h"
 #include "shmarray/shm/layout.h"
-#include "shmarray/v1/array_service.pb.h"
 
 namespace shmarray::client {
 namespace {
 
 // A usage error found after CLI11's parsing: exit code 2.
 class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// A failure outside the daemon (a file, a certificate): exit code 1.
+class CliError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
@@ -70,6 +80,8 @@ struct GlobalFlags {
   std::string target;
   std::string token_file;
   std::string instance;
+  std::string tls_ca;
+  std::string tls_server_name;
   bool json = false;
 };
 
@@ -93,27 +105,104 @@ std::string Trim(std::string s) {
   return s.substr(b, e - b + 1);
 }
 
-Client Connect(const GlobalFlags& g) {
-  ClientOptions options;
-  if (!g.target.empty()) {
-    options.target = g.target;
-  } else if (!g.socket.empty()) {
-    options.target = "unix:" + g.socket;
-  }
-  options.instance = g.instance;
-  if (!g.token_file.empty()) {
-    std::ifstream in(g.token_file, std::ios::binary);
-    if (!in)
-      throw NpyError("cannot read token file '" + g.token_file + "': " + std::strerror(errno));
-    std::stringstream ss;
-    ss << in.rdbuf();
-    options.token = Trim(ss.str());
-    if (options.token.empty()) throw NpyError("token file '" + g.token_file + "' is empty");
-  }
-  return Client::Connect(options);
+std::string Env(const char* name) {
+  const char* v = std::getenv(name);
+  return v == nullptr ? std::string() : std::string(v);
 }
 
+std::string ReadFileOrThrow(const std::string& path, const std::string& what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw CliError("cannot read " + what + " '" + path + "': " + std::strerror(errno));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// ---------------------------------------------------------------------------
+// Where the daemon is: flags, then the environment, then the default socket.
+
+struct Connection {
+  ClientOptions options;
+  std::string shown_target;  // for hints: "unix:/path" or "host:port"
+  bool local = true;         // a Unix socket
+};
+
+bool IsLocalTarget(const std::string& target) {
+  return target.empty() || target.starts_with("unix:") || target.starts_with("/");
+}
+
+Connection Resolve(const GlobalFlags& g) {
+  Connection c;
+  if (!g.socket.empty()) {
+    c.options.target = "unix:" + g.socket;
+  } else if (!g.target.empty()) {
+    c.options.target = g.target;
+  } else if (g.instance.empty()) {
+    c.options.target = Env("SHMARRAY_TARGET");
+  }
+  c.options.instance = g.instance;
+  c.local = IsLocalTarget(c.options.target);
+  if (c.options.target.empty()) {
+    absl::StatusOr<std::string> path = DefaultSocketPath(g.instance);
+    c.shown_target = path.ok() ? "unix:" + *path : "the default socket";
+  } else if (c.options.target.starts_with("/")) {
+    c.shown_target = "unix:" + c.options.target;
+  } else {
+    c.shown_target = c.options.target;
+  }
+
+  const std::string token_file = !g.token_file.empty() ? g.token_file : Env("SHMARRAY_TOKEN_FILE");
+  if (!token_file.empty()) {
+    c.options.token = Trim(ReadFileOrThrow(token_file, "token file"));
+    if (c.options.token.empty()) throw CliError("token file '" + token_file + "' is empty");
+  }
+
+  // TLS: only for TCP targets. An explicit flag on a Unix socket is a
+  // mistake; the environment's CA simply does not apply to one.
+  if (!g.tls_ca.empty() && c.local) {
+    throw UsageError("--tls-ca applies to a TCP --target HOST:PORT, not to a Unix socket");
+  }
+  if (!g.tls_server_name.empty() && c.local) {
+    throw UsageError("--tls-server-name applies to a TCP --target HOST:PORT");
+  }
+  if (!c.local) {
+    const std::string ca = !g.tls_ca.empty() ? g.tls_ca : Env("SHMARRAY_TLS_CA");
+    const std::string name =
+        !g.tls_server_name.empty() ? g.tls_server_name : Env("SHMARRAY_TLS_SERVER_NAME");
+    if (!name.empty() && ca.empty()) {
+      throw UsageError("--tls-server-name needs --tls-ca FILE (or SHMARRAY_TLS_CA)");
+    }
+    if (!ca.empty()) {
+      c.options.tls_root_cert_pem = ReadFileOrThrow(ca, "--tls-ca file");
+      if (Trim(c.options.tls_root_cert_pem).empty()) {
+        throw CliError("--tls-ca file '" + ca + "' is empty");
+      }
+      c.options.tls_server_name = name;
+    }
+  }
+  return c;
+}
+
+// The hint appended to an UNAVAILABLE error.
+std::string UnavailableHint(const Connection& c) {
+  if (c.local && c.options.target.empty()) {
+    return "is shmarrayd running? it listens on " + c.shown_target +
+           " by default; for another daemon use --socket, --target, --instance or "
+           "SHMARRAY_TARGET";
+  }
+  if (c.local) return "is shmarrayd running? it should listen on " + c.shown_target;
+  if (c.options.tls_root_cert_pem.empty()) {
+    return "is shmarrayd running and listening on " + c.shown_target +
+           "? if it serves TLS, pass --tls-ca FILE";
+  }
+  return "is shmarrayd running and listening on " + c.shown_target +
+         " with TLS? check that --tls-ca signed its certificate and that the certificate names "
+         "the host (or pass --tls-server-name)";
+}
+
+// ---------------------------------------------------------------------------
 // NAME[EXPR]: the index is the text between the first '[' and a final ']'.
+
 struct Target {
   std::string name;
   std::string index;
@@ -135,6 +224,15 @@ Target ParseTarget(const std::string& text) {
   }
   if (t.name.empty()) throw UsageError("'" + text + "': missing array name");
   return t;
+}
+
+// For commands whose array cannot be a selection (create, rm, seal).
+std::string PlainName(const std::string& text, const char* command) {
+  const Target t = ParseTarget(text);
+  if (t.has_index) {
+    throw UsageError(std::string(command) + " takes a NAME, not NAME[EXPR]: '" + text + "'");
+  }
+  return t.name;
 }
 
 shm::Order ParseOrder(const std::string& s) {
@@ -161,6 +259,32 @@ std::vector<int64_t> ParseShape(const std::string& text) {
     shape.push_back(v);
   }
   return shape;
+}
+
+// The canonical format of --format (PEP 3118) or --dtype (NumPy), with a
+// suggestion when the other spelling was meant.
+std::string ResolveFormat(const std::string& format, const std::string& dtype) {
+  if (!dtype.empty()) {
+    try {
+      return DtypeToFormat(dtype);
+    } catch (const NpyError& e) {
+      std::string message = std::string("invalid --dtype '") + dtype + "': " + e.what();
+      try {
+        const std::string pep = shm::Format::Parse(dtype).canonical();
+        message += "; as a PEP 3118 format it is '" + pep + "': use --format '" + dtype + "'";
+      } catch (const shm::FormatError&) {
+      }
+      throw UsageError(message);
+    }
+  }
+  try {
+    return shm::Format::Parse(format).canonical();
+  } catch (const shm::FormatError& e) {
+    std::string message = std::string("invalid --format: ") + e.what();
+    const std::string hint = FormatSpellingHint(format);
+    if (!hint.empty()) message += "; " + hint + " (or pass --dtype '" + format + "')";
+    throw UsageError(message);
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -364,70 +488,34 @@ std::vector<std::byte> EncodeFill(const std::string& format_text, int64_t itemsi
 // ---------------------------------------------------------------------------
 // Output
 
-v1::ArrayInfo ToProto(const ArrayInfo& a) {
-  v1::ArrayInfo p;
-  p.set_name(a.name);
-  p.set_format(a.format.canonical());
-  p.set_itemsize(a.itemsize());
-  for (int64_t e : a.shape()) p.add_shape(e);
-  for (int64_t s : a.strides()) p.add_strides(s);
-  p.set_offset(a.layout.offset);
-  p.set_readonly(a.readonly);
-  p.set_nbytes(a.nbytes());
-  p.set_c_contiguous(a.c_contiguous);
-  p.set_f_contiguous(a.f_contiguous);
-  p.set_generation(a.generation);
-  p.set_base(a.base);
-  p.set_segment_name(a.segment_name);
-  p.set_segment_size(a.segment_size);
-  p.set_data_offset(a.data_offset);
-  p.set_created_unix_ns(a.created_unix_ns);
-  p.set_kind(a.kind == ArrayKind::kView ? v1::ARRAY_KIND_VIEW : v1::ARRAY_KIND_ARRAY);
-  p.set_base_generation(a.base_generation);
-  p.set_data_size(a.data_size);
-  return p;
+// NumPy's name of the items of `info`, or "-" when NumPy has none.
+std::string DtypeText(const ArrayInfo& info) {
+  try {
+    return DtypeName(info.format, info.itemsize());
+  } catch (const NpyError&) {
+    return "-";
+  }
 }
 
-void PrintJson(const google::protobuf::Message& m) {
-  google::protobuf::util::JsonPrintOptions options;
-  options.always_print_primitive_fields = true;
-  std::string out;
-  const auto status = google::protobuf::util::MessageToJsonString(m, &out, options);
-  if (!status.ok()) throw std::runtime_error("cannot print JSON: " + std::string(status.message()));
-  std::cout << out << std::endl;
-}
+void PrintJsonLine(const JsonObject& o) { std::cout << o.str() << std::endl; }
 
-std::string OrderText(bool c, bool f) {
-  if (c && f) return "C/F";
-  if (c) return "C";
-  if (f) return "F";
-  return "-";
-}
-
-std::string TimeText(int64_t unix_ns) {
-  const std::time_t secs = static_cast<std::time_t>(unix_ns / 1000000000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  char frac[16];
-  std::snprintf(frac, sizeof frac, ".%09lldZ", static_cast<long long>(unix_ns % 1000000000));
-  return std::string(buf) + frac;
-}
-
-void PrintInfo(const ArrayInfo& a, const GlobalFlags& g) {
-  if (g.json) return PrintJson(ToProto(a));
+// `expression` ("x[::2]") is printed first when not empty.
+void PrintInfo(const ArrayInfo& a, bool json, const std::string& expression = "") {
+  if (json) return PrintJsonLine(ArrayInfoJson(a, expression));
   auto line = [](const char* key, const std::string& value) {
     std::printf("%-16s %s\n", key, value.c_str());
   };
+  if (!expression.empty()) line("expression:", expression);
   line("name:", a.name);
   line("kind:", a.kind == ArrayKind::kView ? "view" : "array");
   line("format:", a.format.canonical());
+  line("dtype:", DtypeText(a));
   line("description:", a.format.description());
   line("itemsize:", std::to_string(a.itemsize()));
   line("shape:", shm::TupleString(a.shape()));
   line("strides:", shm::TupleString(a.strides()));
   line("offset:", std::to_string(a.layout.offset));
+  line("order:", OrderText(a));
   line("size:", std::to_string(a.size()));
   line("nbytes:", std::to_string(a.nbytes()));
   line("readonly:", a.readonly ? "true" : "false");
@@ -440,20 +528,20 @@ void PrintInfo(const ArrayInfo& a, const GlobalFlags& g) {
   line("segment_size:", std::to_string(a.segment_size));
   line("data_offset:", std::to_string(a.data_offset));
   line("data_size:", std::to_string(a.data_size));
-  line("created:", TimeText(a.created_unix_ns) + " (" + std::to_string(a.created_unix_ns) + ")");
+  line("created:",
+       UtcTimeString(a.created_unix_ns) + " (" + std::to_string(a.created_unix_ns) + ")");
   std::fflush(stdout);
 }
 
 void PrintTable(const std::vector<ArrayInfo>& arrays) {
   std::vector<std::vector<std::string>> rows = {
-      {"NAME", "FORMAT", "SHAPE", "ORDER", "BYTES", "FLAGS"}};
+      {"NAME", "FORMAT", "DTYPE", "SHAPE", "ORDER", "BYTES", "FLAGS"}};
   for (const ArrayInfo& a : arrays) {
     std::string flags;
     if (a.readonly) flags += "ro";
     if (a.kind == ArrayKind::kView) flags += flags.empty() ? "view" : ",view";
-    rows.push_back({a.name, a.format.canonical(), shm::TupleString(a.shape()),
-                    OrderText(a.c_contiguous, a.f_contiguous), std::to_string(a.nbytes()),
-                    flags.empty() ? "-" : flags});
+    rows.push_back({a.name, a.format.canonical(), DtypeText(a), shm::TupleString(a.shape()),
+                    OrderText(a), std::to_string(a.nbytes()), flags.empty() ? "-" : flags});
   }
   std::vector<size_t> width(rows[0].size(), 0);
   for (const auto& r : rows) {
@@ -497,6 +585,7 @@ struct Args {
   std::string expr;
   std::string as;
   std::string format;
+  std::string dtype;
   std::string shape;
   std::string order = "C";
   std::string fill;
@@ -509,42 +598,76 @@ struct Args {
   int64_t count = 0;
 };
 
-int CmdLs(const GlobalFlags& g, const Args& a) {
-  Client client = Connect(g);
+struct Context {
+  bool json = false;
+  Connection conn;
+  Client Connect() const { return Client::Connect(conn.options); }
+};
+
+int CmdLs(const Context& c, const Args& a) {
+  Client client = c.Connect();
   const std::vector<ArrayInfo> arrays = client.list(a.prefix);
-  if (g.json) {
-    v1::ListResponse r;
-    for (const ArrayInfo& info : arrays) *r.add_arrays() = ToProto(info);
-    PrintJson(r);
+  if (c.json) {
+    std::vector<JsonObject> items;
+    for (const ArrayInfo& info : arrays) items.push_back(ArrayInfoJson(info));
+    PrintJsonLine(JsonObject().AddObjects("arrays", items));
   } else {
     PrintTable(arrays);
   }
   return 0;
 }
 
-int CmdInfo(const GlobalFlags& g, const Args& a) {
-  Client client = Connect(g);
-  PrintInfo(client.stat(a.name), g);
+int CmdInfo(const Context& c, const Args& a) {
+  const Target t = ParseTarget(a.name);
+  Client client = c.Connect();
+  if (t.has_index) {
+    PrintInfo(client.slice(t.name, Index(t.index)), c.json, a.name);
+  } else {
+    PrintInfo(client.stat(t.name), c.json);
+  }
   return 0;
 }
 
-int CmdCreate(const GlobalFlags& g, const Args& a, bool fill_given) {
+int CmdCreate(const Context& c, const Args& a, bool fill_given) {
+  const std::string name = PlainName(a.name, "create");
+  if (a.format.empty() == a.dtype.empty()) {
+    throw UsageError("create needs exactly one of --format (PEP 3118) and --dtype (NumPy)");
+  }
+  const std::string format = ResolveFormat(a.format, a.dtype);
   const std::vector<int64_t> shape = ParseShape(a.shape);
   if (a.itemsize < 0) throw UsageError("--itemsize must be positive");
   std::vector<std::byte> fill;
-  if (fill_given) fill = EncodeFill(a.format, a.itemsize, a.fill);
-  Client client = Connect(g);
-  PrintInfo(client.create_any(a.name, a.format, shape, ParseOrder(a.order), fill, a.itemsize), g);
+  // (Messages name the format as the user spelled it.)
+  if (fill_given) fill = EncodeFill(a.dtype.empty() ? a.format : format, a.itemsize, a.fill);
+  Client client = c.Connect();
+  PrintInfo(client.create_any(name, format, shape, ParseOrder(a.order), fill, a.itemsize), c.json);
   return 0;
 }
 
-int CmdRm(const GlobalFlags& g, const Args& a) {
-  Client client = Connect(g);
-  const std::vector<std::string> deleted = client.remove(a.name, a.cascade);
-  if (g.json) {
-    v1::DeleteResponse r;
-    for (const std::string& n : deleted) r.add_deleted(n);
-    PrintJson(r);
+int CmdRm(const Context& c, const Args& a) {
+  const std::string name = PlainName(a.name, "rm");
+  Client client = c.Connect();
+  std::vector<std::string> deleted;
+  try {
+    deleted = client.remove(name, a.cascade);
+  } catch (const RpcError& e) {
+    std::string message = e.what();
+    if (e.code() == absl::StatusCode::kFailedPrecondition && !a.cascade &&
+        message.find("named views") != std::string::npos) {
+      // The daemon speaks of its request field; say it the CLI's way.
+      const std::string cli = "run 'shmarray rm --cascade " + name + "'";
+      const size_t at = message.find("pass cascade");
+      if (at != std::string::npos) {
+        message.replace(at, std::string_view("pass cascade").size(), cli);
+      } else {
+        message += " (" + cli + " to delete it with its views)";
+      }
+      throw RpcError(e.code(), message);
+    }
+    throw;
+  }
+  if (c.json) {
+    PrintJsonLine(JsonObject().AddStrings("deleted", deleted));
   } else {
     for (const std::string& n : deleted) std::cout << "deleted " << n << "\n";
     std::cout.flush();
@@ -552,56 +675,78 @@ int CmdRm(const GlobalFlags& g, const Args& a) {
   return 0;
 }
 
-int CmdSeal(const GlobalFlags& g, const Args& a) {
-  Client client = Connect(g);
-  PrintInfo(client.seal(a.name), g);
+int CmdSeal(const Context& c, const Args& a) {
+  const std::string name = PlainName(a.name, "seal");
+  Client client = c.Connect();
+  PrintInfo(client.seal(name), c.json);
   return 0;
 }
 
-int CmdSlice(const GlobalFlags& g, const Args& a) {
-  Client client = Connect(g);
-  PrintInfo(client.slice(a.name, Index(a.expr), a.as), g);
+int CmdSlice(const Context& c, const Args& a) {
+  Target t = ParseTarget(a.name);
+  if (t.has_index && !a.expr.empty()) {
+    throw UsageError("give the index once: 'NAME[EXPR]' or NAME EXPR, not both");
+  }
+  if (!t.has_index) {
+    if (a.expr.empty()) {
+      throw UsageError("slice needs an index: 'NAME[EXPR]' (or NAME EXPR), e.g. 'temps[::2, 1]'");
+    }
+    t.index = a.expr;
+  }
+  const std::string expression = t.name + "[" + t.index + "]";
+  Client client = c.Connect();
+  PrintInfo(client.slice(t.name, Index(t.index), a.as), c.json, expression);
   return 0;
 }
 
-int CmdCopy(const GlobalFlags& g, const Args& a, bool order_given) {
+int CmdCopy(const Context& c, const Args& a, bool order_given) {
   const Target src = ParseTarget(a.src);
   const Target dst = ParseTarget(a.dst);
   if (dst.has_index && order_given) {
     throw UsageError("--order applies to a new array, not to a copy into DST[EXPR]");
   }
-  Client client = Connect(g);
+  Client client = c.Connect();
   if (dst.has_index) {
-    PrintInfo(client.copy_into(src.name, Index(src.index), dst.name, Index(dst.index)), g);
+    PrintInfo(client.copy_into(src.name, Index(src.index), dst.name, Index(dst.index)), c.json,
+              a.dst);
   } else {
-    PrintInfo(client.copy(src.name, Index(src.index), dst.name, ParseOrder(a.order)), g);
+    PrintInfo(client.copy(src.name, Index(src.index), dst.name, ParseOrder(a.order)), c.json);
   }
   return 0;
 }
 
-int CmdGet(const GlobalFlags& g, const Args& a) {
+int CmdGet(const Context& c, const Args& a) {
   const Target t = ParseTarget(a.name);
   const shm::Order order = ParseOrder(a.order);
-  Client client = Connect(g);
+  Client client = c.Connect();
   const shm::AnyView data =
       client.read(t.name, Index(t.index), order, MakeProgress("get " + a.name));
   WriteNpy(a.file, data, order);
-  if (g.json) {
-    PrintInfo(client.slice(t.name, Index(t.index)), g);
+  // The file's dtype, as NumPy names it (np.load(file).dtype).
+  const std::string dtype = DtypeName(data.format(), data.itemsize());
+  const char* order_text = order == shm::Order::kF ? "F" : "C";
+  if (c.json) {
+    PrintJsonLine(JsonObject()
+                      .AddString("source", a.name)
+                      .AddString("file", a.file)
+                      .AddString("format", data.format().canonical())
+                      .AddString("dtype", dtype)
+                      .AddInts("shape", data.layout().shape)
+                      .AddString("order", order_text)
+                      .AddInt("nbytes", data.nbytes()));
   } else {
-    std::cout << a.name << " -> " << a.file << ": " << FormatToDescr(data.format(), data.itemsize())
-              << " " << shm::TupleString(data.layout().shape) << " "
-              << (order == shm::Order::kF ? "F" : "C") << " order, " << data.nbytes() << " bytes"
-              << std::endl;
+    std::cout << a.name << " -> " << a.file << ": " << dtype << " "
+              << shm::TupleString(data.layout().shape) << " " << order_text << " order, "
+              << data.nbytes() << " bytes" << std::endl;
   }
   return 0;
 }
 
-int CmdPut(const GlobalFlags& g, const Args& a) {
+int CmdPut(const Context& c, const Args& a) {
   const Target t = ParseTarget(a.name);
   if (a.create && t.has_index) throw UsageError("put --create takes a NAME without an index");
   shm::AnyView data = MapNpy(a.file);
-  Client client = Connect(g);
+  Client client = c.Connect();
   const ProgressCallback progress = MakeProgress("put " + a.name);
   int64_t written = 0;
   if (a.create) {
@@ -633,11 +778,13 @@ int CmdPut(const GlobalFlags& g, const Args& a) {
     }
     written = client.write(t.name, Index(t.index), data, progress);
   }
-  if (g.json) {
-    v1::WriteResponse r;
-    r.set_bytes_written(written);
-    *r.mutable_info() = ToProto(client.slice(t.name, Index(t.index)));
-    PrintJson(r);
+  if (c.json) {
+    PrintJsonLine(JsonObject()
+                      .AddString("file", a.file)
+                      .AddString("target", a.name)
+                      .AddInt("bytes_written", written)
+                      .AddObject("array", ArrayInfoJson(client.slice(t.name, Index(t.index)),
+                                                        t.has_index ? a.name : "")));
   } else {
     std::cout << a.file << " -> " << a.name << ": " << written << " bytes" << std::endl;
   }
@@ -658,30 +805,7 @@ const char* EventTypeName(WatchEvent::Type t) {
   return "unknown";
 }
 
-v1::WatchEvent EventToProto(const WatchEvent& e) {
-  v1::WatchEvent p;
-  switch (e.type) {
-    case WatchEvent::Type::kCreated:
-      p.set_type(v1::WatchEvent::TYPE_CREATED);
-      break;
-    case WatchEvent::Type::kSealed:
-      p.set_type(v1::WatchEvent::TYPE_SEALED);
-      break;
-    case WatchEvent::Type::kDeleted:
-      p.set_type(v1::WatchEvent::TYPE_DELETED);
-      break;
-    case WatchEvent::Type::kOverflow:
-      p.set_type(v1::WatchEvent::TYPE_OVERFLOW);
-      break;
-  }
-  p.set_name(e.name);
-  if (e.type != WatchEvent::Type::kOverflow) *p.mutable_info() = ToProto(e.info);
-  p.set_unix_ns(e.unix_ns);
-  p.set_dropped(e.dropped);
-  return p;
-}
-
-int CmdWatch(const GlobalFlags& g, const Args& a) {
+int CmdWatch(const Context& c, const Args& a) {
   if (a.count < 0) throw UsageError("--count must be >= 0");
   // SIGINT/SIGTERM are taken by a thread of our own (sigwait), so that
   // Ctrl-C ends the watch cleanly; every thread inherits the blocked mask.
@@ -721,12 +845,12 @@ int CmdWatch(const GlobalFlags& g, const Args& a) {
   std::optional<Client> client;
   WatchHandle handle;
   try {
-    client.emplace(Connect(g));
+    client.emplace(c.Connect());
     handle = client->watch(a.prefix, [&](const WatchEvent& e) {
       std::lock_guard<std::mutex> lock(mu);
       if (done) return;
-      if (g.json) {
-        PrintJson(EventToProto(e));
+      if (c.json) {
+        PrintJsonLine(WatchEventJson(e));
       } else if (e.type == WatchEvent::Type::kOverflow) {
         std::cout << "overflow " << e.dropped << " events dropped" << std::endl;
       } else if (e.type == WatchEvent::Type::kDeleted) {
@@ -767,6 +891,13 @@ int CmdWatch(const GlobalFlags& g, const Args& a) {
 
 // ---------------------------------------------------------------------------
 
+constexpr char kEnvironmentHelp[] =
+    "Environment (flags win over it):\n"
+    "  SHMARRAY_TARGET           the daemon: unix:/path/to.sock or HOST:PORT\n"
+    "  SHMARRAY_TOKEN_FILE       as --token-file\n"
+    "  SHMARRAY_TLS_CA           as --tls-ca (TCP targets only)\n"
+    "  SHMARRAY_TLS_SERVER_NAME  as --tls-server-name\n";
+
 int Run(int argc, char** argv) {
   CLI::App app{
       "shmarray: named arrays in shared memory, served by shmarrayd.\n"
@@ -774,24 +905,35 @@ int Run(int argc, char** argv) {
       "e.g. 'x[1:10:2, ..., None, -1]' (quote it for the shell).",
       "shmarray"};
   app.footer(
-      "Examples:\n"
-      "  shmarray create temps --format d --shape 480,640 --fill 21.5\n"
-      "  shmarray ls\n"
-      "  shmarray get 'temps[::2, :]' half.npy\n"
-      "  shmarray put --create from_numpy data.npy\n"
-      "  shmarray --json info temps\n"
+      std::string("Examples:\n"
+                  "  shmarray create temps --dtype float64 --shape 480,640 --fill 21.5\n"
+                  "  shmarray ls\n"
+                  "  shmarray get 'temps[::2, :]' half.npy\n"
+                  "  shmarray put --create from_numpy data.npy\n"
+                  "  shmarray --json info temps\n"
+                  "  shmarray --target 10.0.0.5:7070 --tls-ca ca.pem --token-file token ls\n") +
+      kEnvironmentHelp +
       "Exit codes: 0 success, 1 error from the daemon or a file, 2 usage error.");
   app.require_subcommand(0, 1);
   app.fallthrough();
   GlobalFlags g;
   auto* socket_opt = app.add_option("--socket", g.socket,
-                                    "Unix socket of the daemon (default: "
+                                    "Unix socket of the daemon (default: $SHMARRAY_TARGET, else "
                                     "$XDG_RUNTIME_DIR/shmarray/<instance>.sock)");
-  auto* target_opt = app.add_option("--target", g.target, "gRPC target HOST:PORT (TCP)");
+  auto* target_opt = app.add_option("--target", g.target,
+                                    "gRPC target of the daemon: HOST:PORT (TCP) or unix:PATH");
   socket_opt->excludes(target_opt);
-  app.add_option("--token-file", g.token_file, "File holding the bearer token of the daemon");
+  app.add_option("--token-file", g.token_file,
+                 "File holding the bearer token of the daemon (shmarrayd --token-file)");
+  app.add_option("--tls-ca", g.tls_ca,
+                 "PEM file of the CA (or the certificate itself) that signed the daemon's "
+                 "--tls-cert; makes a TCP --target use TLS");
+  app.add_option("--tls-server-name", g.tls_server_name,
+                 "Name the daemon's certificate must carry when it differs from the target's "
+                 "host (needs --tls-ca)");
   app.add_option("--instance", g.instance, "Daemon instance name (selects the default socket)");
-  app.add_flag("--json", g.json, "Print protobuf's canonical JSON instead of text");
+  app.add_flag("--json", g.json,
+               "Print one JSON object per result (stable schema; integers as numbers)");
 
   Args a;
   auto order_validator = CLI::IsMember({"C", "F", "c", "f"});
@@ -799,18 +941,24 @@ int Run(int argc, char** argv) {
   auto* ls = app.add_subcommand("ls", "List arrays and named views, sorted by name");
   ls->add_option("prefix", a.prefix, "Only names starting with this");
   ls->footer(
-      "Columns: NAME, FORMAT (canonical PEP 3118), SHAPE, ORDER (C, F, C/F or - for strided),\n"
-      "BYTES, FLAGS (ro = read-only, view = named view).\n"
+      "Columns: NAME, FORMAT (canonical PEP 3118), DTYPE (NumPy's name), SHAPE,\n"
+      "ORDER (C, F, C/F or - for strided), BYTES, FLAGS (ro = read-only, view = named view).\n"
       "Examples:\n  shmarray ls\n  shmarray ls sim/\n  shmarray --json ls");
 
   auto* info = app.add_subcommand("info", "Print every field of an array's description");
-  info->add_option("NAME", a.name, "Array or named view")->required();
-  info->footer("Examples:\n  shmarray info temps\n  shmarray --json info temps");
+  info->add_option("NAME", a.name, "Array or named view, or NAME[EXPR] for a selection")
+      ->required();
+  info->footer(
+      "Examples:\n  shmarray info temps\n  shmarray info 'temps[::2, 0]'\n"
+      "  shmarray --json info temps");
 
   auto* create = app.add_subcommand("create", "Create a new array");
   create->add_option("NAME", a.name, "Name of the new array")->required();
-  create->add_option("--format", a.format, "PEP 3118 format, e.g. d, <i, 10s, T{d:x:d:y:}")
-      ->required();
+  create->add_option("--format", a.format,
+                     "PEP 3118 format, e.g. d, <i, 10s, T{d:x:d:y:} (or use --dtype)");
+  create->add_option("--dtype", a.dtype,
+                     "NumPy dtype instead of --format, e.g. float64, f8, <i4, c16, S5, "
+                     "\"[('x','<f8'),('y','<f8')]\"");
   create->add_option("--shape", a.shape, "Extents separated by commas, e.g. 3,3,3 ('' = 0-d)")
       ->required();
   create->add_option("--order", a.order, "Memory order C (default) or F")->check(order_validator);
@@ -818,9 +966,13 @@ int Run(int argc, char** argv) {
       "--fill", a.fill, "Value of every item: an integer, a float, a complex (1+2j), true/false");
   create->add_option("--itemsize", a.itemsize, "Bytes per item (>= the format's size)");
   create->footer(
+      "Exactly one of --format and --dtype. Both are stored as the canonical PEP 3118\n"
+      "format (--dtype int64 and --format q make the same array).\n"
       "Examples:\n"
       "  shmarray create cube --format d --shape 3,3,3\n"
+      "  shmarray create cube --dtype float64 --shape 3,3,3\n"
       "  shmarray create mask --format '?' --shape 100 --fill true\n"
+      "  shmarray create points --dtype \"[('x','<f8'),('y','<f8')]\" --shape 1000\n"
       "  shmarray create img --format B --shape 480,640,3 --order F --fill 255");
 
   auto* rm = app.add_subcommand("rm", "Delete an array or named view");
@@ -833,13 +985,15 @@ int Run(int argc, char** argv) {
   seal->footer("Example:\n  shmarray seal temps");
 
   auto* slice = app.add_subcommand("slice", "Describe NAME[EXPR], or register it as a named view");
-  slice->add_option("NAME", a.name, "Array or named view")->required();
-  slice->add_option("EXPR", a.expr, "NumPy index expression, e.g. '::2, 1'")->required();
+  slice->add_option("NAME", a.name, "NAME[EXPR], or a NAME followed by EXPR")->required();
+  slice->add_option("EXPR", a.expr, "NumPy index expression when NAME has none, e.g. '::2, 1'");
   slice->add_option("--as", a.as, "Register the result as a named view with this name");
   slice->footer(
-      "Examples:\n  shmarray slice temps '::2, ::-1'\n  shmarray slice temps '0, :' --as "
-      "temps/row0\n"
-      "An EXPR starting with '-' needs '--' before it: shmarray slice temps -- '-1'");
+      "Examples:\n  shmarray slice 'temps[::2, ::-1]'\n"
+      "  shmarray slice 'temps[0, :]' --as temps/row0\n"
+      "  shmarray slice temps '::2, ::-1'\n"
+      "An EXPR starting with '-' needs '--' before it (shmarray slice temps -- '-1'),\n"
+      "or the NAME[EXPR] form: shmarray slice 'temps[-1]'");
 
   auto* copy = app.add_subcommand("copy", "Copy SRC[EXPR] into a new array DST, or into DST[EXPR]");
   copy->add_option("SRC", a.src, "Source NAME or NAME[EXPR]")->required();
@@ -858,8 +1012,9 @@ int Run(int argc, char** argv) {
   get->add_option("--order", a.order, "Order of the file: C (default) or F")
       ->check(order_validator);
   get->footer(
-      "Examples:\n  shmarray get temps temps.npy\n  shmarray get 'temps[::2, 1:]' part.npy --order "
-      "F\n"
+      "Prints the file's dtype as NumPy names it (the DTYPE column of ls).\n"
+      "Examples:\n  shmarray get temps temps.npy\n  shmarray get 'temps[::2, 1:]' part.npy "
+      "--order F\n"
       "Then in Python: np.load('temps.npy')");
 
   auto* put = app.add_subcommand("put", "Write a NumPy .npy file into NAME[EXPR], or create NAME");
@@ -909,24 +1064,27 @@ int Run(int argc, char** argv) {
   }
   if (!extras.empty()) return PrintError("unexpected argument '" + extras[0] + "'", kExitUsage);
 
+  Context c;
+  c.json = g.json;
   try {
-    if (*ls) return CmdLs(g, a);
-    if (*info) return CmdInfo(g, a);
-    if (*create) return CmdCreate(g, a, fill_opt->count() > 0);
-    if (*rm) return CmdRm(g, a);
-    if (*seal) return CmdSeal(g, a);
-    if (*slice) return CmdSlice(g, a);
-    if (*copy) return CmdCopy(g, a, copy_order->count() > 0);
-    if (*get) return CmdGet(g, a);
-    if (*put) return CmdPut(g, a);
-    if (*watch) return CmdWatch(g, a);
+    c.conn = Resolve(g);
+    if (*ls) return CmdLs(c, a);
+    if (*info) return CmdInfo(c, a);
+    if (*create) return CmdCreate(c, a, fill_opt->count() > 0);
+    if (*rm) return CmdRm(c, a);
+    if (*seal) return CmdSeal(c, a);
+    if (*slice) return CmdSlice(c, a);
+    if (*copy) return CmdCopy(c, a, copy_order->count() > 0);
+    if (*get) return CmdGet(c, a);
+    if (*put) return CmdPut(c, a);
+    if (*watch) return CmdWatch(c, a);
     return PrintError("no command given", kExitUsage);
   } catch (const UsageError& e) {
     return PrintError(e.what(), kExitUsage);
   } catch (const RpcError& e) {
-    return PrintError(absl::StatusCodeToString(e.code()) + ": " + e.what(), kExitError);
-  } catch (const NpyError& e) {
-    return PrintError(e.what(), kExitError);
+    std::string message = absl::StatusCodeToString(e.code()) + ": " + e.what();
+    if (e.code() == absl::StatusCode::kUnavailable) message += " (" + UnavailableHint(c.conn) + ")";
+    return PrintError(message, kExitError);
   } catch (const std::exception& e) {
     return PrintError(e.what(), kExitError);
   }

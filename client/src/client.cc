@@ -371,6 +371,9 @@ absl::StatusOr<Client> Client::Create(const ClientOptions& options) {
     creds = grpc::InsecureChannelCredentials();
   }
   grpc::ChannelArguments args;
+  if (!local && !options.tls_root_cert_pem.empty() && !options.tls_server_name.empty()) {
+    args.SetSslTargetNameOverride(options.tls_server_name);
+  }
   args.SetMaxReceiveMessageSize(-1);
   args.SetMaxSendMessageSize(-1);
   std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(target, creds, args);

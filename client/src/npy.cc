@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
+#include <cctype>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
@@ -553,11 +555,13 @@ std::string StructToFormat(const PyValue& list, int depth) {
   return out + "}";
 }
 
+std::string SpellingToFormat(std::string_view spelling, int depth);
+
 std::string DescrValueToFormat(const PyValue& v, int depth) {
   if (depth > shm::kMaxFormatNesting) Fail("unsupported descr: structs nested too deeply");
   switch (v.kind) {
     case PyValue::Kind::kStr:
-      return ParseTypestr(v.str).format;
+      return SpellingToFormat(v.str, depth);
     case PyValue::Kind::kList:
       return StructToFormat(v, depth);
     case PyValue::Kind::kTuple: {  // (base, shape)
@@ -568,6 +572,133 @@ std::string DescrValueToFormat(const PyValue& v, int depth) {
     default:
       Fail("invalid descr: expected a type string or a list of fields");
   }
+}
+
+// ---------------------------------------------------------------------------
+// NumPy dtype spellings (what np.dtype() accepts as a string) -> PEP 3118
+
+// Type names np.dtype() accepts, as typestrs of this platform (LP64,
+// x86-64 / aarch64: long is 8 bytes, long double 16).
+constexpr std::pair<std::string_view, std::string_view> kDtypeNames[] = {
+    {"bool", "|b1"},        {"bool_", "|b1"},      {"bool8", "|b1"},       {"int8", "|i1"},
+    {"int16", "i2"},        {"int32", "i4"},       {"int64", "i8"},        {"uint8", "|u1"},
+    {"uint16", "u2"},       {"uint32", "u4"},      {"uint64", "u8"},       {"float16", "f2"},
+    {"float32", "f4"},      {"float64", "f8"},     {"float128", "f16"},    {"complex64", "c8"},
+    {"complex128", "c16"},  {"complex256", "c32"}, {"byte", "|i1"},        {"ubyte", "|u1"},
+    {"short", "i2"},        {"ushort", "u2"},      {"intc", "i4"},         {"uintc", "u4"},
+    {"int", "i8"},          {"int_", "i8"},        {"int0", "i8"},         {"long", "i8"},
+    {"uint", "u8"},         {"uint0", "u8"},       {"ulong", "u8"},        {"longlong", "i8"},
+    {"ulonglong", "u8"},    {"intp", "i8"},        {"uintp", "u8"},        {"half", "f2"},
+    {"single", "f4"},       {"double", "f8"},      {"float", "f8"},        {"float_", "f8"},
+    {"longdouble", "f16"},  {"longfloat", "f16"},  {"csingle", "c8"},      {"singlecomplex", "c8"},
+    {"cdouble", "c16"},     {"cfloat", "c16"},     {"complex", "c16"},     {"complex_", "c16"},
+    {"clongdouble", "c32"}, {"clongfloat", "c32"}, {"longcomplex", "c32"},
+};
+
+// NumPy's one-character codes, as typestrs without a byte order.
+constexpr std::pair<char, std::string_view> kDtypeChars[] = {
+    {'?', "|b1"}, {'b', "|i1"}, {'B', "|u1"}, {'h', "i2"}, {'H', "u2"},  {'i', "i4"},  {'I', "u4"},
+    {'l', "i8"},  {'L', "u8"},  {'q', "i8"},  {'Q', "u8"}, {'p', "i8"},  {'P', "u8"},  {'e', "f2"},
+    {'f', "f4"},  {'d', "f8"},  {'g', "f16"}, {'F', "c8"}, {'D', "c16"}, {'G', "c32"}, {'c', "|S1"},
+};
+
+// One scalar spelling: a name ("int64"), a typestr ("<f8", "S5") or a
+// character code ("d", ">i"), each possibly after a sub-array shape
+// ("(2,3)f8", "2i4").
+std::string ScalarSpellingToFormat(std::string_view spelling) {
+  const std::string quoted = Quote(spelling);
+  std::string_view s = spelling;
+  std::vector<int64_t> shape;
+  if (!s.empty() && s[0] == '(') {
+    const size_t close = s.find(')');
+    if (close == std::string_view::npos) Fail("invalid dtype " + quoted + ": unclosed '('");
+    const PyValue v = LiteralParser(s.substr(0, close + 1)).ParseAll();
+    shape = SubarrayShape(v);
+    s.remove_prefix(close + 1);
+  } else if (!s.empty() && s[0] >= '0' && s[0] <= '9') {
+    size_t digits = 0;
+    while (digits < s.size() && s[digits] >= '0' && s[digits] <= '9') ++digits;
+    const PyValue v = LiteralParser(s.substr(0, digits)).ParseAll();
+    shape = SubarrayShape(v);
+    s.remove_prefix(digits);
+  }
+  if (s.empty()) Fail("invalid dtype " + quoted + ": no type after the shape");
+  for (const auto& [name, typestr] : kDtypeNames) {
+    if (s == name) return ShapePrefix(shape) + ParseTypestr(typestr).format;
+  }
+  if (s == "object" || s == "O") {
+    Fail("unsupported dtype " + quoted + ": Python objects have no meaning in shared memory");
+  }
+  if (s == "str" || s == "unicode" || s == "U") {
+    Fail("unsupported dtype " + quoted +
+         ": unicode strings (PEP 3118 'w') are not supported; use bytes ('S') or uint32");
+  }
+  if (s.rfind("datetime64", 0) == 0 || s.rfind("timedelta64", 0) == 0) {
+    Fail("unsupported dtype " + quoted +
+         ": datetime and timedelta have no PEP 3118 format; use int64");
+  }
+  std::string order;
+  if (s[0] == '<' || s[0] == '>' || s[0] == '=' || s[0] == '|' || s[0] == '!') {
+    order = s[0] == '!' ? ">" : std::string(1, s[0]);
+    s.remove_prefix(1);
+  }
+  if (s == "S" || s == "a" || s == "V" || s == "bytes" || s == "void") {
+    Fail("unsupported dtype " + quoted + ": zero-length items; give a size, e.g. 'S10'");
+  }
+  if (s.size() == 1) {
+    for (const auto& [c, typestr] : kDtypeChars) {
+      if (s[0] != c) continue;
+      const std::string t = typestr[0] == '|'
+                                ? std::string(typestr)
+                                : (order.empty() ? "=" : order) + std::string(typestr);
+      return ShapePrefix(shape) + ParseTypestr(t).format;
+    }
+  }
+  // Names start with two letters; typestrs and codes with one.
+  if (s.size() >= 2 && std::isalpha(static_cast<unsigned char>(s[0])) &&
+      std::isalpha(static_cast<unsigned char>(s[1]))) {
+    Fail("unknown NumPy dtype " + quoted);
+  }
+  return ShapePrefix(shape) + ParseTypestr(order + std::string(s)).format;
+}
+
+// Splits at the commas that are not inside parentheses or brackets.
+std::vector<std::string_view> SplitTopLevel(std::string_view s) {
+  std::vector<std::string_view> parts;
+  int depth = 0;
+  size_t start = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '(' || s[i] == '[') ++depth;
+    if (s[i] == ')' || s[i] == ']') --depth;
+    if (s[i] == ',' && depth == 0) {
+      parts.push_back(s.substr(start, i - start));
+      start = i + 1;
+    }
+  }
+  parts.push_back(s.substr(start));
+  return parts;
+}
+
+std::string_view TrimSpace(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+// A dtype string: a scalar spelling, or NumPy's comma form "i8,f4" (a struct
+// of fields f0, f1, ...).
+std::string SpellingToFormat(std::string_view spelling, int depth) {
+  if (depth > shm::kMaxFormatNesting) Fail("unsupported dtype: structs nested too deeply");
+  const std::vector<std::string_view> parts = SplitTopLevel(spelling);
+  if (parts.size() == 1) return ScalarSpellingToFormat(TrimSpace(spelling));
+  std::string out = "T{";
+  int index = 0;
+  for (std::string_view part : parts) {
+    part = TrimSpace(part);
+    if (part.empty()) continue;  // "i8," is a one-field struct
+    out += ScalarSpellingToFormat(part) + ":f" + std::to_string(index++) + ":";
+  }
+  return out + "}";
 }
 
 shm::Format ParseFormatOrFail(const std::string& text, std::string_view descr) {
@@ -1027,6 +1158,60 @@ std::string FormatToDescr(const shm::Format& format, int64_t itemsize) {
     return PyRepr(ScalarTypestr(items[0]));
   }
   return FieldsDescr(items, pad);
+}
+
+std::string DtypeToFormat(std::string_view dtype) {
+  if (dtype.size() > static_cast<size_t>(kMaxNpyHeaderBytes)) Fail("dtype is too long");
+  const std::string_view s = TrimSpace(dtype);
+  if (s.empty()) Fail("empty dtype");
+  std::string format;
+  if (s[0] == '[' || s[0] == '\'' || s[0] == '"') {
+    format = DescrValueToFormat(LiteralParser(s).ParseAll(), 0);
+  } else {
+    format = SpellingToFormat(s, 0);
+  }
+  return ParseFormatOrFail(format, s).canonical();
+}
+
+std::string DtypeName(const shm::Format& format, int64_t itemsize) {
+  const std::string descr = FormatToDescr(format, itemsize);
+  // A scalar descr is a quoted typestr: "'<f8'".
+  if (descr.size() < 4 || descr.front() != '\'' || descr.back() != '\'') return descr;
+  const std::string typestr = descr.substr(1, descr.size() - 2);
+  if (typestr[0] == '>') return typestr;
+  const std::string_view body = std::string_view(typestr).substr(1);
+  if (body[0] == 'S' || body[0] == 'V') return std::string(body);
+  static constexpr std::pair<std::string_view, std::string_view> kNames[] = {
+      {"b1", "bool"},      {"i1", "int8"},      {"i2", "int16"},       {"i4", "int32"},
+      {"i8", "int64"},     {"u1", "uint8"},     {"u2", "uint16"},      {"u4", "uint32"},
+      {"u8", "uint64"},    {"f2", "float16"},   {"f4", "float32"},     {"f8", "float64"},
+      {"f16", "float128"}, {"c8", "complex64"}, {"c16", "complex128"}, {"c32", "complex256"}};
+  for (const auto& [t, name] : kNames) {
+    if (body == t) return std::string(name);
+  }
+  return typestr;
+}
+
+std::string FormatSpellingHint(std::string_view text) {
+  std::string canonical;
+  try {
+    canonical = DtypeToFormat(text);
+  } catch (const NpyError&) {
+    return "";
+  }
+  std::string pep = canonical;
+  // A little-endian scalar is written without its '<' (native order here).
+  if (std::endian::native == std::endian::little && pep.size() > 1 && pep[0] == '<' &&
+      pep.find_first_of("<>T{(:", 1) == std::string::npos) {
+    pep = pep.substr(1);
+  }
+  std::string name;
+  try {
+    name = DtypeName(shm::Format::Parse(canonical));
+  } catch (const std::exception&) {
+    name = std::string(text);
+  }
+  return "did you mean '" + pep + "' (NumPy '" + name + "')?";
 }
 
 std::string MakeNpyHeader(const shm::Format& format, int64_t itemsize,

@@ -189,8 +189,14 @@ absl::StatusOr<std::unique_ptr<Metrics>> Metrics::Create(const MetricsOptions& o
 Metrics::~Metrics() = default;
 
 Metrics::Method* Metrics::ForMethod(std::string_view method, std::string_view type) {
+  const absl::string_view key(method.data(), method.size());
+  {  // Every call after a method's first: a shared lock, no allocation.
+    absl::ReaderMutexLock lock(&mu_);
+    auto it = methods_.find(key);
+    if (it != methods_.end()) return it->second.get();
+  }
   absl::MutexLock lock(&mu_);
-  auto it = methods_.find(std::string(method));
+  auto it = methods_.find(key);
   if (it != methods_.end()) return it->second.get();
   auto m = std::make_unique<Method>();
   // "/package.Service/Method"

@@ -111,6 +111,10 @@ struct ClientOptions {
   // PEM root certificate(s) to verify a TLS daemon; "" = plaintext (insecure
   // channel credentials; always used for Unix sockets).
   std::string tls_root_cert_pem{};
+  // With TLS: the name the daemon's certificate must carry, when it differs
+  // from the target's host (e.g. a certificate for "shmarrayd.internal"
+  // reached as 10.0.0.5:7070); "" = the target's host.
+  std::string tls_server_name{};
   // Deadline of each unary RPC (stat, create, ...), in milliseconds; 0 = no
   // deadline. Streams (read, write, watch) have no deadline.
   int64_t timeout_ms = 60000;

@@ -127,6 +127,30 @@ std::string DescrToFormat(std::string_view descr);
 // "d". Throws NpyError for formats NumPy has no dtype for.
 std::string FormatToDescr(const shm::Format& format, int64_t itemsize = 0);
 
+// The canonical PEP 3118 format of a NumPy dtype given the way np.dtype()
+// takes it as a string: a name ("int64", "float32", "bool", "complex128"),
+// a typestr with or without byte order ("f8", "<i4", ">c16", "S5", "V8"), a
+// character code ("d", "<q", "F"), a sub-array ("(2,3)f8", "2i4"), NumPy's
+// comma form ("i8,f4": fields f0, f1) or the list syntax
+// "[('x', '<f8'), ('y', '<i4', (2,))]". Sizes are this platform's (long is 8
+// bytes). E.g. "int64" -> "<q", "f8" -> "<d", "c16" -> "<Zd", "S5" -> "5s",
+// "[('x','<f8'),('y','<f8')]" -> "T{<d:x:<d:y:}". Throws NpyError for text
+// that is not a dtype ("unknown NumPy dtype 'float65'") and for dtypes with
+// no PEP 3118 format (object, unicode, datetime, zero-length).
+std::string DtypeToFormat(std::string_view dtype);
+
+// NumPy's name of the dtype of items of `format` (`itemsize` bytes, 0 = the
+// format's size): "float64", "int32", "bool", "complex128", "S5", "V8";
+// big-endian scalars as typestrs (">f8"); structs and sub-arrays as the
+// descr literal ("[('x', '<f8'), ('y', '<f8')]"). np.dtype() accepts all of
+// them. Throws NpyError for formats NumPy has no dtype for.
+std::string DtypeName(const shm::Format& format, int64_t itemsize = 0);
+
+// For a --format text that is not PEP 3118 but is a NumPy dtype: the
+// suggestion "did you mean 'q' (NumPy 'int64')?"; "" when `text` is not a
+// dtype either.
+std::string FormatSpellingHint(std::string_view text);
+
 // Reads a whole .npy file into a new owning, writable, contiguous array in
 // the file's order with the file's format. Throws NpyError (file not found,
 // unreadable, malformed or truncated), std::bad_alloc.
