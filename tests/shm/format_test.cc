@@ -12,7 +12,6 @@
 
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <complex>
 #include <cstdint>
 #include <cstdio>
@@ -495,14 +494,16 @@ TEST(FormatTest, WhitespaceBetweenTokensIsIgnored) {
 
 // --- Robustness -----------------------------------------------------------------
 
-TEST(FormatTest, RandomInputsReturnOrThrowQuickly) {
+// Every input either parses to a stable canonical form or throws a FormatError
+// naming a position. Not timed (a loaded machine made a per-call wall-clock
+// bound flaky); ctest's timeout catches a parser that hangs.
+TEST(FormatTest, RandomInputsReturnOrThrow) {
   std::mt19937_64 rng(20260611);
   const std::string alphabet = "@=<>!^?bBhHiIlLqQnNefdgZcspxPTOuwt&X{}():,0123456789 \tay";
   const std::vector<std::string> seeds = {
       "T{b:a:i:b:}", "(2,3)d",        "T{T{B:x:xxxxxxxl:y:}:a:B:b:}", "<3i",
       "Zd",          "^ix",           "T{d:a:(2, 2)d:b:f:c:f:d:}",    "!T{h:a:q:b:}",
       "5s",          "(2)T{i:a:b:b:}"};
-  const auto deadline_per_call = std::chrono::milliseconds(50);
   int parsed = 0;
   int rejected = 0;
   for (int n = 0; n < 20000; ++n) {
@@ -531,7 +532,6 @@ TEST(FormatTest, RandomInputsReturnOrThrowQuickly) {
         }
       }
     }
-    const auto start = std::chrono::steady_clock::now();
     try {
       const Format f = Format::Parse(text);
       ++parsed;
@@ -545,7 +545,6 @@ TEST(FormatTest, RandomInputsReturnOrThrowQuickly) {
       ++rejected;
       ASSERT_NE(std::string_view(e.what()).find("at position "), std::string_view::npos);
     }
-    ASSERT_LT(std::chrono::steady_clock::now() - start, deadline_per_call) << text;
   }
   EXPECT_GT(parsed, 500);
   EXPECT_GT(rejected, 500);
