@@ -161,9 +161,18 @@ class Daemon:
             self.proc = None
         return code
 
+    @property
+    def segment_dir(self):
+        """The daemon's private segment directory, /dev/shm/<prefix>."""
+        return os.path.join("/dev/shm", self.prefix)
+
     def segments(self):
-        """Entries of /dev/shm that belong to this daemon's instance."""
-        return sorted(n for n in os.listdir("/dev/shm") if n.startswith(self.prefix + "."))
+        """The segments of this daemon's instance, as "<prefix>/<file>"."""
+        try:
+            names = os.listdir(self.segment_dir)
+        except FileNotFoundError:
+            return []
+        return sorted(self.prefix + "/" + n for n in names)
 
     def log_tail(self, n=4000):
         path = os.path.join(self.dir, "stderr.%d.log" % self.runs)
@@ -177,9 +186,5 @@ class Daemon:
         try:
             self.stop()
         finally:
-            for n in self.segments():
-                try:
-                    os.unlink(os.path.join("/dev/shm", n))
-                except OSError:
-                    pass
+            shutil.rmtree(self.segment_dir, ignore_errors=True)
             shutil.rmtree(self.dir, ignore_errors=True)

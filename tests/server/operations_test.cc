@@ -364,7 +364,10 @@ TEST(MetricsTest, NumbersMoveAsRpcsAreMade) {
   EXPECT_EQ(m["shmarray_catalog_bytes"], 0);
   EXPECT_EQ(m.count(Handled("Create", "OK")), 0u);
 
-  ASSERT_TRUE(CreateArray(*d, *stub, "m/a", 1000).ok());
+  {
+    const grpc::Status created = CreateArray(*d, *stub, "m/a", 1000);
+    ASSERT_TRUE(created.ok()) << created.error_message() << d->StderrTail();
+  }
   {  // Write all 1000 bytes.
     grpc::ClientContext ctx;
     v1::WriteResponse resp;
@@ -457,9 +460,13 @@ TEST(MetricsTest, NumbersMoveAsRpcsAreMade) {
 
   // Restart over what is left plus a corrupt segment: the recovery counts.
   d->Kill();
-  {
-    std::ofstream junk("/dev/shm/" + d->segment_prefix() + ".fff");
-    junk << std::string(8192, 'j');
+  {  // A file the daemon could have made (its uid, mode 0600) with no header.
+    const std::string junk_path = d->segment_dir() + "/fff";
+    {
+      std::ofstream junk(junk_path);
+      junk << std::string(8192, 'j');
+    }
+    ASSERT_EQ(::chmod(junk_path.c_str(), 0600), 0);
   }
   ASSERT_TRUE(d->Restart().ok()) << d->StderrTail();
   const int port2 = MetricsPort(*d);
