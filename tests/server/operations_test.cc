@@ -623,6 +623,8 @@ TEST(LogTest, StuckStderrNeverStopsTheDaemon) {
   }
   close(err[0]);
   std::filesystem::remove_all(dir);
+  // The daemon keeps its segment directory when it stops; the test does not.
+  std::filesystem::remove_all("/dev/shm/shmarray." + std::to_string(geteuid()) + "." + instance);
 }
 
 }  // namespace
