@@ -64,16 +64,6 @@ void SetIndex(const Index& index, v1::Index* out) {
   }
 }
 
-std::string ShapeText(std::span<const int64_t> shape) {
-  std::string s = "(";
-  for (size_t i = 0; i < shape.size(); ++i) {
-    if (i > 0) s += ", ";
-    s += std::to_string(shape[i]);
-  }
-  if (shape.size() == 1) s += ",";
-  return s + ")";
-}
-
 // The library form of a wire ArrayInfo. A malformed description from the
 // server is kDataLoss.
 ArrayInfo FromProto(const v1::ArrayInfo& in) {
@@ -494,7 +484,7 @@ ArrayInfo Client::copy_into(std::string_view source, const Index& source_index,
 }
 
 shm::AnyView Client::read(std::string_view name, const Index& index, shm::Order order,
-                          const ProgressCallback& progress) {
+                          const ProgressCallback& progress, ArrayInfo* info_out) {
   grpc::ClientContext ctx;
   impl_->Prepare(&ctx, false);
   v1::ReadRequest req;
@@ -532,6 +522,7 @@ shm::AnyView Client::read(std::string_view name, const Index& index, shm::Order 
       }
       total = out.nbytes();
       have_info = true;
+      if (info_out != nullptr) *info_out = info;
       if (progress && total == 0) progress(0, 0);
       continue;
     }
@@ -568,16 +559,8 @@ shm::AnyView Client::read(std::string_view name, const Index& index, shm::Order 
 }
 
 int64_t Client::write(std::string_view name, const Index& index, const shm::AnyView& src,
-                      const ProgressCallback& progress) {
-  // Check the shape against the selection first: the wire carries only the
-  // byte count.
-  const ArrayInfo target = slice(name, index);
-  if (target.shape() != src.layout().shape) {
-    throw RpcError(absl::StatusCode::kInvalidArgument,
-                   "write to '" + std::string(name) + "': the source has shape " +
-                       ShapeText(src.layout().shape) + " but the selection has shape " +
-                       ShapeText(target.shape()));
-  }
+                      const ProgressCallback& progress, ArrayInfo* info,
+                      uint64_t expected_generation) {
   // Send in the source's own order when it is Fortran- but not C-contiguous:
   // the packing is then a plain copy.
   const shm::Order order =
@@ -603,6 +586,11 @@ int64_t Client::write(std::string_view name, const Index& index, const shm::AnyV
   t->set_format(src.format().canonical());
   t->set_order(proto::OrderToProto(order));
   t->set_nbytes(total);
+  // The server checks the shape (and generation) with the rest of the target
+  // before the first byte lands: no Slice round trip first.
+  for (int64_t e : src.layout().shape) t->mutable_shape()->add_extents(e);
+  if (!t->has_shape()) t->mutable_shape();  // a 0-d source: the shape () is still checked
+  t->set_generation(expected_generation);
   bool ok;
   {
     grpc::Slice first(msg.SerializeAsString());
@@ -627,6 +615,7 @@ int64_t Client::write(std::string_view name, const Index& index, const shm::AnyV
   if (ok) writer->WritesDone();
   Check(writer->Finish());
   if (progress && total == 0) progress(0, 0);
+  if (info != nullptr) *info = FromProto(resp.info());
   return resp.bytes_written();
 }
 

@@ -324,18 +324,15 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   grpc::ServerBuilder builder;
   // Our health service replaces gRPC's default one.
   builder.SetOption(std::make_unique<grpc::HealthCheckServiceServerBuilderOption>(nullptr));
-  {
-    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> observers;
-    observers.push_back(std::make_unique<internal::CallObserverFactory>(metrics));
-    builder.experimental().SetInterceptorCreators(std::move(observers));
-  }
+  // Both interceptors in one call: SetInterceptorCreators replaces the list.
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(std::make_unique<internal::CallObserverFactory>(metrics));
+  interceptors.push_back(std::make_unique<internal::MalformedRequestInterceptorFactory>());
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   // One socket per listener: with SO_REUSEPORT, gRPC clones a listener per
   // poller, and a clone of "HOST:0" binds another random port.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
-  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
-  interceptors.push_back(std::make_unique<internal::MalformedRequestInterceptorFactory>());
-  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   builder.SetMaxSendMessageSize(kMaxMessageBytes);
   if (options.unix_socket) {
     impl->socket_path =
