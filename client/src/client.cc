@@ -22,6 +22,7 @@
 #include <thread>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include "shmarray/proto/convert.h"
 #include "shmarray/shm/errors.h"
@@ -39,6 +40,13 @@ constexpr int64_t kWriteChunkBytes = int64_t{1} << 20;  // 1 MiB
 void Check(const grpc::Status& status) {
   if (status.ok()) return;
   throw RpcError(proto::FromGrpcStatus(status));
+}
+
+// The full name of the Read method, as the generated stub spells it.
+const char* ReadMethodName() {
+  static const std::string* const name =
+      new std::string(std::string("/") + v1::ArrayService::service_full_name() + "/Read");
+  return name->c_str();
 }
 
 // The full name of the Write method, as the generated stub spells it.
@@ -491,15 +499,50 @@ shm::AnyView Client::read(std::string_view name, const Index& index, shm::Order 
   req.set_name(std::string(name));
   SetIndex(index, req.mutable_index());
   req.set_order(proto::OrderToProto(order));
-  std::unique_ptr<grpc::ClientReader<v1::ReadResponse>> reader = impl_->stub_->Read(&ctx, req);
+  // The Read method with raw response messages: a data message's payload is
+  // copied from gRPC's receive slices straight into the destination (no
+  // protobuf string in between). Same bytes on the wire as the generated
+  // stub's; anything but a lone data field is parsed with protobuf.
+  const grpc::internal::RpcMethod method(ReadMethodName(),
+                                         grpc::internal::RpcMethod::SERVER_STREAMING);
+  grpc::Slice request_slice(req.SerializeAsString());
+  const grpc::ByteBuffer request(&request_slice, 1);
+  std::unique_ptr<grpc::ClientReader<grpc::ByteBuffer>> reader(
+      grpc::internal::ClientReaderFactory<grpc::ByteBuffer>::Create(impl_->channel_.get(), method,
+                                                                    &ctx, request));
+  grpc::ByteBuffer buffer;
+  std::vector<grpc::Slice> slices;
   v1::ReadResponse msg;
   shm::AnyView out;
   bool have_info = false;
   int64_t total = 0;
   int64_t done = 0;
   std::string error;
-  while (reader->Read(&msg)) {
-    if (msg.has_info()) {
+  while (reader->Read(&buffer)) {
+    int64_t len = 0;
+    size_t skip = 0;
+    if (have_info) {
+      if (!buffer.Dump(&slices).ok()) {
+        error = "read of '" + std::string(name) + "': an unreadable message";
+        break;
+      }
+      uint8_t head[proto::kDataFieldHeadBytes];
+      size_t have = 0;
+      for (const grpc::Slice& sl : slices) {
+        const size_t n = std::min(sl.size(), sizeof(head) - have);
+        if (n > 0) std::memcpy(head + have, sl.begin(), n);
+        have += n;
+        if (have == sizeof(head)) break;
+      }
+      skip = proto::ParseDataFieldHeader(head, have, buffer.Length(), &len);
+    }
+    if (skip == 0) {
+      if (!grpc::SerializationTraits<v1::ReadResponse>::Deserialize(&buffer, &msg).ok()) {
+        error = "read of '" + std::string(name) + "': a malformed message";
+        break;
+      }
+    }
+    if (skip == 0 && msg.has_info()) {
       if (have_info) {
         error = "read of '" + std::string(name) + "': a second description in the stream";
         break;
@@ -522,22 +565,33 @@ shm::AnyView Client::read(std::string_view name, const Index& index, shm::Order 
       }
       total = out.nbytes();
       have_info = true;
-      if (info_out != nullptr) *info_out = info;
+      if (info_out != nullptr) *info_out = std::move(info);
       if (progress && total == 0) progress(0, 0);
       continue;
     }
-    const std::string& data = msg.data();
     if (!have_info) {
       error = "read of '" + std::string(name) + "': data before the description";
       break;
     }
-    if (static_cast<int64_t>(data.size()) > total - done) {
+    if (skip == 0) len = static_cast<int64_t>(msg.data().size());
+    if (len > total - done) {
       error = "read of '" + std::string(name) + "': the stream holds more than " +
               std::to_string(total) + " bytes";
       break;
     }
-    std::memcpy(out.data() + done, data.data(), data.size());
-    done += static_cast<int64_t>(data.size());
+    std::byte* dst = out.data() + done;
+    if (skip == 0) {
+      std::memcpy(dst, msg.data().data(), static_cast<size_t>(len));
+    } else {
+      for (const grpc::Slice& sl : slices) {
+        const size_t drop = std::min(skip, sl.size());
+        skip -= drop;
+        const size_t n = sl.size() - drop;
+        if (n > 0) std::memcpy(dst, sl.begin() + drop, n);
+        dst += n;
+      }
+    }
+    done += len;
     if (progress) progress(done, total);
   }
   if (!error.empty()) {
