@@ -9,9 +9,15 @@
 //   BM_Stat                 vs BM_EmptyRpc (grpc.health.v1.Health/Check, the
 //                           honest empty call on the same server), 1 and 8
 //                           client threads, one connection per thread: >= 0.8x
-//   BM_Read (256 MiB)       vs BM_PlainStream (the same bytes through a plain
-//                           socket in 1 MiB writes), Unix socket and TCP: >= 0.45x
-//   BM_Write (256 MiB)      (client::Client::write) vs BM_PlainStream: >= 0.4x
+//   BM_Read (256 MiB)       (client::Client::read) vs BM_PlainStream (the same
+//                           bytes through a plain socket in 1 MiB writes), Unix
+//                           socket and TCP: >= 0.45x; vs BM_GrpcRead (a plain
+//                           gRPC server stream of the same bytes in 1 MiB
+//                           protobuf `bytes` messages): >= 0.9x
+//   BM_Write (256 MiB)      (client::Client::write) vs BM_PlainStream: >= 0.4x;
+//                           vs BM_GrpcWrite (the same, client streaming): >= 0.8x
+//   BM_GrpcRawRead/Write    the gRPC ceiling: the same bytes as raw grpc::Slice
+//                           ByteBuffers (no protobuf), shown for reference
 //   BM_AttachStatMap        (Stat + shm::MapDataRegion + unmap) vs
 //   BM_AttachBaseline       (one empty RPC + open/fstat/mmap/munmap of the segment), for
 //                           a 4 KiB and a 256 MiB array: within 1.2x, and
@@ -19,6 +25,9 @@
 //   BM_CreateFill1GiB       (Create with a non-zero fill) vs
 //   BM_FallocateMemcpy/1GiB (fallocate + mmap + memcpy of the same bytes): within 1.2x
 //   BM_ServerCopy256MiB     (Copy RPC to a new array) vs BM_FallocateMemcpy/256MiB
+//
+// The gRPC baselines run in a child process (forked before gRPC starts) with
+// a plain sync gRPC server, on the same kinds of channel as the daemon.
 //
 // Arguments: transport 0 = Unix socket, 1 = loopback TCP. All use real time.
 // After the usual output, a summary prints each ratio (medians over
@@ -33,11 +42,15 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/impl/client_unary_call.h>
 #include <grpcpp/impl/rpc_method.h>
+#include <grpcpp/impl/rpc_service_method.h>
+#include <grpcpp/support/method_handler.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -50,6 +63,7 @@
 #include <thread>
 #include <vector>
 
+#include "google/protobuf/wrappers.pb.h"
 #include "shmarray/client/client.h"
 #include "shmarray/shm/any_view.h"
 #include "shmarray/shm/segment.h"
@@ -130,24 +144,22 @@ BENCHMARK(BM_Stat)->Arg(0)->Arg(1)->Threads(1)->Threads(8)->UseRealTime();
 
 // --- bulk transfer ----------------------------------------------------------------
 
+// Read through the client library (what users call): Client::read streams
+// the array into a new buffer of its own.
 void BM_Read(benchmark::State& state) {
-  std::shared_ptr<grpc::Channel> channel = TestDaemon::NewChannel(Target(state.range(0)));
-  std::unique_ptr<v1::ArrayService::Stub> stub = v1::ArrayService::NewStub(channel);
-  v1::ArrayInfo info;
-  if (!StatRpc(stub.get(), kBigName, &info).ok()) state.SkipWithError("warm-up Stat failed");
-  v1::ReadRequest request;
-  request.set_name(kBigName);
-  v1::ReadResponse message;
+  client::ClientOptions options;
+  options.target = Target(state.range(0));
+  client::Client reader = client::Client::Connect(options);
   for (auto _ : state) {
-    grpc::ClientContext context;
-    std::unique_ptr<grpc::ClientReader<v1::ReadResponse>> reader = stub->Read(&context, request);
-    int64_t received = 0;
-    while (reader->Read(&message)) {
-      if (message.payload_case() == v1::ReadResponse::kData) received += message.data().size();
-    }
-    grpc::Status status = reader->Finish();
-    if (!status.ok() || received != kBigBytes) {
-      state.SkipWithError(status.ok() ? "short read" : status.error_message().c_str());
+    try {
+      const shm::AnyView data = reader.read(kBigName);
+      if (data.nbytes() != kBigBytes) {
+        state.SkipWithError("short read");
+        break;
+      }
+      benchmark::DoNotOptimize(data.first());
+    } catch (const std::exception& e) {
+      state.SkipWithError(e.what());
       break;
     }
   }
@@ -242,6 +254,235 @@ void BM_PlainStream(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * kBigBytes);
 }
 BENCHMARK(BM_PlainStream)->Arg(0)->Arg(1)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+// --- gRPC baselines -------------------------------------------------------------
+//
+// A plain gRPC service (no shmarray code) in a child process: the same 256
+// MiB as BM_Read/BM_Write in 1 MiB messages, as protobuf `bytes`
+// (google.protobuf.BytesValue, serialized and parsed as any generated service
+// does) and as raw grpc::Slice ByteBuffers (the slice is sent by reference on
+// the server, the client only counts bytes: the ceiling of the transport).
+
+constexpr char kGrpcRead[] = "/shmarray.bench.Baseline/Read";
+constexpr char kGrpcRawRead[] = "/shmarray.bench.Baseline/RawRead";
+constexpr char kGrpcWrite[] = "/shmarray.bench.Baseline/Write";
+constexpr char kGrpcRawWrite[] = "/shmarray.bench.Baseline/RawWrite";
+
+using Bytes = google::protobuf::BytesValue;
+
+// A BytesValue of 1 MiB of 0x5a, serialized once: tag, varint length, payload.
+grpc::Slice SerializedChunk() {
+  Bytes chunk;
+  chunk.set_value(std::string(kMiB, '\x5a'));
+  return grpc::Slice(chunk.SerializeAsString());
+}
+
+class BaselineService : public grpc::Service {
+ public:
+  BaselineService() : raw_chunk_(SerializedChunk()) {
+    chunk_.set_value(std::string(kMiB, '\x5a'));
+    using grpc::internal::RpcMethod;
+    using grpc::internal::RpcServiceMethod;
+    AddMethod(new RpcServiceMethod(
+        kGrpcRead, RpcMethod::SERVER_STREAMING,
+        new grpc::internal::ServerStreamingHandler<BaselineService, Bytes, Bytes>(
+            [](BaselineService* self, grpc::ServerContext*, const Bytes*,
+               grpc::ServerWriter<Bytes>* writer) {
+              for (int64_t sent = 0; sent < kBigBytes; sent += kMiB) {
+                if (!writer->Write(self->chunk_)) return grpc::Status::CANCELLED;
+              }
+              return grpc::Status::OK;
+            },
+            this)));
+    AddMethod(new RpcServiceMethod(
+        kGrpcRawRead, RpcMethod::SERVER_STREAMING,
+        new grpc::internal::ServerStreamingHandler<BaselineService, grpc::ByteBuffer,
+                                                   grpc::ByteBuffer>(
+            [](BaselineService* self, grpc::ServerContext*, const grpc::ByteBuffer*,
+               grpc::ServerWriter<grpc::ByteBuffer>* writer) {
+              for (int64_t sent = 0; sent < kBigBytes; sent += kMiB) {
+                if (!writer->Write(grpc::ByteBuffer(&self->raw_chunk_, 1))) {
+                  return grpc::Status::CANCELLED;
+                }
+              }
+              return grpc::Status::OK;
+            },
+            this)));
+    AddMethod(new RpcServiceMethod(
+        kGrpcWrite, RpcMethod::CLIENT_STREAMING,
+        new grpc::internal::ClientStreamingHandler<BaselineService, Bytes, Bytes>(
+            [](BaselineService*, grpc::ServerContext*, grpc::ServerReader<Bytes>* reader,
+               Bytes* response) {
+              Bytes message;
+              int64_t received = 0;
+              while (reader->Read(&message)) received += message.value().size();
+              response->set_value(std::to_string(received));
+              return grpc::Status::OK;
+            },
+            this)));
+    AddMethod(new RpcServiceMethod(
+        kGrpcRawWrite, RpcMethod::CLIENT_STREAMING,
+        new grpc::internal::ClientStreamingHandler<BaselineService, grpc::ByteBuffer, Bytes>(
+            [](BaselineService*, grpc::ServerContext*, grpc::ServerReader<grpc::ByteBuffer>* reader,
+               Bytes* response) {
+              grpc::ByteBuffer message;
+              int64_t received = 0;
+              while (reader->Read(&message)) received += message.Length();
+              response->set_value(std::to_string(received));
+              return grpc::Status::OK;
+            },
+            this)));
+  }
+
+ private:
+  Bytes chunk_;
+  grpc::Slice raw_chunk_;
+};
+
+// The child process that serves BaselineService on a Unix socket and on
+// 127.0.0.1 until the parent closes `alive_fd` (or dies).
+struct BaselineServer {
+  pid_t pid = -1;
+  std::string dir;
+  std::string unix_target;
+  std::string tcp_target;
+  int alive_fd = -1;
+};
+
+BaselineServer* g_baseline = nullptr;
+
+// Forks the baseline server; REQUIRES: gRPC not used yet in this process.
+bool StartBaselineServer(BaselineServer* out) {
+  char dir[] = "/tmp/shmarray-bench-XXXXXX";
+  if (mkdtemp(dir) == nullptr) return false;
+  out->dir = dir;
+  const std::string socket_path = out->dir + "/baseline.sock";
+  int ready[2], alive[2];
+  if (pipe2(ready, O_CLOEXEC) != 0 || pipe2(alive, O_CLOEXEC) != 0) return false;
+  out->pid = fork();
+  if (out->pid < 0) return false;
+  if (out->pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    close(ready[0]);
+    close(alive[1]);
+    BaselineService service;
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+    builder.AddListeningPort("unix:" + socket_path, grpc::InsecureServerCredentials());
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    builder.RegisterService(&service);
+    std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+    const int32_t answer = server != nullptr && port > 0 ? port : -1;
+    if (write(ready[1], &answer, sizeof answer) != sizeof answer || answer < 0) _exit(1);
+    char c;
+    while (read(alive[0], &c, 1) > 0) {
+    }
+    server->Shutdown(std::chrono::system_clock::now());
+    _exit(0);
+  }
+  close(ready[1]);
+  close(alive[0]);
+  out->alive_fd = alive[1];
+  int32_t port = -1;
+  const bool ok = read(ready[0], &port, sizeof port) == sizeof port && port > 0;
+  close(ready[0]);
+  out->unix_target = "unix:" + socket_path;
+  out->tcp_target = "127.0.0.1:" + std::to_string(port);
+  return ok;
+}
+
+void StopBaselineServer(BaselineServer* server) {
+  if (server->alive_fd >= 0) close(server->alive_fd);
+  if (server->pid > 0) waitpid(server->pid, nullptr, 0);
+  if (!server->dir.empty()) {
+    unlink((server->dir + "/baseline.sock").c_str());
+    rmdir(server->dir.c_str());
+  }
+}
+
+std::shared_ptr<grpc::Channel> BaselineChannel(int64_t transport) {
+  return TestDaemon::NewChannel(transport == 1 ? g_baseline->tcp_target : g_baseline->unix_target);
+}
+
+// Reads the 256 MiB stream of `method` as messages of type R.
+template <typename R>
+void GrpcReadLoop(benchmark::State& state, const char* method) {
+  std::shared_ptr<grpc::Channel> channel = BaselineChannel(state.range(0));
+  const grpc::internal::RpcMethod rpc(method, grpc::internal::RpcMethod::SERVER_STREAMING);
+  R request;
+  if constexpr (std::is_same_v<R, grpc::ByteBuffer>) {
+    grpc::Slice empty;  // an empty message, not a null buffer
+    request = grpc::ByteBuffer(&empty, 1);
+  }
+  R message;
+  for (auto _ : state) {
+    grpc::ClientContext context;
+    std::unique_ptr<grpc::ClientReader<R>> reader(
+        grpc::internal::ClientReaderFactory<R>::Create(channel.get(), rpc, &context, request));
+    int64_t received = 0;
+    while (reader->Read(&message)) {
+      if constexpr (std::is_same_v<R, Bytes>) {
+        received += static_cast<int64_t>(message.value().size());
+      } else {
+        received += static_cast<int64_t>(message.Length()) - 4;  // tag + 3-byte varint
+      }
+    }
+    grpc::Status status = reader->Finish();
+    if (!status.ok() || received != kBigBytes) {
+      state.SkipWithError(status.ok() ? "short read" : status.error_message().c_str());
+      break;
+    }
+  }
+  state.SetBytesProcessed(state.iterations() * kBigBytes);
+}
+
+void BM_GrpcRead(benchmark::State& state) { GrpcReadLoop<Bytes>(state, kGrpcRead); }
+BENCHMARK(BM_GrpcRead)->Arg(0)->Arg(1)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+void BM_GrpcRawRead(benchmark::State& state) {
+  GrpcReadLoop<grpc::ByteBuffer>(state, kGrpcRawRead);
+}
+BENCHMARK(BM_GrpcRawRead)->Arg(0)->Arg(1)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+// Writes 256 MiB to `method` as messages of type W.
+template <typename W>
+void GrpcWriteLoop(benchmark::State& state, const char* method) {
+  std::shared_ptr<grpc::Channel> channel = BaselineChannel(state.range(0));
+  const grpc::internal::RpcMethod rpc(method, grpc::internal::RpcMethod::CLIENT_STREAMING);
+  Bytes chunk;
+  chunk.set_value(std::string(kMiB, '\x5a'));
+  grpc::Slice raw = SerializedChunk();
+  for (auto _ : state) {
+    grpc::ClientContext context;
+    Bytes response;
+    std::unique_ptr<grpc::ClientWriter<W>> writer(
+        grpc::internal::ClientWriterFactory<W>::Create(channel.get(), rpc, &context, &response));
+    bool ok = true;
+    for (int64_t sent = 0; ok && sent < kBigBytes; sent += kMiB) {
+      if constexpr (std::is_same_v<W, Bytes>) {
+        ok = writer->Write(chunk);
+      } else {
+        ok = writer->Write(grpc::ByteBuffer(&raw, 1));
+      }
+    }
+    if (ok) writer->WritesDone();
+    grpc::Status status = writer->Finish();
+    if (!status.ok() || !ok) {
+      state.SkipWithError(status.ok() ? "write failed" : status.error_message().c_str());
+      break;
+    }
+  }
+  state.SetBytesProcessed(state.iterations() * kBigBytes);
+}
+
+void BM_GrpcWrite(benchmark::State& state) { GrpcWriteLoop<Bytes>(state, kGrpcWrite); }
+BENCHMARK(BM_GrpcWrite)->Arg(0)->Arg(1)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+void BM_GrpcRawWrite(benchmark::State& state) {
+  GrpcWriteLoop<grpc::ByteBuffer>(state, kGrpcRawWrite);
+}
+BENCHMARK(BM_GrpcRawWrite)->Arg(0)->Arg(1)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 // --- local attach ---------------------------------------------------------------
 
@@ -460,6 +701,10 @@ class RatioReporter : public benchmark::ConsoleReporter {
         return;
       }
       const double ratio = a / b;
+      if (target <= 0) {
+        std::printf("  %-44s %6.2fx  (reference)\n", what.c_str(), ratio);
+        return;
+      }
       std::printf("  %-44s %6.2fx  target >= %.2fx  %s\n", what.c_str(), ratio, target,
                   ratio >= target ? "ok" : "MISSED");
     };
@@ -478,6 +723,14 @@ class RatioReporter : public benchmark::ConsoleReporter {
            0.45);
       line("Write 256 MiB vs plain stream, " + where, "BM_Write" + suffix,
            "BM_PlainStream" + suffix, 0.4);
+      line("Read 256 MiB vs gRPC bytes stream, " + where, "BM_Read" + suffix,
+           "BM_GrpcRead" + suffix, 0.9);
+      line("Write 256 MiB vs gRPC bytes stream, " + where, "BM_Write" + suffix,
+           "BM_GrpcWrite" + suffix, 0.8);
+      line("Read 256 MiB vs gRPC raw slices, " + where, "BM_Read" + suffix,
+           "BM_GrpcRawRead" + suffix, 0);
+      line("Write 256 MiB vs gRPC raw slices, " + where, "BM_Write" + suffix,
+           "BM_GrpcRawWrite" + suffix, 0);
     }
     // Attach: within 1.2x of the baseline's time = rate ratio >= 1/1.2.
     line("Attach (Stat+map) vs RPC+mmap, 4 KiB", "BM_AttachStatMap/0/threads:1",
@@ -536,6 +789,14 @@ bool MakeArrays(TestDaemon& daemon) {
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  // The gRPC baselines' server is forked before this process uses gRPC.
+  shmarray::BaselineServer baseline;
+  if (!shmarray::StartBaselineServer(&baseline)) {
+    std::fprintf(stderr, "cannot start the gRPC baseline server\n");
+    shmarray::StopBaselineServer(&baseline);
+    return 1;
+  }
+  shmarray::g_baseline = &baseline;
   shmarray::testing::TestDaemonOptions options;
   options.listen_tcp = true;
   absl::StatusOr<std::unique_ptr<shmarray::testing::TestDaemon>> daemon =
@@ -552,5 +813,7 @@ int main(int argc, char** argv) {
   benchmark::Shutdown();
   shmarray::g_daemon = nullptr;
   daemon->reset();  // stops the daemon and removes its segments
+  shmarray::StopBaselineServer(&baseline);
+  shmarray::g_baseline = nullptr;
   return 0;
 }

@@ -749,11 +749,12 @@ int CmdPut(const Context& c, const Args& a) {
   Client client = c.Connect();
   const ProgressCallback progress = MakeProgress("put " + a.name);
   int64_t written = 0;
+  ArrayInfo written_info;  // the selection written, as the Write answer describes it
   if (a.create) {
     client.create_any(t.name, data.format().canonical(), data.layout().shape,
                       data.is_c_contig() ? shm::Order::kC : shm::Order::kF, {}, data.itemsize());
     try {
-      written = client.write(t.name, Index(), data, progress);
+      written = client.write(t.name, Index(), data, progress, &written_info);
     } catch (...) {
       try {
         client.remove(t.name);
@@ -762,29 +763,33 @@ int CmdPut(const Context& c, const Args& a) {
       throw;
     }
   } else {
-    // A file whose dtype is the target's under another spelling (e.g.
-    // '|S1' for 'c') is written with the target's format.
-    const ArrayInfo target = client.slice(t.name, Index(t.index));
-    if (target.format != data.format() && target.itemsize() == data.itemsize()) {
+    // One Write RPC: the daemon checks format, shape and size before the
+    // first byte lands. Only when it refuses the file's format is the target
+    // looked up: a file whose dtype is the target's under another spelling
+    // (e.g. '|S1' for 'c') is then written again with the target's format.
+    try {
+      written = client.write(t.name, Index(t.index), data, progress, &written_info);
+    } catch (const RpcError& e) {
+      if (e.code() != absl::StatusCode::kInvalidArgument) throw;
+      const ArrayInfo target = client.slice(t.name, Index(t.index));
+      if (target.format == data.format() || target.itemsize() != data.itemsize()) throw;
       std::string a_descr, b_descr;
       try {
         a_descr = FormatToDescr(target.format, target.itemsize());
         b_descr = FormatToDescr(data.format(), data.itemsize());
       } catch (const NpyError&) {
       }
-      if (!a_descr.empty() && a_descr == b_descr) {
-        data = shm::AnyView(target.format, data.layout(), data.data(), true, data.base());
-      }
+      if (a_descr.empty() || a_descr != b_descr) throw;
+      data = shm::AnyView(target.format, data.layout(), data.data(), true, data.base());
+      written = client.write(t.name, Index(t.index), data, progress, &written_info);
     }
-    written = client.write(t.name, Index(t.index), data, progress);
   }
   if (c.json) {
     PrintJsonLine(JsonObject()
                       .AddString("file", a.file)
                       .AddString("target", a.name)
                       .AddInt("bytes_written", written)
-                      .AddObject("array", ArrayInfoJson(client.slice(t.name, Index(t.index)),
-                                                        t.has_index ? a.name : "")));
+                      .AddObject("array", ArrayInfoJson(written_info, t.has_index ? a.name : "")));
   } else {
     std::cout << a.file << " -> " << a.name << ": " << written << " bytes" << std::endl;
   }

@@ -22,6 +22,7 @@
 #include <thread>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include "shmarray/proto/convert.h"
 #include "shmarray/shm/errors.h"
@@ -41,12 +42,22 @@ void Check(const grpc::Status& status) {
   throw RpcError(proto::FromGrpcStatus(status));
 }
 
+// The full name of the Read method, as the generated stub spells it.
+const char* ReadMethodName() {
+  static const std::string* const name =
+      new std::string(std::string("/") + v1::ArrayService::service_full_name() + "/Read");
+  return name->c_str();
+}
+
 // The full name of the Write method, as the generated stub spells it.
 const char* WriteMethodName() {
   static const std::string* const name =
       new std::string(std::string("/") + v1::ArrayService::service_full_name() + "/Write");
   return name->c_str();
 }
+
+// Drops the owner reference a zero-copy slice held.
+void ReleaseOwner(void* owner) { delete static_cast<std::shared_ptr<const void>*>(owner); }
 
 bool ValidInstance(std::string_view s) {
   if (s.empty() || s.size() > 64) return false;
@@ -62,16 +73,6 @@ void SetIndex(const Index& index, v1::Index* out) {
   } else {
     out->set_text(index.text());
   }
-}
-
-std::string ShapeText(std::span<const int64_t> shape) {
-  std::string s = "(";
-  for (size_t i = 0; i < shape.size(); ++i) {
-    if (i > 0) s += ", ";
-    s += std::to_string(shape[i]);
-  }
-  if (shape.size() == 1) s += ",";
-  return s + ")";
 }
 
 // The library form of a wire ArrayInfo. A malformed description from the
@@ -494,22 +495,57 @@ ArrayInfo Client::copy_into(std::string_view source, const Index& source_index,
 }
 
 shm::AnyView Client::read(std::string_view name, const Index& index, shm::Order order,
-                          const ProgressCallback& progress) {
+                          const ProgressCallback& progress, ArrayInfo* info_out) {
   grpc::ClientContext ctx;
   impl_->Prepare(&ctx, false);
   v1::ReadRequest req;
   req.set_name(std::string(name));
   SetIndex(index, req.mutable_index());
   req.set_order(proto::OrderToProto(order));
-  std::unique_ptr<grpc::ClientReader<v1::ReadResponse>> reader = impl_->stub_->Read(&ctx, req);
+  // The Read method with raw response messages: a data message's payload is
+  // copied from gRPC's receive slices straight into the destination (no
+  // protobuf string in between). Same bytes on the wire as the generated
+  // stub's; anything but a lone data field is parsed with protobuf.
+  const grpc::internal::RpcMethod method(ReadMethodName(),
+                                         grpc::internal::RpcMethod::SERVER_STREAMING);
+  grpc::Slice request_slice(req.SerializeAsString());
+  const grpc::ByteBuffer request(&request_slice, 1);
+  std::unique_ptr<grpc::ClientReader<grpc::ByteBuffer>> reader(
+      grpc::internal::ClientReaderFactory<grpc::ByteBuffer>::Create(impl_->channel_.get(), method,
+                                                                    &ctx, request));
+  grpc::ByteBuffer buffer;
+  std::vector<grpc::Slice> slices;
   v1::ReadResponse msg;
   shm::AnyView out;
   bool have_info = false;
   int64_t total = 0;
   int64_t done = 0;
   std::string error;
-  while (reader->Read(&msg)) {
-    if (msg.has_info()) {
+  while (reader->Read(&buffer)) {
+    int64_t len = 0;
+    size_t skip = 0;
+    if (have_info) {
+      if (!buffer.Dump(&slices).ok()) {
+        error = "read of '" + std::string(name) + "': an unreadable message";
+        break;
+      }
+      uint8_t head[proto::kDataFieldHeadBytes];
+      size_t have = 0;
+      for (const grpc::Slice& sl : slices) {
+        const size_t n = std::min(sl.size(), sizeof(head) - have);
+        if (n > 0) std::memcpy(head + have, sl.begin(), n);
+        have += n;
+        if (have == sizeof(head)) break;
+      }
+      skip = proto::ParseDataFieldHeader(head, have, buffer.Length(), &len);
+    }
+    if (skip == 0) {
+      if (!grpc::SerializationTraits<v1::ReadResponse>::Deserialize(&buffer, &msg).ok()) {
+        error = "read of '" + std::string(name) + "': a malformed message";
+        break;
+      }
+    }
+    if (skip == 0 && msg.has_info()) {
       if (have_info) {
         error = "read of '" + std::string(name) + "': a second description in the stream";
         break;
@@ -532,21 +568,33 @@ shm::AnyView Client::read(std::string_view name, const Index& index, shm::Order 
       }
       total = out.nbytes();
       have_info = true;
+      if (info_out != nullptr) *info_out = std::move(info);
       if (progress && total == 0) progress(0, 0);
       continue;
     }
-    const std::string& data = msg.data();
     if (!have_info) {
       error = "read of '" + std::string(name) + "': data before the description";
       break;
     }
-    if (static_cast<int64_t>(data.size()) > total - done) {
+    if (skip == 0) len = static_cast<int64_t>(msg.data().size());
+    if (len > total - done) {
       error = "read of '" + std::string(name) + "': the stream holds more than " +
               std::to_string(total) + " bytes";
       break;
     }
-    std::memcpy(out.data() + done, data.data(), data.size());
-    done += static_cast<int64_t>(data.size());
+    std::byte* dst = out.data() + done;
+    if (skip == 0) {
+      std::memcpy(dst, msg.data().data(), static_cast<size_t>(len));
+    } else {
+      for (const grpc::Slice& sl : slices) {
+        const size_t drop = std::min(skip, sl.size());
+        skip -= drop;
+        const size_t n = sl.size() - drop;
+        if (n > 0) std::memcpy(dst, sl.begin() + drop, n);
+        dst += n;
+      }
+    }
+    done += len;
     if (progress) progress(done, total);
   }
   if (!error.empty()) {
@@ -568,16 +616,8 @@ shm::AnyView Client::read(std::string_view name, const Index& index, shm::Order 
 }
 
 int64_t Client::write(std::string_view name, const Index& index, const shm::AnyView& src,
-                      const ProgressCallback& progress) {
-  // Check the shape against the selection first: the wire carries only the
-  // byte count.
-  const ArrayInfo target = slice(name, index);
-  if (target.shape() != src.layout().shape) {
-    throw RpcError(absl::StatusCode::kInvalidArgument,
-                   "write to '" + std::string(name) + "': the source has shape " +
-                       ShapeText(src.layout().shape) + " but the selection has shape " +
-                       ShapeText(target.shape()));
-  }
+                      const ProgressCallback& progress, ArrayInfo* info,
+                      uint64_t expected_generation) {
   // Send in the source's own order when it is Fortran- but not C-contiguous:
   // the packing is then a plain copy.
   const shm::Order order =
@@ -603,16 +643,38 @@ int64_t Client::write(std::string_view name, const Index& index, const shm::AnyV
   t->set_format(src.format().canonical());
   t->set_order(proto::OrderToProto(order));
   t->set_nbytes(total);
+  // The server checks the shape (and generation) with the rest of the target
+  // before the first byte lands: no Slice round trip first.
+  for (int64_t e : src.layout().shape) t->mutable_shape()->add_extents(e);
+  if (!t->has_shape()) t->mutable_shape();  // a 0-d source: the shape () is still checked
+  t->set_generation(expected_generation);
   bool ok;
   {
     grpc::Slice first(msg.SerializeAsString());
     ok = writer->Write(grpc::ByteBuffer(&first, 1));
   }
+  // A source contiguous in the order sent, whose memory has an owner, is
+  // sent without a copy: each message is the header plus a slice that
+  // references the source and holds its owner until gRPC is done with it.
+  const bool contiguous = order == shm::Order::kC ? src.is_c_contig() : src.is_f_contig();
+  const bool zero_copy = contiguous && src.base() != nullptr;
   int64_t done = 0;
   while (ok && done < total) {
     const int64_t len = std::min(kWriteChunkBytes, total - done);
     uint8_t header[proto::kMaxDataFieldHeaderBytes];
     const size_t header_len = proto::DataFieldHeader(len, header);
+    if (zero_copy) {
+      grpc::Slice parts[2] = {
+          grpc::Slice(header, header_len),
+          grpc::Slice(static_cast<void*>(src.first() + done), static_cast<size_t>(len),
+                      &ReleaseOwner, new std::shared_ptr<const void>(src.base()))};
+      ok = writer->Write(grpc::ByteBuffer(parts, 2));
+      if (ok) {
+        done += len;
+        if (progress) progress(done, total);
+      }
+      continue;
+    }
     grpc::Slice chunk(header_len + static_cast<size_t>(len));
     uint8_t* out = const_cast<uint8_t*>(chunk.begin());
     std::memcpy(out, header, header_len);
@@ -627,6 +689,7 @@ int64_t Client::write(std::string_view name, const Index& index, const shm::AnyV
   if (ok) writer->WritesDone();
   Check(writer->Finish());
   if (progress && total == 0) progress(0, 0);
+  if (info != nullptr) *info = FromProto(resp.info());
   return resp.bytes_written();
 }
 

@@ -7,6 +7,8 @@
 
 #include "shmarray/proto/convert.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <string>
 #include <utility>
 
@@ -150,6 +152,21 @@ size_t DataFieldHeader(int64_t len_bytes, uint8_t* out) {
   }
   out[n++] = static_cast<uint8_t>(v);
   return n;
+}
+
+size_t ParseDataFieldHeader(const uint8_t* head, size_t have, size_t size, int64_t* len_bytes) {
+  have = std::min(have, kDataFieldHeadBytes);
+  if (have < 2 || head[0] != 0x12) return 0;
+  uint64_t value = 0;
+  for (size_t i = 1; i < have; ++i) {
+    value |= static_cast<uint64_t>(head[i] & 0x7f) << (7 * (i - 1));
+    if ((head[i] & 0x80) != 0) continue;
+    const size_t header = i + 1;
+    if (value > static_cast<uint64_t>(INT32_MAX) || header + value != size) return 0;
+    *len_bytes = static_cast<int64_t>(value);
+    return header;
+  }
+  return 0;
 }
 
 }  // namespace shmarray::proto

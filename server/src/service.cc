@@ -82,13 +82,10 @@ absl::StatusOr<shm::AnyView> MapSelection(Catalog& catalog, const CatalogEntry& 
 }
 
 // If the serialized WriteRequest in `slices` (`size` bytes in all) is exactly
-// one `data` field -- tag 0x12, a varint length, that many payload bytes --
-// returns the length of the tag and varint and sets *len to the payload's.
-// Otherwise (another field, several fields, a length over INT32_MAX or not
-// matching) returns 0: the caller then parses the message with protobuf,
-// which decides what it means.
+// one `data` field, returns the length of its tag and varint and sets *len to
+// the payload's; otherwise 0 (see proto::ParseDataFieldHeader).
 size_t DataHeaderLength(const std::vector<grpc::Slice>& slices, size_t size, int64_t* len) {
-  uint8_t head[6];  // the tag and at most 5 varint bytes
+  uint8_t head[proto::kDataFieldHeadBytes];
   size_t have = 0;
   for (const grpc::Slice& sl : slices) {
     const size_t n = std::min(sl.size(), sizeof(head) - have);
@@ -96,17 +93,7 @@ size_t DataHeaderLength(const std::vector<grpc::Slice>& slices, size_t size, int
     have += n;
     if (have == sizeof(head)) break;
   }
-  if (have < 2 || head[0] != 0x12) return 0;
-  uint64_t value = 0;
-  for (size_t i = 1; i < have; ++i) {
-    value |= static_cast<uint64_t>(head[i] & 0x7f) << (7 * (i - 1));
-    if ((head[i] & 0x80) != 0) continue;
-    const size_t header = i + 1;
-    if (value > static_cast<uint64_t>(INT32_MAX) || header + value != size) return 0;
-    *len = static_cast<int64_t>(value);
-    return header;
-  }
-  return 0;
+  return proto::ParseDataFieldHeader(head, have, size, len);
 }
 
 // Parses `buffer` (consumed) as a WriteRequest, as the generated handler
@@ -684,8 +671,21 @@ absl::Status ArrayServiceImpl::WriteImpl(grpc::ServerReader<grpc::ByteBuffer>* r
   const v1::WriteTarget target = msg.target();
   SHMARRAY_RETURN_IF_ERROR(Catalog::ValidateName(target.name()));
   SHMARRAY_ASSIGN_OR_RETURN(CatalogEntry entry, catalog_->Lookup(target.name()));
+  if (target.generation() != 0 && target.generation() != entry.generation) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("write to ", Quoted(entry.name), ": expected generation ", target.generation(),
+                     " but the name now holds generation ", entry.generation,
+                     " (it was deleted and created again)"));
+  }
   SHMARRAY_ASSIGN_OR_RETURN(shm::Order order, CheckedOrder(target.order()));
   SHMARRAY_ASSIGN_OR_RETURN(shm::Layout layout, Select(entry, target.index()));
+  if (target.has_shape() && !std::ranges::equal(target.shape().extents(), layout.shape)) {
+    const std::vector<int64_t> sent(target.shape().extents().begin(),
+                                    target.shape().extents().end());
+    return absl::InvalidArgumentError(absl::StrCat(
+        "write to ", Quoted(entry.name), ": the source has shape ", shm::TupleString(sent),
+        " but the selection has shape ", shm::TupleString(layout.shape)));
+  }
   if (!target.format().empty()) {
     try {
       shm::CheckFormatMatches(entry.format, entry.format.description(),

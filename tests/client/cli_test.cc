@@ -23,6 +23,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <regex>
 #include <sstream>
@@ -950,6 +951,94 @@ TEST_F(CliTest, EnvironmentNamesTheUnixSocket) {
   r = RunCliWithEnv({SHMARRAY_CLI_PATH, "rm", "e"}, {"SHMARRAY_TARGET=" + daemon_->socket_path()});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "deleted e\n");
+}
+
+// --- RPCs per command ---------------------------------------------------------
+
+// Runs `argv` and returns its stdout ("" when it cannot run or fails).
+std::string Capture(const std::vector<std::string>& argv) {
+  const CliResult r = RunCli(argv);
+  EXPECT_EQ(r.exit_code, 0) << ::testing::PrintToString(argv) << "\n" << r.err;
+  return r.out;
+}
+
+// Every command is as few round trips as its work needs: `put` is one Write
+// (the daemon checks shape, format and size with the target), `put --create`
+// a Create and a Write, `get` one Read (the stream's first message describes
+// what follows), also with --json. Counted by the daemon itself, on its
+// Prometheus endpoint (grpc_server_started_total per method).
+class CliRpcCountTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    testing::TestDaemonOptions options;
+    options.extra_flags = {"--metrics-listen", "127.0.0.1:0"};
+    auto daemon = testing::TestDaemon::Start(options);
+    ASSERT_TRUE(daemon.ok()) << daemon.status();
+    daemon_ = std::move(*daemon);
+    static constexpr char kNeedle[] = "metrics on http://127.0.0.1:";
+    ASSERT_TRUE(daemon_->WaitForStderr(kNeedle, std::chrono::seconds(10))) << daemon_->StderrTail();
+    const std::string text = daemon_->StderrText();
+    port_ = std::atoi(text.c_str() + text.find(kNeedle) + sizeof(kNeedle) - 1);
+    ASSERT_GT(port_, 0);
+  }
+
+  // Method -> ArrayService RPCs started so far.
+  std::map<std::string, int> Started() const {
+    std::map<std::string, int> out;
+    const std::string body = Capture({"/usr/bin/curl", "-sSf", "--max-time", "10",
+                                      "http://127.0.0.1:" + std::to_string(port_) + "/metrics"});
+    static const std::regex kLine(R"re(^grpc_server_started_total\{(.*)\} ([0-9.e+]+)$)re");
+    static const std::regex kMethod(R"re(grpc_method="([A-Za-z]+)")re");
+    std::stringstream in(body);
+    for (std::string line; std::getline(in, line);) {
+      std::smatch m, method;
+      if (!std::regex_match(line, m, kLine)) continue;
+      const std::string labels = m[1];
+      if (labels.find("grpc_service=\"shmarray.v1.ArrayService\"") == std::string::npos) continue;
+      if (!std::regex_search(labels, method, kMethod)) continue;
+      out[method[1]] += static_cast<int>(std::strtod(m[2].str().c_str(), nullptr));
+    }
+    return out;
+  }
+
+  // The RPCs (method -> count) that `args` made.
+  std::map<std::string, int> Count(const std::vector<std::string>& args) const {
+    const std::map<std::string, int> before = Started();
+    std::vector<std::string> argv = {SHMARRAY_CLI_PATH, "--socket", daemon_->socket_path()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    Capture(argv);
+    std::map<std::string, int> diff = Started();
+    for (const auto& [method, n] : before) {
+      diff[method] -= n;
+      if (diff[method] == 0) diff.erase(method);
+    }
+    return diff;
+  }
+
+  std::string Path(const std::string& name) const { return daemon_->dir() + "/" + name; }
+
+  std::unique_ptr<testing::TestDaemon> daemon_;
+  int port_ = 0;
+};
+
+TEST_F(CliRpcCountTest, PutAndGetAreOneStreamEach) {
+  using Calls = std::map<std::string, int>;
+  EXPECT_EQ(Count({"create", "a", "--format", "d", "--shape", "4,3", "--fill", "2"}),
+            (Calls{{"Create", 1}}));
+  EXPECT_EQ(Count({"get", "a", Path("a.npy")}), (Calls{{"Read", 1}}));
+  EXPECT_EQ(Count({"--json", "get", "a[1]", Path("row.npy")}), (Calls{{"Read", 1}}));
+  EXPECT_EQ(Count({"put", "a", Path("a.npy")}), (Calls{{"Write", 1}}));
+  EXPECT_EQ(Count({"--json", "put", "a", Path("a.npy")}), (Calls{{"Write", 1}}));
+  EXPECT_EQ(Count({"--json", "put", "a[2]", Path("row.npy")}), (Calls{{"Write", 1}}));
+  EXPECT_EQ(Count({"--json", "put", "--create", "b", Path("a.npy")}),
+            (Calls{{"Create", 1}, {"Write", 1}}));
+  // The checks still hold: a row into the whole array is refused before any
+  // byte lands, with both shapes named.
+  const CliResult r =
+      RunCli({SHMARRAY_CLI_PATH, "--socket", daemon_->socket_path(), "put", "a", Path("row.npy")});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("INVALID_ARGUMENT"));
+  EXPECT_THAT(r.err, HasSubstr("the source has shape (3,) but the selection has shape (4, 3)"));
 }
 
 }  // namespace

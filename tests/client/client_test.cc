@@ -704,6 +704,53 @@ TEST_F(ClientTest, WriteRejectsMismatchedShapeAndFormat) {
   ExpectRpcError(absl::StatusCode::kOutOfRange, [&] { client_->write("wm", "7", wrong_shape); });
 }
 
+// The checks travel with the Write's target (one RPC): the shape with both
+// shapes named, the expected generation, and nothing lands when one fails.
+TEST_F(ClientTest, WriteChecksShapeAndGenerationBeforeTheFirstByte) {
+  const ArrayInfo first = client_->create_any("wg", "i", std::vector<int64_t>{2, 3});
+  AnyView ones = AnyView::Allocate(shm::Format::Parse("i"), std::vector<int64_t>{6}, Order::kC);
+  for (int k = 0; k < 6; ++k) reinterpret_cast<int*>(ones.first())[k] = 1;
+  // Same byte count, another shape: refused, nothing written.
+  EXPECT_THAT(
+      ExpectRpcError(absl::StatusCode::kInvalidArgument, [&] { client_->write("wg", "", ones); }),
+      HasSubstr("write to 'wg': the source has shape (6,) but the selection has shape "
+                "(2, 3)"));
+  // A 0-d source into a 1-element selection of shape (1,).
+  AnyView scalar = AnyView::Allocate(shm::Format::Parse("i"), std::vector<int64_t>{}, Order::kC);
+  EXPECT_THAT(ExpectRpcError(absl::StatusCode::kInvalidArgument,
+                             [&] { client_->write("wg", "0, :1", scalar); }),
+              HasSubstr("the source has shape () but the selection has shape (1,)"));
+  EXPECT_EQ(client_->write("wg", "0, 0", scalar), 4);
+
+  AnyView row = AnyView::Allocate(shm::Format::Parse("i"), std::vector<int64_t>{3}, Order::kC);
+  for (int k = 0; k < 3; ++k) reinterpret_cast<int*>(row.first())[k] = 7;
+  ArrayInfo written;
+  EXPECT_EQ(client_->write("wg", "1", row, nullptr, &written, first.generation), 12);
+  EXPECT_EQ(written.name, "wg");
+  EXPECT_EQ(written.shape(), std::vector<int64_t>{3});
+  EXPECT_EQ(written.generation, first.generation);
+
+  // Deleted and created again: the old generation is refused.
+  client_->remove("wg");
+  const ArrayInfo second = client_->create_any("wg", "i", std::vector<int64_t>{2, 3});
+  ASSERT_NE(second.generation, first.generation);
+  EXPECT_THAT(
+      ExpectRpcError(absl::StatusCode::kFailedPrecondition,
+                     [&] { client_->write("wg", "1", row, nullptr, nullptr, first.generation); }),
+      HasSubstr("expected generation"));
+  AnyView back = client_->read("wg");
+  EXPECT_EQ((back.as<const int, 2>()(1, 2)), 0);  // nothing landed
+  EXPECT_EQ(client_->write("wg", "1", row, nullptr, nullptr, second.generation), 12);
+
+  // read() hands back the stream's description: no slice() needed.
+  ArrayInfo read_info;
+  AnyView got = client_->read("wg", "1", Order::kC, nullptr, &read_info);
+  EXPECT_EQ(read_info.name, "wg");
+  EXPECT_EQ(read_info.shape(), std::vector<int64_t>{3});
+  EXPECT_EQ(read_info.generation, second.generation);
+  EXPECT_EQ(reinterpret_cast<const int*>(got.first())[2], 7);
+}
+
 TEST_F(ClientTest, LargeTransfersStreamInChunksWithProgress) {
   constexpr int64_t kN = (5 << 20) / 8 + 3;  // a bit over 5 MiB of doubles
   AnyView src = AnyView::Allocate(shm::Format::Parse("d"), std::vector<int64_t>{kN}, Order::kC);

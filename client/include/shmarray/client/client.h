@@ -346,18 +346,28 @@ class Client {
   // --- Streaming (works from any host). ----------------------------------------
   // The items of name[index], streamed over gRPC into a new owning, writable
   // AnyView contiguous in `order`, with the array's format and itemsize.
-  // `progress` (optional) is called after each chunk. Errors: as slice(), plus
-  // kDataLoss when the stream's byte count does not match its description.
+  // `progress` (optional) is called after each chunk. `info` (optional)
+  // receives the description the stream starts with: the selection as a
+  // contiguous array in `order` (name, format, shape, generation, readonly),
+  // so no slice() is needed to describe what was read. Errors: as slice(),
+  // plus kDataLoss when the stream's byte count does not match its
+  // description. One RPC.
   shm::AnyView read(std::string_view name, const Index& index = {},
-                    shm::Order order = shm::Order::kC, const ProgressCallback& progress = nullptr);
+                    shm::Order order = shm::Order::kC, const ProgressCallback& progress = nullptr,
+                    ArrayInfo* info = nullptr);
   // Writes the items of `src` into name[index], streamed in 1 MiB chunks
   // (src may be any strided view; it is packed chunk by chunk, never copied
   // whole). Returns the bytes written. Errors: as slice(), plus
   // kInvalidArgument when src's format or shape does not match the selection,
-  // kFailedPrecondition for a read-only array. Nothing is written unless the
-  // server accepted the target.
+  // kFailedPrecondition for a read-only array, or when `expected_generation`
+  // is non-zero and `name` now holds another generation (it was deleted and
+  // created again). Nothing is written unless the server accepted the target:
+  // the shape, format, byte count and generation travel with it and are
+  // checked before the first byte lands, so a write is one RPC. `info`
+  // (optional) receives the description of the selection written.
   int64_t write(std::string_view name, const Index& index, const shm::AnyView& src,
-                const ProgressCallback& progress = nullptr);
+                const ProgressCallback& progress = nullptr, ArrayInfo* info = nullptr,
+                uint64_t expected_generation = 0);
 
   // --- Events. -------------------------------------------------------------------
   // Calls `callback` on a background thread for every created / sealed /

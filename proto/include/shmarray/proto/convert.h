@@ -53,6 +53,15 @@ void LayoutToInfo(const shm::Layout& layout, v1::ArrayInfo* info);
 // kMaxDataFieldHeaderBytes. REQUIRES: len_bytes >= 0.
 inline constexpr size_t kMaxDataFieldHeaderBytes = 11;
 size_t DataFieldHeader(int64_t len_bytes, uint8_t* out);
+// The reverse, for a received message of `size` bytes whose first `have`
+// bytes are `head` (kDataFieldHeadBytes are enough): if the message is
+// exactly one data field -- tag 0x12, a varint length, that many payload
+// bytes -- returns the length of the tag and varint and sets *len_bytes to
+// the payload's. Otherwise (another field, several fields, a length over
+// INT32_MAX or not matching `size`) returns 0: the caller then parses the
+// message with protobuf, which decides what it means.
+inline constexpr size_t kDataFieldHeadBytes = 6;  // the tag and at most 5 varint bytes
+size_t ParseDataFieldHeader(const uint8_t* head, size_t have, size_t size, int64_t* len_bytes);
 
 // absl codes are google.rpc codes: the conversion is a cast of the code plus
 // the message.
