@@ -23,7 +23,9 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <sstream>
 #include <string>
@@ -376,10 +378,15 @@ TEST(ShmCatalogHelper, DISABLED_Mutator) {
 
 // Attacher: attaches every name in a loop and checks that what it got is one
 // whole incarnation: every item the same nonce, the shape that nonce gives,
-// read-only exactly when sealed.
+// read-only exactly when sealed. Logs "<realtime ns before the attach> <name>
+// <generation>" per success to $SHMARRAY_CAT_LOG, so that the parent can
+// check that no attach returned an incarnation deleted before it began.
 TEST(ShmCatalogHelper, DISABLED_Attacher) {
   const char* target = std::getenv("SHMARRAY_CAT_TARGET");
   ASSERT_NE(target, nullptr);
+  const char* log_path = std::getenv("SHMARRAY_CAT_LOG");
+  ASSERT_NE(log_path, nullptr);
+  std::ofstream log(log_path);
   Client c = Client::Connect({.target = target});
   int attached = 0;
   for (int round = 0; round < kAttacherRounds; ++round) {
@@ -388,6 +395,9 @@ TEST(ShmCatalogHelper, DISABLED_Attacher) {
         const bool is_view = name.back() == 'v';
         ArrayInfo info;
         shm::AnyView v;
+        const int64_t started_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                       std::chrono::system_clock::now().time_since_epoch())
+                                       .count();
         try {
           v = c.attach_any(name, false, &info);
         } catch (const RpcError& e) {
@@ -400,6 +410,7 @@ TEST(ShmCatalogHelper, DISABLED_Attacher) {
           continue;
         }
         ++attached;
+        log << started_ns << " " << name << " " << info.generation << "\n";
         ASSERT_EQ(info.name, name);
         ASSERT_EQ(v.readonly(), info.readonly) << name;
         auto items = shm::View<const int64_t, 1>::From(v);
@@ -419,8 +430,8 @@ TEST(ShmCatalogHelper, DISABLED_Attacher) {
   std::printf("attached %d\n", attached);
 }
 
-pid_t SpawnHelper(const std::string& role, const std::string& target) {
-  std::vector<std::string> env = {"SHMARRAY_CAT_TARGET=" + target};
+pid_t SpawnHelper(const std::string& role, const std::string& target, const std::string& log) {
+  std::vector<std::string> env = {"SHMARRAY_CAT_TARGET=" + target, "SHMARRAY_CAT_LOG=" + log};
   for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
   std::vector<char*> envp;
   for (std::string& e : env) envp.push_back(e.data());
@@ -455,10 +466,42 @@ TEST(ShmCatalogTest, ConcurrentCreateSealDeleteNeverYieldAWrongArray) {
   auto d = StartWithMetrics();
   ASSERT_NE(d, nullptr);
   const int port = MetricsPort(*d);
+  // Every deletion, with the daemon's time of it (taken under its catalog
+  // lock, where the catalog file forgets the entry).
+  struct Deleted {
+    std::string name;
+    uint64_t generation;
+    int64_t unix_ns;
+  };
+  std::mutex mu;
+  std::vector<Deleted> deleted;
+  bool overflow = false, probe_seen = false;
+  Client watcher = Client::Connect({.target = d->target()});
+  WatchHandle watch = watcher.watch("", [&](const WatchEvent& e) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (e.type == WatchEvent::Type::kOverflow) overflow = true;
+    if (e.type == WatchEvent::Type::kCreated && e.name == "probe") probe_seen = true;
+    if (e.type == WatchEvent::Type::kDeleted) {
+      deleted.push_back({e.name, e.info.generation, e.unix_ns});
+    }
+  });
+  watcher.create_any("probe", "B", std::vector<int64_t>{1});
+  for (const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);;) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (probe_seen) break;
+    }
+    ASSERT_LT(std::chrono::steady_clock::now(), until) << "the watch never saw 'probe'";
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));  // polling, deadline above
+  }
   const double before = StatCalls(port);
   std::vector<pid_t> mutators, attachers;
-  for (int i = 0; i < 2; ++i) mutators.push_back(SpawnHelper("Mutator", d->target()));
-  for (int i = 0; i < 3; ++i) attachers.push_back(SpawnHelper("Attacher", d->target()));
+  std::vector<std::string> logs;
+  for (int i = 0; i < 2; ++i) mutators.push_back(SpawnHelper("Mutator", d->target(), ""));
+  for (int i = 0; i < 3; ++i) {
+    logs.push_back(d->dir() + "/attacher" + std::to_string(i) + ".log");
+    attachers.push_back(SpawnHelper("Attacher", d->target(), logs.back()));
+  }
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
   for (pid_t p : attachers) EXPECT_EQ(Reap(p, deadline), 0) << "attacher " << p;
   Client::Connect({.target = d->target()}).create_any("stop", "B", std::vector<int64_t>{1});
@@ -470,6 +513,30 @@ TEST(ShmCatalogTest, ConcurrentCreateSealDeleteNeverYieldAWrongArray) {
   RecordProperty("stat_calls", std::to_string(stats));
   std::printf("%.0f Stat calls for %.0f attaches\n", stats, attaches);
   EXPECT_LT(stats, attaches);
+  watch.cancel();
+  // No attach returned an incarnation that was deleted before it began.
+  std::lock_guard<std::mutex> lock(mu);
+  ASSERT_FALSE(overflow) << "the watch lost events; cannot check";
+  std::map<std::pair<std::string, uint64_t>, int64_t> deleted_at;
+  for (const Deleted& e : deleted) deleted_at[{e.name, e.generation}] = e.unix_ns;
+  int checked = 0;
+  for (const std::string& path : logs) {
+    std::ifstream in(path);
+    int64_t started_ns;
+    std::string name;
+    uint64_t generation;
+    while (in >> started_ns >> name >> generation) {
+      ++checked;
+      auto it = deleted_at.find({name, generation});
+      if (it != deleted_at.end()) {
+        EXPECT_GT(it->second, started_ns)
+            << name << " generation " << generation << " was deleted " << (started_ns - it->second)
+            << " ns before an attach that returned it began";
+      }
+    }
+  }
+  std::printf("%d attaches checked against %zu deletions\n", checked, deleted.size());
+  EXPECT_GT(checked, 0);
 }
 
 }  // namespace
