@@ -10,6 +10,7 @@
 
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/impl/rpc_method.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,11 +20,13 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
+#include "local_catalog.h"
 #include "shmarray/proto/convert.h"
 #include "shmarray/shm/errors.h"
 #include "shmarray/shm/segment.h"
@@ -168,6 +171,9 @@ class Client::Impl {
   }
 
   shm::AnyView Attach(std::string_view name, bool readonly, ArrayInfo* info_out);
+  // Attach through the catalog file (no RPC); nullopt = ask with Stat.
+  std::optional<shm::AnyView> AttachLocal(std::string_view name, bool readonly,
+                                          ArrayInfo* info_out);
 
   // A live mapping of (segment, generation, access), or an empty owner.
   std::shared_ptr<const void> CachedMapping(const std::string& key, std::byte** data) {
@@ -192,6 +198,8 @@ class Client::Impl {
   std::string target_;
   std::shared_ptr<grpc::Channel> channel_;
   std::shared_ptr<v1::ArrayService::Stub> stub_;
+  // Set for a Unix-socket target with options_.use_shm_catalog.
+  std::unique_ptr<internal::LocalCatalog> local_catalog_;
 
  private:
   struct MappingEntry {
@@ -205,7 +213,56 @@ class Client::Impl {
   size_t next_sweep_ = 64;                                  // guarded by mappings_mu_
 };
 
+std::optional<shm::AnyView> Client::Impl::AttachLocal(std::string_view name, bool readonly,
+                                                      ArrayInfo* info_out) {
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    internal::LocalCatalog::Found found;
+    if (!local_catalog_->Lookup(name, &found)) return std::nullopt;
+    const ArrayInfo& desc = found.info;
+    const bool ro = readonly || desc.readonly;
+    const uint64_t generation =
+        desc.kind == ArrayKind::kView ? desc.base_generation : desc.generation;
+    const std::string key = desc.segment_name + "/" + std::to_string(generation) + "/" +
+                            std::to_string(desc.data_size) + (ro ? "/r" : "/w");
+    if (desc.readonly) {
+      // Sealed: as Stat does, refuse a segment made writable again after the
+      // seal (the Stat path then reports it as DATA_LOSS).
+      struct stat st {};
+      const std::string path = "/dev/shm/" + desc.segment_name;
+      if (::stat(path.c_str(), &st) != 0 || (st.st_mode & 0222) != 0) return std::nullopt;
+    }
+    std::byte* data = nullptr;
+    std::shared_ptr<const void> owner = CachedMapping(key, &data);
+    const bool fresh = owner == nullptr;
+    if (fresh) {
+      // Checks the generation in the segment header; any failure (deleted,
+      // replaced, not visible, no permission) is left to the Stat path.
+      absl::StatusOr<std::shared_ptr<const void>> mapped = shm::MapDataRegion(
+          desc.segment_name,
+          ro ? shm::Segment::Access::kReadOnly : shm::Segment::Access::kReadWrite, generation,
+          desc.data_size, &data);
+      if (!mapped.ok()) return std::nullopt;
+      owner = *std::move(mapped);
+    }
+    // Deleted, replaced or sealed since the lookup: look again.
+    if (!internal::LocalCatalog::StillCurrent(found)) continue;
+    if (fresh) CacheMapping(key, owner, data);
+    try {
+      shm::AnyView view(desc.format, desc.layout, data, ro, std::move(owner));
+      if (info_out != nullptr) *info_out = desc;
+      return view;
+    } catch (const std::exception&) {
+      return std::nullopt;
+    }
+  }
+  return std::nullopt;
+}
+
 shm::AnyView Client::Impl::Attach(std::string_view name, bool readonly, ArrayInfo* info_out) {
+  if (local_catalog_ != nullptr) {
+    std::optional<shm::AnyView> view = AttachLocal(name, readonly, info_out);
+    if (view.has_value()) return *std::move(view);
+  }
   for (int attempt = 0;; ++attempt) {
     const v1::ArrayInfo info = Stat(name);
     const ArrayInfo desc = FromProto(info);
@@ -228,6 +285,7 @@ shm::AnyView Client::Impl::Attach(std::string_view name, bool readonly, ArrayInf
         desc.layout.CheckWithin(desc.data_size);
         shm::AnyView view(desc.format, desc.layout, data, ro, *std::move(owner));
         if (info_out != nullptr) *info_out = desc;
+        if (local_catalog_ != nullptr) local_catalog_->Learn(desc);
         return view;
       } catch (const std::exception& e) {
         throw RpcError(absl::StatusCode::kDataLoss, "array '" + desc.name +
@@ -379,7 +437,11 @@ absl::StatusOr<Client> Client::Create(const ClientOptions& options) {
   args.SetMaxSendMessageSize(-1);
   std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(target, creds, args);
   if (channel == nullptr) return absl::InternalError("cannot create a channel to " + target);
-  return Client(std::make_unique<Impl>(options, std::move(target), std::move(channel)));
+  auto impl = std::make_unique<Impl>(options, std::move(target), std::move(channel));
+  if (local && options.use_shm_catalog) {
+    impl->local_catalog_ = std::make_unique<internal::LocalCatalog>();
+  }
+  return Client(std::move(impl));
 }
 
 Client Client::Connect(const ClientOptions& options) {

@@ -23,6 +23,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "shmarray/server/log.h"
+#include "shmarray/shm/catalog_file.h"
 #include "shmarray/shm/status.h"
 
 namespace shmarray::server {
@@ -204,6 +205,8 @@ absl::Status Catalog::Recover(std::vector<std::string>* actions) {
   std::vector<shm::SegmentMeta> views;
   for (const std::string& os_name : names) {
     const std::string_view leaf = std::string_view(os_name).substr(options_.prefix.size() + 1);
+    // The catalog file (and its temporary name) is the daemon's own, not a segment.
+    if (leaf.starts_with(shm::kCatalogFileName)) continue;
     std::optional<uint64_t> gen = ParseHex(leaf);
     // Files the daemon could have made: regular, not a symlink, its uid, no
     // mode bit it never sets. Only these are ever adopted or removed.

@@ -31,6 +31,7 @@
 #include "absl/synchronization/notification.h"
 #include "address.h"
 #include "call_observer.h"
+#include "catalog_publisher.h"
 #include "health.h"
 #include "metrics.h"
 #include "reflection.h"
@@ -231,6 +232,7 @@ struct Server::Impl {
   std::optional<TokenAuthenticator> auth;
   std::unique_ptr<internal::Metrics> metrics;  // outlives the gRPC server
   std::unique_ptr<Catalog> catalog;
+  std::unique_ptr<internal::CatalogPublisher> publisher;  // null: clients use Stat
   std::unique_ptr<internal::WatchHub> hub;
   std::unique_ptr<internal::ArrayServiceImpl> service;
   std::unique_ptr<internal::ReflectionService> reflection;
@@ -299,10 +301,24 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     SHMARRAY_ASSIGN_OR_RETURN(impl->metrics, internal::Metrics::Create(mopts));
     impl->metrics->SetRecovery(internal::CountRecovery(actions, *impl->catalog));
   }
+  {
+    // The catalog file lets local clients attach without an RPC; without it
+    // they ask with Stat, so a failure here is not fatal.
+    absl::StatusOr<std::unique_ptr<internal::CatalogPublisher>> publisher =
+        internal::CatalogPublisher::Create(*impl->catalog, copts.mode);
+    if (publisher.ok()) {
+      impl->publisher = *std::move(publisher);
+    } else {
+      Log(LogLevel::kWarn, absl::StrCat("cannot publish the catalog file (clients will use Stat): ",
+                                        publisher.status().message()));
+    }
+  }
   impl->hub = std::make_unique<internal::WatchHub>(options.watch_queue_capacity);
   internal::WatchHub* hub = impl->hub.get();
   internal::Metrics* metrics = impl->metrics.get();
-  impl->catalog->SetListener([hub, metrics](const CatalogEvent& event) {
+  internal::CatalogPublisher* publisher = impl->publisher.get();
+  impl->catalog->SetListener([hub, metrics, publisher](const CatalogEvent& event) {
+    if (publisher != nullptr) publisher->OnEvent(event);
     hub->Publish(internal::ToWatchEvent(event));
     metrics->OnCatalogEvent(event);
     LogCatalogEvent(event);
@@ -413,6 +429,7 @@ void Server::Shutdown() {
   impl_->grpc_server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(250));
   impl_->grpc_server->Wait();
   if (impl_->options.unix_socket) ::unlink(impl_->socket_path.c_str());
+  if (impl_->publisher) impl_->publisher->Close();
   Log(LogLevel::kInfo, "shmarrayd stopped");
   (void)FlushLog(absl::Seconds(2));
   impl_->stopped.Notify();

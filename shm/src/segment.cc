@@ -989,6 +989,22 @@ absl::StatusOr<std::shared_ptr<const void>> MapDataRegion(std::string_view os_na
   }
 }
 
+namespace internal {
+
+absl::StatusOr<std::shared_ptr<const void>> MapSharedRange(int fd, size_t len, int prot,
+                                                           off_t offset, std::byte** addr) {
+  if (addr == nullptr || len == 0) {
+    return absl::InvalidArgumentError("MapSharedRange: null address or empty range");
+  }
+  *addr = nullptr;
+  SHMARRAY_ASSIGN_OR_RETURN(std::shared_ptr<MappedRange> range,
+                            MapFile(fd, len, prot, offset, "catalog"));
+  *addr = range->addr();
+  return std::shared_ptr<const void>(std::move(range));
+}
+
+}  // namespace internal
+
 absl::Status InstallSegmentFaultHandler() {
   static const absl::Status installed = [] {
     g_page_size = PageSize();

@@ -92,11 +92,12 @@ class Daemon:
 
     def segments(self) -> list[str]:
         """The segments of this daemon that exist now, named as ArrayInfo.segment
-        names them ("<directory>/<file>")."""
+        names them ("<directory>/<file>"); the catalog file is left out."""
         d = self.segment_dir
         if not d.is_dir():
             return []
-        return sorted(f"{d.name}/{p.name}" for p in d.iterdir())
+        # The catalog file (docs/architecture.md) is not a segment.
+        return sorted(f"{d.name}/{p.name}" for p in d.iterdir() if p.name != "catalog")
 
     def close(self) -> None:
         self.stop()

@@ -522,6 +522,8 @@ std::vector<std::string> TestDaemon::ListSegments() const {
   std::vector<std::string> names;
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(segment_dir(), ec)) {
+    // The catalog file (see shm/catalog_file.h) is not a segment.
+    if (entry.path().filename() == "catalog") continue;
     names.push_back(prefix + "/" + entry.path().filename().string());
   }
   std::sort(names.begin(), names.end());
@@ -533,6 +535,7 @@ int TestDaemon::RemoveSegments() const {
   for (const std::string& name : ListSegments()) {
     if (unlink(("/dev/shm/" + name).c_str()) == 0) ++removed;
   }
+  unlink((segment_dir() + "/catalog").c_str());  // left by a daemon that was killed
   rmdir(segment_dir().c_str());
   return removed;
 }

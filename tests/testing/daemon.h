@@ -198,10 +198,12 @@ class TestDaemon {
   // "/dev/shm/" + segment_prefix().
   std::string segment_dir() const;
   // Segment names "<prefix>/<file>" (as ArrayInfo.segment_name has them;
-  // "/dev/shm/" + name is the path) of the files in segment_dir(), sorted.
+  // "/dev/shm/" + name is the path) of the files in segment_dir() but the
+  // catalog file, sorted.
   // Use to assert that nothing leaked.
   std::vector<std::string> ListSegments() const;
-  // Unlinks every file ListSegments() returns and removes segment_dir().
+  // Unlinks every file ListSegments() returns (and the catalog file, which
+  // ListSegments() leaves out) and removes segment_dir().
   // Returns how many files it removed.
   int RemoveSegments() const;
   // Removes what earlier, killed test processes left behind: the

@@ -13,7 +13,9 @@
 //   AnyView rows = client.read("temps", "::2, :");          // streamed over gRPC
 //   client.write("temps", "0, :", rows.Slice(ParseIndex("0")));
 //
-// attach() is Stat + map + checked bind: the returned view's base() owns the
+// attach() is Stat + map + checked bind (on a Unix socket, after the first
+// attach, a lookup in the daemon's catalog file in shared memory replaces the
+// Stat: see ClientOptions::use_shm_catalog): the returned view's base() owns the
 // mapping, so the view stays valid after the Client is destroyed and after
 // the name is deleted (POSIX keeps unlinked memory mapped). A process that
 // cannot open the segment (another host, another container with its own
@@ -118,6 +120,11 @@ struct ClientOptions {
   // Deadline of each unary RPC (stat, create, ...), in milliseconds; 0 = no
   // deadline. Streams (read, write, watch) have no deadline.
   int64_t timeout_ms = 60000;
+  // With a Unix-socket target: after the first attach through Stat, attach()
+  // resolves names through the daemon's catalog file in shared memory, with
+  // no RPC (docs/architecture.md), and falls back to Stat whenever the file
+  // is not visible or does not have the entry. false = always Stat.
+  bool use_shm_catalog = true;
 };
 
 // Whether a catalog entry owns its memory or is a named view of another's.

@@ -319,6 +319,20 @@ absl::StatusOr<std::shared_ptr<const void>> MapDataRegion(std::string_view os_na
                                                           uint64_t expected_generation,
                                                           int64_t size_bytes, std::byte** data);
 
+namespace internal {
+
+// mmap(MAP_SHARED) of `len` bytes of the open file `fd` from `offset` with
+// `prot`, registered like a segment mapping: with InstallSegmentFaultHandler,
+// a SIGBUS in it (the file was truncated) is contained and SegmentFaulted()
+// reports it. Sets *addr; the result owns the mapping (unmapped when the last
+// copy goes). For files that are not segments, e.g. the catalog file
+// (catalog_file.h). Errors: kInvalidArgument for a null addr or len 0; the
+// OS error of mmap. Thread-safe.
+absl::StatusOr<std::shared_ptr<const void>> MapSharedRange(int fd, size_t len, int prot,
+                                                           off_t offset, std::byte** addr);
+
+}  // namespace internal
+
 // Installs, once per process, the SIGBUS handler described in the file
 // comment (later calls do nothing). Mappings made before the call are covered
 // too. Errors: kInternal if sigaction fails. Thread-safe.
