@@ -48,30 +48,12 @@ const char* WriteMethodName() {
   return name->c_str();
 }
 
-bool ValidInstance(std::string_view s) {
-  if (s.empty() || s.size() > 64) return false;
-  return std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-           c == '-';
-  });
-}
-
 void SetIndex(const Index& index, v1::Index* out) {
   if (index.structured()) {
     *out = proto::IndexToProto(index.expr());
   } else {
     out->set_text(index.text());
   }
-}
-
-std::string ShapeText(std::span<const int64_t> shape) {
-  std::string s = "(";
-  for (size_t i = 0; i < shape.size(); ++i) {
-    if (i > 0) s += ", ";
-    s += std::to_string(shape[i]);
-  }
-  if (shape.size() == 1) s += ",";
-  return s + ")";
 }
 
 // The library form of a wire ArrayInfo. A malformed description from the
@@ -120,22 +102,6 @@ WatchEvent::Type EventTypeFromProto(v1::WatchEvent::Type t) {
 }
 
 }  // namespace
-
-absl::StatusOr<std::string> DefaultSocketPath(std::string_view instance) {
-  std::string inst = instance.empty() ? std::string("default") : std::string(instance);
-  if (!ValidInstance(inst)) {
-    return absl::InvalidArgumentError("invalid instance name '" + inst +
-                                      "': expected 1-64 characters of [A-Za-z0-9_-]");
-  }
-  const char* xdg = std::getenv("XDG_RUNTIME_DIR");
-  if (xdg != nullptr && xdg[0] != '\0') {
-    return std::string(xdg) + "/shmarray/" + inst + ".sock";
-  }
-  if (::geteuid() == 0) return "/run/shmarray/" + inst + ".sock";
-  return absl::FailedPreconditionError(
-      "no default shmarrayd socket: XDG_RUNTIME_DIR is not set and the process is not root; "
-      "give a target (unix:/path or host:port)");
-}
 
 // --- Client::Impl ----------------------------------------------------------
 
@@ -575,8 +541,8 @@ int64_t Client::write(std::string_view name, const Index& index, const shm::AnyV
   if (target.shape() != src.layout().shape) {
     throw RpcError(absl::StatusCode::kInvalidArgument,
                    "write to '" + std::string(name) + "': the source has shape " +
-                       ShapeText(src.layout().shape) + " but the selection has shape " +
-                       ShapeText(target.shape()));
+                       shm::TupleString(src.layout().shape) + " but the selection has shape " +
+                       shm::TupleString(target.shape()));
   }
   // Send in the source's own order when it is Fortran- but not C-contiguous:
   // the packing is then a plain copy.

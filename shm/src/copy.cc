@@ -468,21 +468,6 @@ Range ItemRange(const std::vector<int64_t>& shape, const std::vector<int64_t>& s
   return r;
 }
 
-bool IsContiguousIn(const Layout& l, Order order) {
-  const size_t n = l.shape.size();
-  for (int64_t e : l.shape) {
-    if (e == 0) return true;
-  }
-  int64_t expected = l.itemsize;
-  for (size_t i = 0; i < n; ++i) {
-    const size_t k = order == Order::kC ? n - 1 - i : i;
-    if (l.shape[k] == 1) continue;
-    if (l.strides[k] != expected) return false;
-    expected *= l.shape[k];
-  }
-  return true;
-}
-
 // --- Ranges of the serialization (PackRange / UnpackRange). -------------------
 
 // The axes in serialization order (C order over `shape`/`strides`).
@@ -582,7 +567,7 @@ void TransferRange(const Layout& l, std::byte* data, Order order, int64_t begin,
   CheckRank(l.shape.size());
   const int64_t isz = l.itemsize;
   std::byte* first = data + l.offset;
-  if (IsContiguousIn(l, order)) {
+  if (IsContiguous(l.itemsize, l.shape, l.strides, order)) {
     if (kPack) {
       std::memcpy(buf, first + begin, static_cast<size_t>(len));
     } else {
