@@ -313,17 +313,16 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   grpc::ServerBuilder builder;
   // Our health service replaces gRPC's default one.
   builder.SetOption(std::make_unique<grpc::HealthCheckServiceServerBuilderOption>(nullptr));
-  {
-    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> observers;
-    observers.push_back(std::make_unique<internal::CallObserverFactory>(metrics));
-    builder.experimental().SetInterceptorCreators(std::move(observers));
-  }
   // One socket per listener: with SO_REUSEPORT, gRPC clones a listener per
   // poller, and a clone of "HOST:0" binds another random port.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
+  // One call sets every interceptor (a second call would replace the first
+  // set). The malformed-request rewrite runs first, so that the observer
+  // (metrics, log peer) sees the status the client gets.
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
   interceptors.push_back(std::make_unique<internal::MalformedRequestInterceptorFactory>());
+  interceptors.push_back(std::make_unique<internal::CallObserverFactory>(metrics));
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   builder.SetMaxSendMessageSize(kMaxMessageBytes);
   if (options.unix_socket) {

@@ -455,12 +455,15 @@ TEST(MetricsTest, NumbersMoveAsRpcsAreMade) {
   EXPECT_EQ(m[Handled("Delete", "OK")], 1);
   EXPECT_EQ(m["shmarray_recovered_entries{kind=\"array\"}"], 0);
 
-  // Restart over what is left plus a corrupt segment: the recovery counts.
+  // Restart over what is left plus a corrupt segment (in the segment
+  // directory, mode 0600 as the daemon makes them): the recovery counts.
   d->Kill();
   {
-    std::ofstream junk("/dev/shm/" + d->segment_prefix() + ".fff");
+    std::ofstream junk(d->segment_dir() + "/fff");
     junk << std::string(8192, 'j');
   }
+  std::filesystem::permissions(d->segment_dir() + "/fff", std::filesystem::perms::owner_read |
+                                                              std::filesystem::perms::owner_write);
   ASSERT_TRUE(d->Restart().ok()) << d->StderrTail();
   const int port2 = MetricsPort(*d);
   ASSERT_GT(port2, 0);
