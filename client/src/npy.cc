@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "shmarray/shm/any_view.h"
+#include "shmarray/shm/copy.h"
 #include "shmarray/shm/errors.h"
 #include "shmarray/shm/format.h"
 #include "shmarray/shm/layout.h"

@@ -55,6 +55,7 @@
 #include <vector>
 
 #include "shmarray/shm/any_view.h"
+#include "shmarray/shm/copy.h"
 #include "shmarray/shm/errors.h"
 #include "shmarray/shm/format.h"
 #include "shmarray/shm/index.h"
