@@ -386,7 +386,7 @@ std::string Masked(std::string json, const std::string& prefix) {
   json = std::regex_replace(
       json, std::regex("\"(created|time)\":\"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}\\.[0-9]{9}Z\""),
       "\"$1\":\"TIME\"");
-  json = std::regex_replace(json, std::regex(prefix + "\\.[0-9a-f]+"), "SEGMENT");
+  json = std::regex_replace(json, std::regex(prefix + "/[0-9a-f]+"), "SEGMENT");
   return json;
 }
 
