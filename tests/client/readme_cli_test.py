@@ -28,7 +28,7 @@ import time
 MASKS = [
     (re.compile(r'"(generation|base_generation|created_unix_ns)":\d+'), r'"\1":N'),
     (re.compile(r'"created":"[^"]*"'), '"created":"T"'),
-    (re.compile(r"shmarray\.\d+\.[A-Za-z0-9_-]+\.[0-9a-f]+"), "SEGMENT"),
+    (re.compile(r"shmarray\.\d+\.[A-Za-z0-9_-]+[./][0-9a-f]+"), "SEGMENT"),
     (re.compile(r"^(generation|base_generation|created):(\s+).*$"), r"\1:\2X"),
 ]
 

@@ -162,8 +162,12 @@ class Daemon:
         return code
 
     def segments(self):
-        """Entries of /dev/shm that belong to this daemon's instance."""
-        return sorted(n for n in os.listdir("/dev/shm") if n.startswith(self.prefix + "."))
+        """Segments of this daemon's instance: the files of its private
+        directory /dev/shm/<prefix>, as "<prefix>/<name>"."""
+        directory = os.path.join("/dev/shm", self.prefix)
+        if not os.path.isdir(directory):
+            return []
+        return sorted(self.prefix + "/" + n for n in os.listdir(directory))
 
     def log_tail(self, n=4000):
         path = os.path.join(self.dir, "stderr.%d.log" % self.runs)

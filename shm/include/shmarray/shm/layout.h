@@ -130,7 +130,7 @@ std::string TupleString(std::span<const int64_t> values, std::string_view separa
 // NumPy's relaxed contiguity test over byte strides, in C or Fortran order:
 // axes of extent 1 are ignored, an empty array (some extent 0) and a 0-d one
 // are contiguous. The one implementation behind Layout::is_c_contiguous(),
-// View::is_c_contiguous() and the copy planner. Overflow-safe: strides that
+// View::is_c_contig() and the copy planner. Overflow-safe: strides that
 // a contiguous array of this shape could not have (the running product
 // overflows int64) are not contiguous. Never throws; false when `shape` and
 // `strides` differ in length.
