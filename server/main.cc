@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "shmarray/server/server.h"
+#include "shmarray/shm/instance.h"
 
 namespace {
 
@@ -75,10 +76,11 @@ void PrintConfiguration(const shmarray::server::ServerOptions& o, const std::str
     std::printf("  %-15s %s\n", key, value.c_str());
   };
   std::printf("shmarrayd: configuration OK\n");
-  line("socket:", !o.unix_socket ? "none (--no-unix)"
-                  : o.socket_path.empty()
-                      ? shmarray::server::DefaultSocketPath(o.instance) + " (default)"
-                      : o.socket_path);
+  const absl::StatusOr<std::string> default_socket = shmarray::shm::DefaultSocketPath(o.instance);
+  line("socket:", !o.unix_socket           ? "none (--no-unix)"
+                  : !o.socket_path.empty() ? o.socket_path
+                  : default_socket.ok()    ? *default_socket + " (default)"
+                                           : std::string(default_socket.status().message()));
   line("listen:",
        o.listen.empty() ? "none" : o.listen + (o.tls_cert.empty() ? " (plaintext)" : " (tls)"));
   if (!o.tls_cert.empty()) line("tls-cert/key:", o.tls_cert + " " + o.tls_key);

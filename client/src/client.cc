@@ -62,14 +62,6 @@ const char* WriteMethodName() {
 // Drops the owner reference a zero-copy slice held.
 void ReleaseOwner(void* owner) { delete static_cast<std::shared_ptr<const void>*>(owner); }
 
-bool ValidInstance(std::string_view s) {
-  if (s.empty() || s.size() > 64) return false;
-  return std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-           c == '-';
-  });
-}
-
 void SetIndex(const Index& index, v1::Index* out) {
   if (index.structured()) {
     *out = proto::IndexToProto(index.expr());
@@ -124,22 +116,6 @@ WatchEvent::Type EventTypeFromProto(v1::WatchEvent::Type t) {
 }
 
 }  // namespace
-
-absl::StatusOr<std::string> DefaultSocketPath(std::string_view instance) {
-  std::string inst = instance.empty() ? std::string("default") : std::string(instance);
-  if (!ValidInstance(inst)) {
-    return absl::InvalidArgumentError("invalid instance name '" + inst +
-                                      "': expected 1-64 characters of [A-Za-z0-9_-]");
-  }
-  const char* xdg = std::getenv("XDG_RUNTIME_DIR");
-  if (xdg != nullptr && xdg[0] != '\0') {
-    return std::string(xdg) + "/shmarray/" + inst + ".sock";
-  }
-  if (::geteuid() == 0) return "/run/shmarray/" + inst + ".sock";
-  return absl::FailedPreconditionError(
-      "no default shmarrayd socket: XDG_RUNTIME_DIR is not set and the process is not root; "
-      "give a target (unix:/path or host:port)");
-}
 
 // --- Client::Impl ----------------------------------------------------------
 

@@ -182,7 +182,7 @@ class Client:
 
     ``target`` is ``""`` (the default Unix socket of `instance`:
     ``$XDG_RUNTIME_DIR/shmarray/<instance>.sock``, or
-    ``/run/shmarray/<instance>.sock`` for root), ``"unix:/path"`` (or an
+    ``/run/shmarray/<instance>.sock`` without it), ``"unix:/path"`` (or an
     absolute path), or ``"host:port"`` (TCP). `token` (or the first line of
     `token_file`) is sent as a bearer token; `tls_ca` is the path of the PEM
     certificate(s) that verify a TLS daemon. `timeout` is the deadline in

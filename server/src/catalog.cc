@@ -22,8 +22,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "clock_internal.h"
 #include "shmarray/server/log.h"
 #include "shmarray/shm/catalog_file.h"
+#include "shmarray/shm/errors.h"
+#include "shmarray/shm/layout.h"
 #include "shmarray/shm/status.h"
 
 namespace shmarray::server {
@@ -34,11 +37,8 @@ constexpr int kMaxPageSize = 1000;
 constexpr int64_t kDefaultMaxArrays = 100000;
 constexpr char kTokenMark = '>';
 
-int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+using internal::NowNs;
+using shm::Quoted;
 
 std::string Hex(uint64_t v) {
   char buf[24];
@@ -64,29 +64,7 @@ std::optional<uint64_t> ParseHex(std::string_view s) {
   return v;
 }
 
-std::string Quoted(std::string_view s) {
-  // Built by appending: GCC 12 at -O3 reports a false -Wrestrict for
-  // `"'" + std::string(s)` (GCC bug 105329).
-  std::string out;
-  out.reserve(s.size() + 2);
-  out += '\'';
-  out += s;
-  out += '\'';
-  return out;
-}
-
 }  // namespace
-
-std::string ShapeString(const std::vector<int64_t>& shape) {
-  std::string out = "(";
-  for (size_t i = 0; i < shape.size(); ++i) {
-    if (i > 0) out += ",";
-    out += std::to_string(shape[i]);
-  }
-  if (shape.size() == 1) out += ",";
-  out += ")";
-  return out;
-}
 
 Catalog::Catalog(CatalogOptions options)
     : options_([&] {
@@ -303,7 +281,7 @@ absl::Status Catalog::Recover(std::vector<std::string>* actions) {
     bytes_in_use_ += meta.data_size_bytes;
     array_by_generation[meta.generation] = meta.name;
     note(absl::StrCat("adopted ", Quoted(e.name), " ", e.format.canonical(), " ",
-                      ShapeString(e.layout.shape), " ", e.data_size_bytes, " bytes gen ",
+                      shm::TupleString(e.layout.shape, ","), " ", e.data_size_bytes, " bytes gen ",
                       Hex(e.generation), e.readonly ? " (sealed)" : ""));
     gates_[e.name] = std::make_shared<WriteTicket::Gate>(e.generation, e.readonly);
     entries_.emplace(e.name, std::move(e));
@@ -344,7 +322,7 @@ absl::Status Catalog::Recover(std::vector<std::string>* actions) {
     e.created_unix_ns = meta.created_unix_ns;
     views_of_[e.base].insert(e.name);
     note(absl::StrCat("adopted view ", Quoted(e.name), " of ", Quoted(e.base), " ",
-                      ShapeString(e.layout.shape), " gen ", Hex(e.generation)));
+                      shm::TupleString(e.layout.shape, ","), " gen ", Hex(e.generation)));
     entries_.emplace(e.name, std::move(e));
   }
   if (static_cast<int64_t>(entries_.size()) > options_.max_arrays) {

@@ -38,6 +38,8 @@
 #include "service_internal.h"
 #include "shmarray/server/auth.h"
 #include "shmarray/server/catalog.h"
+#include "shmarray/shm/instance.h"
+#include "shmarray/shm/layout.h"
 #include "shmarray/shm/segment.h"
 #include "shmarray/shm/status.h"
 
@@ -46,15 +48,10 @@ namespace {
 
 constexpr int kMaxMessageBytes = 64 << 20;
 
-bool ValidInstance(std::string_view s) {
-  if (s.empty() || s.size() > 64) return false;
-  for (char c : s) {
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-          c == '-')) {
-      return false;
-    }
-  }
-  return true;
+// The Unix socket the daemon binds: --socket, else the instance's default.
+absl::StatusOr<std::string> SocketPath(const ServerOptions& options) {
+  if (!options.socket_path.empty()) return options.socket_path;
+  return shm::DefaultSocketPath(options.instance);
 }
 
 using internal::ListenAddress;
@@ -145,14 +142,14 @@ void LogCatalogEvent(const CatalogEvent& event) {
              {"kind", "view"},
              {"base", e.base},
              {"format", e.format.canonical()},
-             {"shape", ShapeString(e.layout.shape)},
+             {"shape", shm::TupleString(e.layout.shape, ",")},
              {"generation", generation}});
       } else {
         Log(LogLevel::kInfo, "created",
             {{"name", e.name},
              {"kind", "array"},
              {"format", e.format.canonical()},
-             {"shape", ShapeString(e.layout.shape)},
+             {"shape", shm::TupleString(e.layout.shape, ",")},
              {"bytes", e.data_size_bytes},
              {"generation", generation}});
       }
@@ -169,13 +166,6 @@ void LogCatalogEvent(const CatalogEvent& event) {
 
 }  // namespace
 
-std::string DefaultSocketPath(const std::string& instance) {
-  const std::string name = (instance.empty() ? std::string("default") : instance) + ".sock";
-  const char* xdg = std::getenv("XDG_RUNTIME_DIR");
-  if (xdg != nullptr && xdg[0] != '\0') return absl::StrCat(xdg, "/shmarray/", name);
-  return absl::StrCat("/run/shmarray/", name);
-}
-
 std::string SegmentPrefix(const std::string& instance) {
   std::string prefix = absl::StrCat("shmarray.", ::getuid());
   if (!instance.empty()) absl::StrAppend(&prefix, ".", instance);
@@ -183,7 +173,7 @@ std::string SegmentPrefix(const std::string& instance) {
 }
 
 absl::Status ValidateOptions(const ServerOptions& options) {
-  if (!options.instance.empty() && !ValidInstance(options.instance)) {
+  if (!options.instance.empty() && !shm::IsValidInstance(options.instance)) {
     return absl::InvalidArgumentError(
         absl::StrCat("--instance '", options.instance, "' is invalid: use 1-64 of [A-Za-z0-9_-]"));
   }
@@ -215,8 +205,7 @@ absl::Status ValidateOptions(const ServerOptions& options) {
   }
   SHMARRAY_RETURN_IF_ERROR(
       internal::ValidateMetricsListen(options.metrics_listen, options.insecure));
-  const std::string path =
-      options.socket_path.empty() ? DefaultSocketPath(options.instance) : options.socket_path;
+  SHMARRAY_ASSIGN_OR_RETURN(const std::string path, SocketPath(options));
   if (options.unix_socket && path.size() >= sizeof(sockaddr_un{}.sun_path)) {
     return absl::InvalidArgumentError(
         absl::StrCat("socket path ", path, " is too long (", path.size(), " bytes)"));
@@ -355,8 +344,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
   builder.SetMaxSendMessageSize(kMaxMessageBytes);
   if (options.unix_socket) {
-    impl->socket_path =
-        options.socket_path.empty() ? DefaultSocketPath(options.instance) : options.socket_path;
+    SHMARRAY_ASSIGN_OR_RETURN(impl->socket_path, SocketPath(options));
     SHMARRAY_RETURN_IF_ERROR(MakeParents(impl->socket_path, group ? 0750 : 0700, group));
     SHMARRAY_RETURN_IF_ERROR(ClaimSocketPath(impl->socket_path));
     builder.AddListeningPort("unix:" + impl->socket_path, grpc::InsecureServerCredentials());

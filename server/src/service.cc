@@ -13,11 +13,13 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "clock_internal.h"
 #include "metrics.h"
 #include "service_internal.h"
 #include "shmarray/proto/convert.h"
 #include "shmarray/server/log.h"
 #include "shmarray/shm/any_view.h"
+#include "shmarray/shm/errors.h"
 #include "shmarray/shm/format.h"
 #include "shmarray/shm/status.h"
 
@@ -40,16 +42,8 @@ constexpr int64_t kFillBlockBytes = int64_t{1} << 20;
 
 using proto::ToGrpcStatus;
 
-int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-// (StrCat, not operator+: GCC 12 -O3 reports a false -Wrestrict on the latter.)
-std::string Quoted(std::string_view s) {
-  return absl::StrCat("'", absl::string_view(s.data(), s.size()), "'");
-}
+using internal::NowNs;
+using shm::Quoted;
 
 absl::StatusOr<shm::Order> CheckedOrder(v1::Order order) {
   if (order != v1::ORDER_UNSPECIFIED && order != v1::ORDER_C && order != v1::ORDER_F) {
@@ -702,7 +696,7 @@ absl::Status ArrayServiceImpl::WriteImpl(grpc::ServerReader<grpc::ByteBuffer>* r
   if (target.nbytes() != total) {
     return absl::InvalidArgumentError(absl::StrCat(
         "nbytes ", target.nbytes(), " does not match the selection's ", total, " bytes (shape ",
-        ShapeString(layout.shape), ", itemsize ", layout.itemsize, ")"));
+        shm::TupleString(layout.shape, ","), ", itemsize ", layout.itemsize, ")"));
   }
   SHMARRAY_ASSIGN_OR_RETURN(shm::AnyView sel, MapSelection(*catalog_, entry, target.index(), true));
   SHMARRAY_ASSIGN_OR_RETURN(Catalog::WriteTicket ticket, catalog_->BeginWrite(entry));

@@ -10,6 +10,7 @@
 #include <string>
 #include <utility>
 
+#include "shmarray/shm/copy.h"
 #include "shmarray/shm/errors.h"
 #include "shmarray/shm/view.h"
 

@@ -86,28 +86,6 @@ bool IsByteOrder(char c) {
   return c == '@' || c == '=' || c == '<' || c == '>' || c == '!' || c == '^';
 }
 
-// Appends `c` printable: itself, or \xNN for control and non-ASCII bytes.
-void AppendPrintable(char c, std::string* out) {
-  const auto u = static_cast<unsigned char>(c);
-  if (u >= 0x20 && u < 0x7f) {
-    out->push_back(c);
-  } else {
-    char buf[8];
-    std::snprintf(buf, sizeof(buf), "\\x%02x", u);
-    out->append(buf);
-  }
-}
-
-// The format as quoted in messages: long inputs are cut, odd bytes escaped.
-std::string QuoteForMessage(std::string_view text) {
-  constexpr size_t kMaxQuoted = 200;
-  std::string out;
-  const size_t n = std::min(text.size(), kMaxQuoted);
-  for (size_t i = 0; i < n; ++i) AppendPrintable(text[i], &out);
-  if (text.size() > kMaxQuoted) out += "...";
-  return out;
-}
-
 int64_t AlignUp(int64_t offset, int64_t alignment) {
   return (offset + alignment - 1) / alignment * alignment;
 }
@@ -130,9 +108,8 @@ class Parser {
 
   [[noreturn]] void Fail(const std::string& what, size_t pos) const {
     parse_steps += static_cast<int64_t>(std::min(text_.size(), size_t{200}) + what.size());
-    throw FormatError("'" + QuoteForMessage(text_) +
-                      "' is not a valid PEP 3118 buffer format string: " + what + " at position " +
-                      std::to_string(pos));
+    throw FormatError(Quoted(text_, 200) + " is not a valid PEP 3118 buffer format string: " +
+                      what + " at position " + std::to_string(pos));
   }
 
  private:
@@ -224,9 +201,7 @@ class Parser {
       case '^':
         Fail("a byte order must come before the repeat count", pos);
       default: {
-        std::string what = "unknown type code '";
-        AppendPrintable(c, &what);
-        Fail(what + "'", pos);
+        Fail("unknown type code " + Quoted(std::string_view(&c, 1)), pos);
       }
     }
   }

@@ -22,33 +22,12 @@ namespace {
 constexpr int64_t kInt64Max = std::numeric_limits<int64_t>::max();
 constexpr int64_t kInt64Min = std::numeric_limits<int64_t>::min();
 
-// At most this many characters of the text are quoted in a message.
-constexpr size_t kMaxQuotedChars = 120;
-
 bool IsSpace(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
 }
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 bool IsIdentStart(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
 bool IsIdentChar(char c) { return IsIdentStart(c) || IsDigit(c); }
-
-// `c` as it appears in a message: printable ASCII as is, anything else \xNN.
-std::string Printable(char c) {
-  const auto u = static_cast<unsigned char>(c);
-  if (u >= 0x20 && u < 0x7f) return std::string(1, c);
-  static constexpr char kHex[] = "0123456789abcdef";
-  return std::string{'\\', 'x', kHex[u >> 4], kHex[u & 15]};
-}
-
-// The text quoted for a message, escaped and cut short when long.
-std::string Quote(std::string_view text) {
-  std::string out = "'";
-  const size_t n = text.size() < kMaxQuotedChars ? text.size() : kMaxQuotedChars;
-  for (size_t i = 0; i < n; ++i) out += Printable(text[i]);
-  if (n < text.size()) out += "...";
-  out += "'";
-  return out;
-}
 
 // A one-pass recursive-descent-free parser: every loop advances `pos_`, so the
 // work is linear in the text length.
@@ -99,11 +78,11 @@ class Parser {
   // "unexpected 'x'" for the current character, or the end of the text.
   std::string Unexpected() const {
     if (AtEnd()) return "unexpected end of text";
-    return "unexpected '" + Printable(Peek()) + "'";
+    return "unexpected " + Quoted(std::string_view(&text_[pos_], 1));
   }
 
   [[noreturn]] void Fail(const std::string& what, size_t pos) const {
-    throw IndexExprError("invalid index expression " + Quote(text_) + ": " + what +
+    throw IndexExprError("invalid index expression " + Quoted(text_) + ": " + what +
                          " at position " + std::to_string(pos));
   }
 

@@ -90,25 +90,6 @@ bool ItemExtent(int64_t itemsize, std::span<const int64_t> shape, std::span<cons
   return Add(*hi, itemsize, hi);
 }
 
-// NumPy's relaxed contiguity test (C order when `c_order`, else Fortran):
-// extent-1 axes are ignored and an empty layout is contiguous.
-bool IsContiguous(const Layout& l, bool c_order) {
-  const size_t n = l.shape.size();
-  if (l.strides.size() != n) return false;
-  for (int64_t extent : l.shape) {
-    if (extent == 0) return true;
-  }
-  int64_t expected = l.itemsize;
-  bool overflowed = false;  // `expected` no longer fits: no further axis can match
-  for (size_t k = 0; k < n; ++k) {
-    const size_t i = c_order ? n - 1 - k : k;
-    if (l.shape[i] == 1) continue;
-    if (overflowed || l.strides[i] != expected) return false;
-    overflowed = !Mul(expected, l.shape[i], &expected);
-  }
-  return true;
-}
-
 }  // namespace
 
 std::vector<int64_t> ContiguousStrides(int64_t itemsize, std::span<const int64_t> shape,
@@ -164,9 +145,9 @@ int64_t Layout::nbytes() const {
   return bytes;
 }
 
-bool Layout::is_c_contiguous() const { return IsContiguous(*this, true); }
+bool Layout::is_c_contiguous() const { return IsContiguous(itemsize, shape, strides, Order::kC); }
 
-bool Layout::is_f_contiguous() const { return IsContiguous(*this, false); }
+bool Layout::is_f_contiguous() const { return IsContiguous(itemsize, shape, strides, Order::kF); }
 
 Layout::Extent Layout::ByteExtent() const {
   CheckStructure(*this);
@@ -356,10 +337,10 @@ std::string Layout::DebugString() const {
          " strides=" + TupleString(strides) + " offset=" + std::to_string(offset);
 }
 
-std::string TupleString(std::span<const int64_t> values) {
+std::string TupleString(std::span<const int64_t> values, std::string_view separator) {
   std::string out = "(";
   for (size_t i = 0; i < values.size(); ++i) {
-    if (i > 0) out += ", ";
+    if (i > 0) out += separator;
     out += std::to_string(values[i]);
   }
   if (values.size() == 1) out += ",";

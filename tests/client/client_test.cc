@@ -132,12 +132,18 @@ TEST(ClientConnectTest, DefaultTargetIsTheInstanceSocketUnderXdgRuntimeDir) {
             "unix:/tmp/xdg-test/shmarray/blue.sock");
   EXPECT_EQ(Client::Connect({}).target(), "unix:/tmp/xdg-test/shmarray/default.sock");
   EXPECT_EQ(*DefaultSocketPath("x_1-2"), "/tmp/xdg-test/shmarray/x_1-2.sock");
+  ASSERT_EQ(setenv("XDG_RUNTIME_DIR", "", 1), 0);  // empty counts as unset
+  EXPECT_EQ(*DefaultSocketPath("x"), "/run/shmarray/x.sock");
   ASSERT_EQ(unsetenv("XDG_RUNTIME_DIR"), 0);
-  if (geteuid() == 0) {
-    EXPECT_EQ(*DefaultSocketPath(""), "/run/shmarray/default.sock");
-  } else {
-    EXPECT_EQ(DefaultSocketPath("").status().code(), absl::StatusCode::kFailedPrecondition);
-  }
+  // The same path for every user: the daemon's, whoever runs it.
+  EXPECT_EQ(*DefaultSocketPath(""), "/run/shmarray/default.sock");
+  EXPECT_EQ(Client::Connect({.instance = "blue"}).target(), "unix:/run/shmarray/blue.sock");
+  EXPECT_EQ(DefaultSocketPath("no spaces").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(DefaultSocketPath("no spaces").status().message(),
+            "invalid instance name 'no spaces': expected 1-64 characters of [A-Za-z0-9_-]");
+  EXPECT_EQ(DefaultSocketPath(std::string(65, 'a')).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(DefaultSocketPath(std::string(64, 'a')).ok());
   if (old != nullptr) setenv("XDG_RUNTIME_DIR", saved.c_str(), 1);
 }
 

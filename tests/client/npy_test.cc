@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "shmarray/shm/any_view.h"
+#include "shmarray/shm/copy.h"
 #include "shmarray/shm/format.h"
 #include "shmarray/shm/index.h"
 #include "shmarray/shm/layout.h"

@@ -458,7 +458,8 @@ TEST(MetricsTest, NumbersMoveAsRpcsAreMade) {
   EXPECT_EQ(m[Handled("Delete", "OK")], 1);
   EXPECT_EQ(m["shmarray_recovered_entries{kind=\"array\"}"], 0);
 
-  // Restart over what is left plus a corrupt segment: the recovery counts.
+  // Restart over what is left plus a corrupt segment (in the segment
+  // directory, mode 0600 as the daemon makes them): the recovery counts.
   d->Kill();
   {  // A file the daemon could have made (its uid, mode 0600) with no header.
     const std::string junk_path = d->segment_dir() + "/fff";
@@ -468,6 +469,8 @@ TEST(MetricsTest, NumbersMoveAsRpcsAreMade) {
     }
     ASSERT_EQ(::chmod(junk_path.c_str(), 0600), 0);
   }
+  std::filesystem::permissions(d->segment_dir() + "/fff", std::filesystem::perms::owner_read |
+                                                              std::filesystem::perms::owner_write);
   ASSERT_TRUE(d->Restart().ok()) << d->StderrTail();
   const int port2 = MetricsPort(*d);
   ASSERT_GT(port2, 0);

@@ -2,10 +2,12 @@
 //
 // File: copy_test.cc
 // -----------------------------------------------------------------------------
-// Tests for the byte-level kernels of shm/src/copy.cc against a naive
+// Tests for the byte-level kernels of shm/copy.h against a naive
 // reference loop: random layouts (negative, zero and non-contiguous strides,
 // itemsizes 1..17), overlapping source and destination, Cython's broadcasting,
 // and PackRange/UnpackRange over random byte ranges.
+
+#include "shmarray/shm/copy.h"
 
 #include <gtest/gtest.h>
 

@@ -166,6 +166,47 @@ TEST(LayoutFlagsTest, MalformedOrOverflowingIsNotContiguous) {
   EXPECT_FALSE(Make(8, {kMax / 4, 8}, {8, 8}).is_f_contiguous());
 }
 
+// IsContiguous is the one test behind both Layout flags (and View's and the
+// copy planner's): the free function and the members agree on every case.
+TEST(IsContiguousTest, AgreesWithTheLayoutFlags) {
+  const std::vector<Layout> cases = {
+      C(8, {4, 6}),
+      Layout::Contiguous(8, {4, 6}, Order::kF),
+      Make(4, {3, 1}, {4, 4}),
+      Make(8, {1, 1, 1}, {7, -3, 0}),
+      Make(8, {2, 0, 3}, {1, 2, 3}),
+      Make(8, {2, 3}, {8, 16}),
+      Make(8, {2, 3}, {-24, 8}),
+      Make(8, {2, 3}, {0, 8}),
+      Make(2, {}, {}),
+      Make(8, {kMax / 4, 8}, {8, 8}),
+      Make(8, {4}, {}),
+      Make(8, {4}, {8}),
+  };
+  for (const Layout& l : cases) {
+    EXPECT_EQ(IsContiguous(l.itemsize, l.shape, l.strides, Order::kC), l.is_c_contiguous())
+        << l.DebugString();
+    EXPECT_EQ(IsContiguous(l.itemsize, l.shape, l.strides, Order::kF), l.is_f_contiguous())
+        << l.DebugString();
+  }
+}
+
+TEST(IsContiguousTest, OverflowingProductIsNotContiguous) {
+  // The running product 8 * 2^61 overflows before the outer axis is checked.
+  const Shape shape = {2, int64_t{1} << 61};
+  EXPECT_FALSE(IsContiguous(8, shape, Shape{0, 8}, Order::kC));
+  EXPECT_FALSE(IsContiguous(8, Shape{4}, Shape{}, Order::kC));
+  EXPECT_TRUE(IsContiguous(8, Shape{2, 0}, Shape{99, 1}, Order::kF));
+}
+
+TEST(TupleStringTest, PythonStyleAndCompactSeparator) {
+  EXPECT_EQ(TupleString(Shape{2, 3}), "(2, 3)");
+  EXPECT_EQ(TupleString(Shape{5}), "(5,)");
+  EXPECT_EQ(TupleString(Shape{}), "()");
+  EXPECT_EQ(TupleString(Shape{4, -6}, ","), "(4,-6)");
+  EXPECT_EQ(TupleString(Shape{4}, ","), "(4,)");
+}
+
 // --- ByteExtent and CheckWithin ----------------------------------------------
 
 TEST(LayoutExtentTest, PositiveNegativeAndEmpty) {

@@ -41,6 +41,7 @@
 #include "absl/status/status.h"
 #include "shmarray/client/client.h"
 #include "shmarray/shm/any_view.h"
+#include "shmarray/shm/layout.h"
 #include "shmarray/shm/view.h"
 
 namespace {
@@ -109,14 +110,6 @@ std::string Join(const std::vector<int64_t>& values) {
   return line;
 }
 
-std::string ShapeText(const std::vector<int64_t>& shape) {
-  std::string s = "(";
-  for (size_t i = 0; i < shape.size(); ++i)
-    s += std::to_string(shape[i]) + (i + 1 < shape.size() ? ", " : "");
-  if (shape.size() == 1) s += ",";
-  return s + ")";
-}
-
 int Run(Client& client, const std::vector<std::string>& args) {
   const std::string& cmd = args[0];
   auto arg = [&](size_t i) -> const std::string& { return args.at(i); };
@@ -140,7 +133,8 @@ int Run(Client& client, const std::vector<std::string>& args) {
   } else if (cmd == "stat" && args.size() == 2) {
     const ArrayInfo info = client.stat(arg(1));
     std::cout << info.name << " format=" << info.format.canonical()
-              << " shape=" << ShapeText(info.shape()) << " segment=" << info.segment_name << "\n";
+              << " shape=" << shmarray::shm::TupleString(info.shape())
+              << " segment=" << info.segment_name << "\n";
   } else if (cmd == "list" && args.size() <= 2) {
     for (const ArrayInfo& info : client.list(args.size() == 2 ? arg(1) : "")) {
       std::cout << info.name << "\n";

@@ -62,6 +62,7 @@
 #include "shmarray/shm/any_view.h"
 #include "shmarray/shm/format.h"
 #include "shmarray/shm/index.h"
+#include "shmarray/shm/instance.h"
 #include "shmarray/shm/layout.h"
 #include "shmarray/shm/view.h"
 
@@ -392,12 +393,8 @@ class Client {
   std::unique_ptr<Impl> impl_;
 };
 
-// The default Unix socket path of `instance` ("" = "default"), as the daemon
-// computes it: $XDG_RUNTIME_DIR/shmarray/<instance>.sock, else
-// /run/shmarray/<instance>.sock for root. Errors: kInvalidArgument for a bad
-// instance name, kFailedPrecondition when XDG_RUNTIME_DIR is unset and the
-// process is not root.
-absl::StatusOr<std::string> DefaultSocketPath(std::string_view instance = "");
+// The default Unix socket path of `instance`, the daemon's own (shm/instance.h).
+using shm::DefaultSocketPath;
 
 }  // namespace shmarray::client
 

@@ -27,12 +27,11 @@
 // Recovery (Open): the private directory is created or checked
 // (shm::Segment::PrepareDirectory), then every file in it is looked at. Only
 // files the daemon could have made are adopted or removed: regular files (not
-// symlinks) owned by the daemon's uid whose mode has no bit outside 0660. Anything else is logged and left alone, and never displaces
-// a legitimate segment. Of the daemon's own files, committed arrays and views
-// are adopted; half-created (kCreating) or corrupt ones are unlinked, and so
-// are views whose base generation is gone. Two arrays of one name (which only
-// a crash in the middle of a replacement could leave) keep the newer by
-// creation time.
+// symlinks) owned by the daemon's uid whose mode has no bit outside 0660. Anything else is logged
+// and left alone, and never displaces a legitimate segment. Of the daemon's own files, committed
+// arrays and views are adopted; half-created (kCreating) or corrupt ones are unlinked, and so are
+// views whose base generation is gone. Two arrays of one name (which only a crash in the middle of
+// a replacement could leave) keep the newer by creation time.
 //
 // Seal: Seal first closes the array's write gate (new writes through
 // BeginWrite fail), waits for writes in flight to finish, then changes the
@@ -307,9 +306,6 @@ class Catalog {
   std::unordered_map<std::string, std::list<shm::Segment>::iterator> cache_index_
       ABSL_GUARDED_BY(cache_mu_);
 };
-
-// "(3,4)", "(5,)", "()": a shape as Python prints it, without spaces.
-std::string ShapeString(const std::vector<int64_t>& shape);
 
 }  // namespace shmarray::server
 

@@ -38,7 +38,7 @@ namespace shmarray::server {
 
 // The daemon's configuration; `shmarrayd --help` documents the matching flags.
 struct ServerOptions {
-  // Unix socket path; empty = DefaultSocketPath(instance).
+  // Unix socket path; empty = shm::DefaultSocketPath(instance) (shm/instance.h).
   std::string socket_path;
   // false = --no-unix (then `listen` is required).
   bool unix_socket = true;
@@ -73,11 +73,6 @@ struct ServerOptions {
   // Events queued per Watch stream before they are dropped (TYPE_OVERFLOW).
   size_t watch_queue_capacity = 1024;
 };
-
-// "$XDG_RUNTIME_DIR/shmarray/<instance>.sock", or
-// "/run/shmarray/<instance>.sock" when XDG_RUNTIME_DIR is unset; <instance> is
-// "default" when `instance` is empty.
-std::string DefaultSocketPath(const std::string& instance);
 
 // The segment prefix of `instance`: "shmarray.<uid>[.<instance>]", the name
 // of the daemon's private directory in /dev/shm.

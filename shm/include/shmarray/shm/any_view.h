@@ -24,6 +24,7 @@
 #include <memory>
 #include <span>
 
+#include "shmarray/shm/copy.h"
 #include "shmarray/shm/format.h"
 #include "shmarray/shm/index.h"
 #include "shmarray/shm/layout.h"
@@ -110,42 +111,6 @@ class AnyView {
 // (destination first), FormatError when the formats differ, ReadOnlyError
 // "buffer source array is read-only" when dst is read-only.
 void CopyInto(const AnyView& dst, const AnyView& src);
-
-// dst[...] = src at the byte level: the same broadcasting, extent errors and
-// overlap handling as CopyInto, but no format or read-only checks.
-// REQUIRES: dst.itemsize == src.itemsize; the layouts describe valid memory.
-void AssignBytes(const Layout& dst, std::byte* dst_data, const Layout& src,
-                 const std::byte* src_data);
-
-// Byte-level kernels without format checks, used by CopyInto, the server's
-// Read/Write streaming and the benchmarks.
-// Copies the items of `src` (a layout over `src_data`, data-region pointer)
-// into a contiguous buffer `out` in `order`. REQUIRES: out holds
-// src.nbytes() bytes; no overlap.
-void PackBytes(const Layout& src, const std::byte* src_data, Order order, std::byte* out);
-// The inverse: a contiguous buffer in `order` into the items of `dst`.
-void UnpackBytes(const std::byte* in, Order order, const Layout& dst, std::byte* dst_data);
-// Strided to strided, same shape and itemsize, no broadcasting.
-// REQUIRES: no overlap.
-void CopyStrided(const Layout& dst, std::byte* dst_data, const Layout& src,
-                 const std::byte* src_data);
-// Chunked forms for streaming: bytes [begin, begin + len) of the contiguous
-// serialization in `order` of the items of `src` / `dst`. REQUIRES:
-// 0 <= begin, begin + len <= nbytes(); no overlap.
-void PackRange(const Layout& src, const std::byte* src_data, Order order, int64_t begin,
-               int64_t len, std::byte* out);
-void UnpackRange(const std::byte* in, int64_t begin, int64_t len, Order order, const Layout& dst,
-                 std::byte* dst_data);
-// Writes `value` (itemsize bytes) into every item of `dst`.
-void FillBytes(const Layout& dst, std::byte* dst_data, const std::byte* value);
-
-namespace internal {
-// `nbytes` zero-filled bytes, 64-byte aligned (large blocks are fresh
-// anonymous mappings, page-aligned, with transparent huge pages advised).
-// The memory is freed when the last copy of the pointer goes. nbytes 0 gives
-// a valid, unique pointer. Throws std::bad_alloc. Thread-safe.
-std::shared_ptr<std::byte> AllocateBytes(int64_t nbytes);
-}  // namespace internal
 
 }  // namespace shmarray::shm
 

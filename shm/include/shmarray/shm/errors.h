@@ -14,13 +14,16 @@
 //
 // Messages copy Cython's and NumPy's word for word (docs/views.md). Code at a
 // process or RPC boundary converts them with StatusFromCurrentException()
-// (status.h). Thread-safety: the types are immutable values.
+// (status.h). Quoted() quotes user text inside any message of the project.
+// Thread-safety: the types are immutable values; Quoted is a pure function.
 
 #ifndef SHMARRAY_SHM_ERRORS_H_
 #define SHMARRAY_SHM_ERRORS_H_
 
+#include <cstddef>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace shmarray::shm {
 
@@ -55,6 +58,11 @@ class ReadOnlyError : public std::invalid_argument {
  public:
   using std::invalid_argument::invalid_argument;
 };
+
+// `text` in single quotes for a message: printable ASCII as is, any other
+// byte as \xNN, and at most `max_chars` bytes of it followed by "..." when it
+// is longer: Quoted("a\nb") is "'a\x0ab'".
+std::string Quoted(std::string_view text, size_t max_chars = 120);
 
 }  // namespace shmarray::shm
 

@@ -21,6 +21,7 @@
 #include <initializer_list>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "shmarray/shm/index.h"
@@ -122,8 +123,34 @@ struct Layout {
 };
 
 // Python's spelling of a tuple of integers, as NumPy prints shapes and
-// strides: "(2, 3)", "(5,)", "()".
-std::string TupleString(std::span<const int64_t> values);
+// strides: "(2, 3)", "(5,)", "()". `separator` goes between items; the log
+// passes "," for "(2,3)", a value that needs no quoting in logfmt.
+std::string TupleString(std::span<const int64_t> values, std::string_view separator = ", ");
+
+// NumPy's relaxed contiguity test over byte strides, in C or Fortran order:
+// axes of extent 1 are ignored, an empty array (some extent 0) and a 0-d one
+// are contiguous. The one implementation behind Layout::is_c_contiguous(),
+// View::is_c_contig() and the copy planner. Overflow-safe: strides that
+// a contiguous array of this shape could not have (the running product
+// overflows int64) are not contiguous. Never throws; false when `shape` and
+// `strides` differ in length.
+inline bool IsContiguous(int64_t itemsize, std::span<const int64_t> shape,
+                         std::span<const int64_t> strides, Order order) noexcept {
+  const size_t n = shape.size();
+  if (strides.size() != n) return false;
+  for (int64_t extent : shape) {
+    if (extent == 0) return true;
+  }
+  int64_t expected = itemsize;
+  bool overflowed = false;  // `expected` no longer fits: no further axis can match
+  for (size_t k = 0; k < n; ++k) {
+    const size_t i = order == Order::kC ? n - 1 - k : k;
+    if (shape[i] == 1) continue;
+    if (overflowed || strides[i] != expected) return false;
+    overflowed = __builtin_mul_overflow(expected, shape[i], &expected);
+  }
+  return true;
+}
 
 // The overflow checks of Layout::size(), nbytes() and ByteExtent() for a
 // layout of `itemsize`, `shape` and `strides` at offset 0, without building a

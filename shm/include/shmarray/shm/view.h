@@ -55,6 +55,7 @@
 #include <vector>
 
 #include "shmarray/shm/any_view.h"
+#include "shmarray/shm/copy.h"
 #include "shmarray/shm/errors.h"
 #include "shmarray/shm/format.h"
 #include "shmarray/shm/index.h"
@@ -126,33 +127,6 @@ inline std::string ItemsizeMismatchMessage(int64_t buffer_itemsize, std::string_
 [[noreturn, gnu::cold, gnu::noinline]] inline void ThrowWrongNdim(int expected, int got) {
   throw ShapeError("Buffer has wrong number of dimensions (expected " + std::to_string(expected) +
                    ", got " + std::to_string(got) + ")");
-}
-
-// NumPy's contiguity flags over byte strides: extent-1 axes are ignored and
-// an empty array is both.
-inline bool IsCContig(const int64_t* shape, const int64_t* strides, int n, int64_t itemsize) {
-  for (int k = 0; k < n; ++k) {
-    if (shape[k] == 0) return true;
-  }
-  int64_t expected = itemsize;
-  for (int k = n - 1; k >= 0; --k) {
-    if (shape[k] == 1) continue;
-    if (strides[k] != expected) return false;
-    expected *= shape[k];
-  }
-  return true;
-}
-inline bool IsFContig(const int64_t* shape, const int64_t* strides, int n, int64_t itemsize) {
-  for (int k = 0; k < n; ++k) {
-    if (shape[k] == 0) return true;
-  }
-  int64_t expected = itemsize;
-  for (int k = 0; k < n; ++k) {
-    if (shape[k] == 1) continue;
-    if (strides[k] != expected) return false;
-    expected *= shape[k];
-  }
-  return true;
 }
 
 // Lowest byte offset (<= 0) that an item of the layout touches relative to
@@ -348,10 +322,10 @@ class View {
 
   // NumPy's flags: extent-1 axes ignored, an empty view is both.
   bool is_c_contig() const noexcept {
-    return internal::IsCContig(shape_.data(), strides_.data(), N, sizeof(Elem));
+    return IsContiguous(sizeof(Elem), shape_, strides_, Order::kC);
   }
   bool is_f_contig() const noexcept {
-    return internal::IsFContig(shape_.data(), strides_.data(), N, sizeof(Elem));
+    return IsContiguous(sizeof(Elem), shape_, strides_, Order::kF);
   }
 
   // --- Element access. -------------------------------------------------------
