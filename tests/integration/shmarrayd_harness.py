@@ -172,7 +172,8 @@ class Daemon:
             names = os.listdir(self.segment_dir)
         except FileNotFoundError:
             return []
-        return sorted(self.prefix + "/" + n for n in names)
+        # "catalog" is the daemon's published catalog file, not a segment.
+        return sorted(self.prefix + "/" + n for n in names if n != "catalog")
 
     def log_tail(self, n=4000):
         path = os.path.join(self.dir, "stderr.%d.log" % self.runs)
