@@ -98,9 +98,9 @@ TEST_F(CheckConfigTest, DefaultsAreShown) {
 }
 
 TEST_F(CheckConfigTest, TlsAndNoUnixAreShown) {
-  const ExitResult r = Check({"--no-unix", "--listen", "10.1.2.3:7443", "--tls-cert",
-                              dir_ + "/c.pem", "--tls-key", dir_ + "/k.pem", "--token-file",
-                              dir_ + "/token"});
+  const ExitResult r =
+      Check({"--no-unix", "--listen", "10.1.2.3:7443", "--tls-cert", dir_ + "/c.pem", "--tls-key",
+             dir_ + "/k.pem", "--token-file", dir_ + "/token"});
   EXPECT_EQ(r.code, 0) << r.stderr_text;
   EXPECT_THAT(r.stderr_text, HasSubstr("socket:         none (--no-unix)"));
   EXPECT_THAT(r.stderr_text, HasSubstr("listen:         10.1.2.3:7443 (tls)"));
