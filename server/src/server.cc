@@ -32,6 +32,7 @@
 #include "address.h"
 #include "call_observer.h"
 #include "catalog_publisher.h"
+#include "clock_internal.h"
 #include "health.h"
 #include "metrics.h"
 #include "reflection.h"
@@ -307,8 +308,14 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   internal::Metrics* metrics = impl->metrics.get();
   internal::CatalogPublisher* publisher = impl->publisher.get();
   impl->catalog->SetListener([hub, metrics, publisher](const CatalogEvent& event) {
-    if (publisher != nullptr) publisher->OnEvent(event);
-    hub->Publish(internal::ToWatchEvent(event));
+    v1::WatchEvent watched = internal::ToWatchEvent(event);
+    if (publisher != nullptr) {
+      publisher->OnEvent(event);
+      // A watcher's time is when the change became visible to local clients
+      // through the catalog file: an attach that starts later sees it.
+      watched.set_unix_ns(internal::NowNs());
+    }
+    hub->Publish(std::move(watched));
     metrics->OnCatalogEvent(event);
     LogCatalogEvent(event);
   });

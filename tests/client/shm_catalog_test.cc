@@ -480,18 +480,25 @@ TEST(ShmCatalogTest, ConcurrentCreateSealDeleteNeverYieldAWrongArray) {
   WatchHandle watch = watcher.watch("", [&](const WatchEvent& e) {
     std::lock_guard<std::mutex> lock(mu);
     if (e.type == WatchEvent::Type::kOverflow) overflow = true;
-    if (e.type == WatchEvent::Type::kCreated && e.name == "probe") probe_seen = true;
+    if (e.type == WatchEvent::Type::kCreated && e.name.rfind("probe", 0) == 0) probe_seen = true;
     if (e.type == WatchEvent::Type::kDeleted) {
       deleted.push_back({e.name, e.info.generation, e.unix_ns});
     }
   });
-  watcher.create_any("probe", "B", std::vector<int64_t>{1});
-  for (const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);;) {
+  // The watch is registered on the daemon some time after watch() returns:
+  // create probes until one is seen.
+  int probes = 0;
+  auto next_probe = std::chrono::steady_clock::now();
+  for (const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);;) {
     {
       std::lock_guard<std::mutex> lock(mu);
       if (probe_seen) break;
     }
-    ASSERT_LT(std::chrono::steady_clock::now(), until) << "the watch never saw 'probe'";
+    ASSERT_LT(std::chrono::steady_clock::now(), until) << "the watch never saw a probe";
+    if (std::chrono::steady_clock::now() >= next_probe) {
+      watcher.create_any("probe" + std::to_string(probes++), "B", std::vector<int64_t>{1});
+      next_probe = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(1));  // polling, deadline above
   }
   const double before = StatCalls(port);

@@ -1149,9 +1149,10 @@ TEST_F(SegmentTest, FaultHandlerLeavesOtherFaultsFatal) {
     _exit(4);
   }
   // It died of the fault: by SIGBUS, or (under a sanitizer, whose handler was
-  // the previous one) with the sanitizer's error exit. It never went on.
+  // the previous one) with the sanitizer's error exit or its abort
+  // (ASAN_OPTIONS=abort_on_error=1). It never went on.
   auto died_of_it = [](int status, int went_on) {
-    if (WIFSIGNALED(status)) return WTERMSIG(status) == SIGBUS;
+    if (WIFSIGNALED(status)) return WTERMSIG(status) == SIGBUS || WTERMSIG(status) == SIGABRT;
     const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 0;
     return code != 0 && code != went_on && (code < 10 || code > 12);
   };
