@@ -567,15 +567,7 @@ shm::AnyView Client::read(std::string_view name, const Index& index, shm::Order 
         error = "read of '" + std::string(name) + "': an unreadable message";
         break;
       }
-      uint8_t head[proto::kDataFieldHeadBytes];
-      size_t have = 0;
-      for (const grpc::Slice& sl : slices) {
-        const size_t n = std::min(sl.size(), sizeof(head) - have);
-        if (n > 0) std::memcpy(head + have, sl.begin(), n);
-        have += n;
-        if (have == sizeof(head)) break;
-      }
-      skip = proto::ParseDataFieldHeader(head, have, buffer.Length(), &len);
+      skip = proto::ParseDataFieldHeader(slices, buffer.Length(), &len);
     }
     if (skip == 0) {
       if (!grpc::SerializationTraits<v1::ReadResponse>::Deserialize(&buffer, &msg).ok()) {

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <utility>
 
@@ -167,6 +168,19 @@ size_t ParseDataFieldHeader(const uint8_t* head, size_t have, size_t size, int64
     return header;
   }
   return 0;
+}
+
+size_t ParseDataFieldHeader(const std::vector<grpc::Slice>& slices, size_t size,
+                            int64_t* len_bytes) {
+  uint8_t head[kDataFieldHeadBytes];
+  size_t have = 0;
+  for (const grpc::Slice& sl : slices) {
+    const size_t n = std::min(sl.size(), sizeof(head) - have);
+    if (n > 0) std::memcpy(head + have, sl.begin(), n);
+    have += n;
+    if (have == sizeof(head)) break;
+  }
+  return ParseDataFieldHeader(head, have, size, len_bytes);
 }
 
 }  // namespace shmarray::proto

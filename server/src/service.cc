@@ -75,21 +75,6 @@ absl::StatusOr<shm::AnyView> MapSelection(Catalog& catalog, const CatalogEntry& 
   }
 }
 
-// If the serialized WriteRequest in `slices` (`size` bytes in all) is exactly
-// one `data` field, returns the length of its tag and varint and sets *len to
-// the payload's; otherwise 0 (see proto::ParseDataFieldHeader).
-size_t DataHeaderLength(const std::vector<grpc::Slice>& slices, size_t size, int64_t* len) {
-  uint8_t head[proto::kDataFieldHeadBytes];
-  size_t have = 0;
-  for (const grpc::Slice& sl : slices) {
-    const size_t n = std::min(sl.size(), sizeof(head) - have);
-    if (n > 0) std::memcpy(head + have, sl.begin(), n);
-    have += n;
-    if (have == sizeof(head)) break;
-  }
-  return proto::ParseDataFieldHeader(head, have, size, len);
-}
-
 // Parses `buffer` (consumed) as a WriteRequest, as the generated handler
 // does.
 bool ParseWriteRequest(grpc::ByteBuffer* buffer, v1::WriteRequest* msg) {
@@ -709,7 +694,7 @@ absl::Status ArrayServiceImpl::WriteImpl(grpc::ServerReader<grpc::ByteBuffer>* r
     parts.clear();
     int64_t len = 0;
     if (!buffer.Dump(&slices).ok()) return absl::InvalidArgumentError("unreadable WriteRequest");
-    size_t skip = DataHeaderLength(slices, buffer.Length(), &len);
+    size_t skip = proto::ParseDataFieldHeader(slices, buffer.Length(), &len);
     if (skip > 0) {
       // The common case: one data field. Its payload is copied from the
       // slices straight into the selection.

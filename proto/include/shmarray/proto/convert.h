@@ -15,10 +15,12 @@
 #ifndef SHMARRAY_PROTO_CONVERT_H_
 #define SHMARRAY_PROTO_CONVERT_H_
 
+#include <grpcpp/support/slice.h>
 #include <grpcpp/support/status.h>
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -62,6 +64,10 @@ size_t DataFieldHeader(int64_t len_bytes, uint8_t* out);
 // message with protobuf, which decides what it means.
 inline constexpr size_t kDataFieldHeadBytes = 6;  // the tag and at most 5 varint bytes
 size_t ParseDataFieldHeader(const uint8_t* head, size_t have, size_t size, int64_t* len_bytes);
+// The same for a message received as gRPC slices (ByteBuffer::Dump) of
+// `size` bytes in all: gathers the head from the first slices.
+size_t ParseDataFieldHeader(const std::vector<grpc::Slice>& slices, size_t size,
+                            int64_t* len_bytes);
 
 // absl codes are google.rpc codes: the conversion is a cast of the code plus
 // the message.
