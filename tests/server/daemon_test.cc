@@ -2422,7 +2422,18 @@ TEST_F(DaemonTest, SealUndoneByTheOwnerIsReportedAsDataLoss) {
 // truncate. A uid outside the group cannot even enter the directory.
 TEST_F(DaemonTest, SealHoldsAgainstAnotherUidInTheGroup) {
   if (!IsRoot()) GTEST_SKIP() << "needs root to run the daemon and a client as two uids";
+  // The checkout may sit in a directory other uids cannot enter (e.g. under
+  // a 0700 mktemp -d): the daemon runs from a copy that nobody can execute.
+  char bin_dir[] = "/tmp/shmarray-bin-XXXXXX";
+  ASSERT_NE(mkdtemp(bin_dir), nullptr) << std::strerror(errno);
+  const std::unique_ptr<char, void (*)(char*)> remove_bin_dir(
+      bin_dir, [](char* d) { std::filesystem::remove_all(d); });
+  const std::string binary = std::string(bin_dir) + "/shmarrayd";
+  std::filesystem::copy_file(TestDaemon::DefaultBinary(), binary);
+  ASSERT_EQ(chmod(bin_dir, 0755), 0) << std::strerror(errno);
+  ASSERT_EQ(chmod(binary.c_str(), 0755), 0) << std::strerror(errno);
   TestDaemonOptions options;
+  options.binary = binary;
   options.run_as_uid = kNobody;
   options.run_as_gid = kNogroup;
   options.supplementary_gids = {kNogroup};

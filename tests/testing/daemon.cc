@@ -145,10 +145,12 @@ TestDaemon::TestDaemon(TestDaemonOptions options) : options_(std::move(options))
   if (options_.instance.empty()) {
     options_.instance = absl::StrCat("t", getpid(), "n", g_instance_counter.fetch_add(1));
   }
-  if (options_.binary.empty()) {
-    const char* other = std::getenv("SHMARRAY_TEST_DAEMON");
-    options_.binary = other != nullptr && other[0] != '\0' ? other : SHMARRAY_DAEMON_PATH;
-  }
+  if (options_.binary.empty()) options_.binary = DefaultBinary();
+}
+
+std::string TestDaemon::DefaultBinary() {
+  const char* other = std::getenv("SHMARRAY_TEST_DAEMON");
+  return other != nullptr && other[0] != '\0' ? other : SHMARRAY_DAEMON_PATH;
 }
 
 absl::StatusOr<std::unique_ptr<TestDaemon>> TestDaemon::Start(TestDaemonOptions options) {

@@ -116,6 +116,10 @@ class TestDaemon {
   // the message holds the stderr tail). On error nothing is left running.
   static absl::StatusOr<std::unique_ptr<TestDaemon>> Start(TestDaemonOptions options = {});
 
+  // The binary an empty TestDaemonOptions::binary stands for:
+  // $SHMARRAY_TEST_DAEMON when set, else the build's shmarrayd.
+  static std::string DefaultBinary();
+
   // Runs the daemon with the harness's flags plus `options` and waits for it
   // to exit on its own (for tests of bad flags, e.g. exit code 2). If it is
   // still running after `timeout`, it is killed, reaped, and the result is
