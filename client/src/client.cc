@@ -19,6 +19,7 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -26,6 +27,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "local_catalog.h"
 #include "shmarray/proto/convert.h"
 #include "shmarray/shm/errors.h"
@@ -38,6 +40,10 @@ namespace shmarray::client {
 namespace {
 
 constexpr int64_t kWriteChunkBytes = int64_t{1} << 20;  // 1 MiB
+// With ClientOptions::streams > 1, a transfer's first kFirstPartBytes go
+// over one stream (a smaller one never opens a second) and the rest is split
+// across the streams in parts aligned to kWriteChunkBytes.
+constexpr int64_t kFirstPartBytes = int64_t{4} << 20;
 
 // Throws RpcError for a non-OK gRPC status (the one conversion point).
 void Check(const grpc::Status& status) {
@@ -102,6 +108,67 @@ ArrayInfo FromProto(const v1::ArrayInfo& in) {
   return out;
 }
 
+// The streams of one split transfer: the first error is kept and cancels
+// every stream still running. Thread-safe.
+class StreamGroup {
+ public:
+  // Registers a running stream; false (do not start) once the group failed.
+  bool Add(grpc::ClientContext* ctx) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!status_.ok()) return false;
+    live_.push_back(ctx);
+    return true;
+  }
+  void Remove(grpc::ClientContext* ctx) {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::erase(live_, ctx);
+  }
+  void Fail(absl::Status status) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!status_.ok() || status.ok()) return;
+    status_ = std::move(status);
+    for (grpc::ClientContext* ctx : live_) ctx->TryCancel();
+  }
+  absl::Status status() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return status_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<grpc::ClientContext*> live_;  // guarded by mu_
+  absl::Status status_;                     // guarded by mu_
+};
+
+// Bytes [begin, end) of a transfer.
+struct Part {
+  int64_t begin = 0;
+  int64_t end = 0;
+};
+
+// [begin, end) cut into `n` parts whose inner bounds are multiples of
+// kWriteChunkBytes; trailing parts may be empty.
+std::vector<Part> SplitParts(int64_t begin, int64_t end, int n) {
+  std::vector<Part> parts;
+  int64_t at = begin;
+  for (int k = 1; k <= n; ++k) {
+    int64_t bound = k == n ? end : begin + (end - begin) / n * k;
+    if (k < n) bound = std::max(at, bound / kWriteChunkBytes * kWriteChunkBytes);
+    parts.push_back(Part{at, bound});
+    at = bound;
+  }
+  return parts;
+}
+
+// Runs fn(0) on this thread and fn(1..n-1) on their own threads; joins all.
+void RunParts(int n, const std::function<void(int)>& fn) {
+  std::vector<std::thread> threads;
+  threads.reserve(static_cast<size_t>(n - 1));
+  for (int k = 1; k < n; ++k) threads.emplace_back(fn, k);
+  fn(0);
+  for (std::thread& t : threads) t.join();
+}
+
 WatchEvent::Type EventTypeFromProto(v1::WatchEvent::Type t) {
   switch (t) {
     case v1::WatchEvent::TYPE_SEALED:
@@ -121,11 +188,51 @@ WatchEvent::Type EventTypeFromProto(v1::WatchEvent::Type t) {
 
 class Client::Impl {
  public:
-  Impl(ClientOptions options, std::string target, std::shared_ptr<grpc::Channel> channel)
+  Impl(ClientOptions options, std::string target,
+       std::shared_ptr<grpc::ChannelCredentials> credentials, grpc::ChannelArguments args)
       : options_(std::move(options)),
         target_(std::move(target)),
-        channel_(std::move(channel)),
+        credentials_(std::move(credentials)),
+        args_(std::move(args)),
+        channel_(grpc::CreateCustomChannel(target_, credentials_, args_)),
         stub_(v1::ArrayService::NewStub(channel_)) {}
+
+  // The channel of stream `k` of a split transfer: the client's own for 0;
+  // for k > 0 a channel of its own (a separate connection), made on first
+  // use and kept.
+  std::shared_ptr<grpc::Channel> TransferChannel(int k) {
+    if (k == 0) return channel_;
+    std::lock_guard<std::mutex> lock(transfer_mu_);
+    if (transfer_channels_.size() < static_cast<size_t>(k)) {
+      transfer_channels_.resize(static_cast<size_t>(k));
+    }
+    std::shared_ptr<grpc::Channel>& channel = transfer_channels_[static_cast<size_t>(k - 1)];
+    if (channel == nullptr) {
+      grpc::ChannelArguments args = args_;
+      // Distinct arguments: gRPC does not share the connection of channel 0.
+      args.SetInt("shmarray.transfer_stream", k);
+      channel = grpc::CreateCustomChannel(target_, credentials_, args);
+    }
+    return channel;
+  }
+
+  // One Read stream of bytes [req.byte_offset, + req.byte_count) of the
+  // selection (count 0 = to the end). `on_info` receives the description
+  // and returns where byte req.byte_offset goes and how many bytes the
+  // stream must carry. `on_chunk` is called with each chunk's size. Errors
+  // are recorded in `group` (which cancels the group's other streams) and
+  // returned.
+  using InfoSink =
+      std::function<absl::StatusOr<std::pair<std::byte*, int64_t>>(const v1::ArrayInfo&)>;
+  absl::Status ReadStream(grpc::Channel* channel, const v1::ReadRequest& req, StreamGroup* group,
+                          const InfoSink& on_info, const std::function<void(int64_t)>& on_chunk);
+  // One Write stream of bytes [part.begin, part.end) of `src` serialized in
+  // `order`, to `target` (whose byte_offset and nbytes the caller set).
+  absl::StatusOr<v1::WriteResponse> WriteStream(grpc::Channel* channel,
+                                                const v1::WriteRequest& target,
+                                                const shm::AnyView& src, shm::Order order,
+                                                Part part, StreamGroup* group,
+                                                const std::function<void(int64_t)>& on_chunk);
 
   // Token and (for unary calls) deadline.
   void Prepare(grpc::ClientContext* ctx, bool unary) const {
@@ -172,6 +279,8 @@ class Client::Impl {
 
   ClientOptions options_;
   std::string target_;
+  std::shared_ptr<grpc::ChannelCredentials> credentials_;
+  grpc::ChannelArguments args_;
   std::shared_ptr<grpc::Channel> channel_;
   std::shared_ptr<v1::ArrayService::Stub> stub_;
   // Set for a Unix-socket target with options_.use_shm_catalog.
@@ -182,6 +291,8 @@ class Client::Impl {
     std::weak_ptr<const void> owner;  // the mapping, while some view holds it
     std::byte* data = nullptr;        // start of its data region
   };
+  std::mutex transfer_mu_;
+  std::vector<std::shared_ptr<grpc::Channel>> transfer_channels_;  // guarded by transfer_mu_
   std::mutex mappings_mu_;
   // "<segment>/<generation>/<data bytes>/<r|w>" -> mapping; expired entries are swept
   // when the map doubles.
@@ -409,11 +520,16 @@ absl::StatusOr<Client> Client::Create(const ClientOptions& options) {
   if (!local && !options.tls_root_cert_pem.empty() && !options.tls_server_name.empty()) {
     args.SetSslTargetNameOverride(options.tls_server_name);
   }
+  if (options.streams < 1 || options.streams > kMaxStreams) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("streams must be in [1, ", kMaxStreams, "], got ", options.streams));
+  }
   args.SetMaxReceiveMessageSize(-1);
   args.SetMaxSendMessageSize(-1);
-  std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(target, creds, args);
-  if (channel == nullptr) return absl::InternalError("cannot create a channel to " + target);
-  auto impl = std::make_unique<Impl>(options, std::move(target), std::move(channel));
+  auto impl = std::make_unique<Impl>(options, std::move(target), std::move(creds), args);
+  if (impl->channel_ == nullptr) {
+    return absl::InternalError("cannot create a channel to " + impl->target_);
+  }
   if (local && options.use_shm_catalog) {
     impl->local_catalog_ = std::make_unique<internal::LocalCatalog>();
   }
@@ -532,14 +648,13 @@ ArrayInfo Client::copy_into(std::string_view source, const Index& source_index,
   return FromProto(info);
 }
 
-shm::AnyView Client::read(std::string_view name, const Index& index, shm::Order order,
-                          const ProgressCallback& progress, ArrayInfo* info_out) {
+absl::Status Client::Impl::ReadStream(grpc::Channel* channel, const v1::ReadRequest& req,
+                                      StreamGroup* group, const InfoSink& on_info,
+                                      const std::function<void(int64_t)>& on_chunk) {
   grpc::ClientContext ctx;
-  impl_->Prepare(&ctx, false);
-  v1::ReadRequest req;
-  req.set_name(std::string(name));
-  SetIndex(index, req.mutable_index());
-  req.set_order(proto::OrderToProto(order));
+  Prepare(&ctx, false);
+  if (!group->Add(&ctx)) return group->status();
+  const std::string& name = req.name();
   // The Read method with raw response messages: a data message's payload is
   // copied from gRPC's receive slices straight into the destination (no
   // protobuf string in between). Same bytes on the wire as the generated
@@ -549,100 +664,216 @@ shm::AnyView Client::read(std::string_view name, const Index& index, shm::Order 
   grpc::Slice request_slice(req.SerializeAsString());
   const grpc::ByteBuffer request(&request_slice, 1);
   std::unique_ptr<grpc::ClientReader<grpc::ByteBuffer>> reader(
-      grpc::internal::ClientReaderFactory<grpc::ByteBuffer>::Create(impl_->channel_.get(), method,
-                                                                    &ctx, request));
+      grpc::internal::ClientReaderFactory<grpc::ByteBuffer>::Create(channel, method, &ctx,
+                                                                    request));
   grpc::ByteBuffer buffer;
   std::vector<grpc::Slice> slices;
   v1::ReadResponse msg;
-  shm::AnyView out;
+  std::byte* dst = nullptr;
   bool have_info = false;
-  int64_t total = 0;
+  int64_t expected = 0;
   int64_t done = 0;
-  std::string error;
+  absl::Status error;
   while (reader->Read(&buffer)) {
     int64_t len = 0;
     size_t skip = 0;
     if (have_info) {
       if (!buffer.Dump(&slices).ok()) {
-        error = "read of '" + std::string(name) + "': an unreadable message";
+        error = absl::DataLossError("read of '" + name + "': an unreadable message");
         break;
       }
       skip = proto::ParseDataFieldHeader(slices, buffer.Length(), &len);
     }
     if (skip == 0) {
       if (!grpc::SerializationTraits<v1::ReadResponse>::Deserialize(&buffer, &msg).ok()) {
-        error = "read of '" + std::string(name) + "': a malformed message";
+        error = absl::DataLossError("read of '" + name + "': a malformed message");
         break;
       }
     }
     if (skip == 0 && msg.has_info()) {
       if (have_info) {
-        error = "read of '" + std::string(name) + "': a second description in the stream";
+        error = absl::DataLossError("read of '" + name + "': a second description in the stream");
         break;
       }
-      ArrayInfo info;
-      try {
-        info = FromProto(msg.info());
-      } catch (const RpcError& e) {
-        error = e.what();
+      absl::StatusOr<std::pair<std::byte*, int64_t>> sink = on_info(msg.info());
+      if (!sink.ok()) {
+        error = sink.status();
         break;
       }
-      try {
-        out = shm::AnyView::Allocate(info.format, info.layout.shape, order, info.itemsize());
-      } catch (const std::bad_alloc&) {
-        ctx.TryCancel();
-        reader->Finish();
-        throw RpcError(absl::StatusCode::kResourceExhausted,
-                       "read of '" + std::string(name) + "': cannot allocate " +
-                           std::to_string(info.nbytes()) + " bytes");
-      }
-      total = out.nbytes();
+      std::tie(dst, expected) = *sink;
       have_info = true;
-      if (info_out != nullptr) *info_out = std::move(info);
-      if (progress && total == 0) progress(0, 0);
       continue;
     }
     if (!have_info) {
-      error = "read of '" + std::string(name) + "': data before the description";
+      error = absl::DataLossError("read of '" + name + "': data before the description");
       break;
     }
     if (skip == 0) len = static_cast<int64_t>(msg.data().size());
-    if (len > total - done) {
-      error = "read of '" + std::string(name) + "': the stream holds more than " +
-              std::to_string(total) + " bytes";
+    if (len > expected - done) {
+      error = absl::DataLossError("read of '" + name + "': the stream holds more than " +
+                                  std::to_string(expected) + " bytes");
       break;
     }
-    std::byte* dst = out.data() + done;
+    std::byte* out = dst + done;
     if (skip == 0) {
-      std::memcpy(dst, msg.data().data(), static_cast<size_t>(len));
+      std::memcpy(out, msg.data().data(), static_cast<size_t>(len));
     } else {
       for (const grpc::Slice& sl : slices) {
         const size_t drop = std::min(skip, sl.size());
         skip -= drop;
         const size_t n = sl.size() - drop;
-        if (n > 0) std::memcpy(dst, sl.begin() + drop, n);
-        dst += n;
+        if (n > 0) std::memcpy(out, sl.begin() + drop, n);
+        out += n;
       }
     }
     done += len;
-    if (progress) progress(done, total);
+    if (on_chunk) on_chunk(len);
   }
-  if (!error.empty()) {
-    ctx.TryCancel();
-    reader->Finish();
-    throw RpcError(absl::StatusCode::kDataLoss, error);
+  if (!error.ok()) ctx.TryCancel();
+  const grpc::Status finished = reader->Finish();
+  group->Remove(&ctx);
+  if (error.ok() && !finished.ok()) error = proto::FromGrpcStatus(finished);
+  if (error.ok() && !have_info) {
+    error = absl::DataLossError("read of '" + name + "': the stream carried no description");
   }
-  Check(reader->Finish());
-  if (!have_info) {
-    throw RpcError(absl::StatusCode::kDataLoss,
-                   "read of '" + std::string(name) + "': the stream carried no description");
+  if (error.ok() && done != expected) {
+    error = absl::DataLossError("read of '" + name + "': got " + std::to_string(done) +
+                                " bytes, expected " + std::to_string(expected));
   }
-  if (done != total) {
-    throw RpcError(absl::StatusCode::kDataLoss, "read of '" + std::string(name) + "': got " +
-                                                    std::to_string(done) + " bytes, expected " +
-                                                    std::to_string(total));
+  group->Fail(error);
+  return error;
+}
+
+shm::AnyView Client::read(std::string_view name, const Index& index, shm::Order order,
+                          const ProgressCallback& progress, ArrayInfo* info_out) {
+  v1::ReadRequest req;
+  req.set_name(std::string(name));
+  SetIndex(index, req.mutable_index());
+  req.set_order(proto::OrderToProto(order));
+  const int streams = impl_->options_.streams;
+  // Split: the first part alone says how large the whole is.
+  if (streams > 1) req.set_byte_count(kFirstPartBytes);
+  StreamGroup group;
+  shm::AnyView out;
+  ArrayInfo info;
+  int64_t total = 0;
+  std::atomic<int64_t> done{0};
+  int64_t reported = -1;
+  // Progress is reported on this thread only, with the bytes of every stream.
+  const auto report = [&](int64_t n) {
+    const int64_t now = done.fetch_add(n) + n;
+    if (progress) progress(now, total);
+    reported = now;
+  };
+  const absl::Status first = impl_->ReadStream(
+      impl_->channel_.get(), req, &group,
+      [&](const v1::ArrayInfo& wire) -> absl::StatusOr<std::pair<std::byte*, int64_t>> {
+        try {
+          info = FromProto(wire);
+          out = shm::AnyView::Allocate(info.format, info.layout.shape, order, info.itemsize());
+        } catch (const RpcError& e) {
+          return e.status();
+        } catch (const std::bad_alloc&) {
+          return absl::ResourceExhaustedError("read of '" + std::string(name) +
+                                              "': cannot allocate " +
+                                              std::to_string(info.nbytes()) + " bytes");
+        }
+        total = out.nbytes();
+        if (progress && total == 0) progress(0, 0);
+        return std::pair{out.data(), streams > 1 ? std::min(total, kFirstPartBytes) : total};
+      },
+      report);
+  if (!first.ok()) throw RpcError(first);
+  if (total > kFirstPartBytes && streams > 1) {
+    const std::vector<Part> parts = SplitParts(kFirstPartBytes, total, streams);
+    RunParts(streams, [&](int k) {
+      const Part part = parts[static_cast<size_t>(k)];
+      if (part.begin == part.end) return;
+      v1::ReadRequest part_req = req;
+      part_req.set_byte_offset(part.begin);
+      part_req.set_byte_count(part.end - part.begin);
+      // The same incarnation, or FAILED_PRECONDITION.
+      part_req.set_generation(info.generation);
+      // An error is recorded in the group (and cancels the other parts).
+      impl_
+          ->ReadStream(
+              impl_->TransferChannel(k).get(), part_req, &group,
+              [&](const v1::ArrayInfo& wire) -> absl::StatusOr<std::pair<std::byte*, int64_t>> {
+                if (wire.generation() != info.generation) {
+                  return absl::DataLossError("read of '" + std::string(name) +
+                                             "': a part of the stream describes generation " +
+                                             std::to_string(wire.generation()) + ", not " +
+                                             std::to_string(info.generation));
+                }
+                return std::pair{out.data() + part.begin, part.end - part.begin};
+              },
+              k == 0 ? std::function<void(int64_t)>(report) : [&](int64_t n) { done.fetch_add(n); })
+          .IgnoreError();
+    });
+    const absl::Status status = group.status();
+    if (!status.ok()) throw RpcError(status);
+    if (progress && reported != total) progress(total, total);
   }
+  if (info_out != nullptr) *info_out = std::move(info);
   return out;
+}
+
+absl::StatusOr<v1::WriteResponse> Client::Impl::WriteStream(
+    grpc::Channel* channel, const v1::WriteRequest& target, const shm::AnyView& src,
+    shm::Order order, Part part, StreamGroup* group, const std::function<void(int64_t)>& on_chunk) {
+  grpc::ClientContext ctx;
+  Prepare(&ctx, false);
+  if (!group->Add(&ctx)) return group->status();
+  v1::WriteResponse resp;
+  // The Write method with raw request messages: each data message is built
+  // in one gRPC slice (the WriteRequest wire format: tag 0x12, varint
+  // length, payload) that the source is packed into directly -- one copy,
+  // no protobuf string. Same bytes on the wire as the generated stub's.
+  const grpc::internal::RpcMethod method(WriteMethodName(),
+                                         grpc::internal::RpcMethod::CLIENT_STREAMING);
+  std::unique_ptr<grpc::ClientWriter<grpc::ByteBuffer>> writer(
+      grpc::internal::ClientWriterFactory<grpc::ByteBuffer>::Create(channel, method, &ctx, &resp));
+  bool ok;
+  {
+    grpc::Slice first(target.SerializeAsString());
+    ok = writer->Write(grpc::ByteBuffer(&first, 1));
+  }
+  // A source contiguous in the order sent, whose memory has an owner, is
+  // sent without a copy: each message is the header plus a slice that
+  // references the source and holds its owner until gRPC is done with it.
+  const bool contiguous = order == shm::Order::kC ? src.is_c_contig() : src.is_f_contig();
+  const bool zero_copy = contiguous && src.base() != nullptr;
+  int64_t at = part.begin;
+  while (ok && at < part.end) {
+    const int64_t len = std::min(kWriteChunkBytes, part.end - at);
+    uint8_t header[proto::kMaxDataFieldHeaderBytes];
+    const size_t header_len = proto::DataFieldHeader(len, header);
+    if (zero_copy) {
+      grpc::Slice parts[2] = {
+          grpc::Slice(header, header_len),
+          grpc::Slice(static_cast<void*>(src.first() + at), static_cast<size_t>(len), &ReleaseOwner,
+                      new std::shared_ptr<const void>(src.base()))};
+      ok = writer->Write(grpc::ByteBuffer(parts, 2));
+    } else {
+      grpc::Slice chunk(header_len + static_cast<size_t>(len));
+      uint8_t* out = const_cast<uint8_t*>(chunk.begin());
+      std::memcpy(out, header, header_len);
+      shm::PackRange(src.layout(), src.data(), order, at, len,
+                     reinterpret_cast<std::byte*>(out + header_len));
+      ok = writer->Write(grpc::ByteBuffer(&chunk, 1));
+    }
+    if (ok) {
+      at += len;
+      if (on_chunk) on_chunk(len);
+    }
+  }
+  if (ok) writer->WritesDone();
+  const grpc::Status finished = writer->Finish();
+  group->Remove(&ctx);
+  absl::Status status = proto::FromGrpcStatus(finished);
+  group->Fail(status);
+  if (!status.ok()) return status;
+  return resp;
 }
 
 int64_t Client::write(std::string_view name, const Index& index, const shm::AnyView& src,
@@ -653,19 +884,6 @@ int64_t Client::write(std::string_view name, const Index& index, const shm::AnyV
   const shm::Order order =
       !src.is_c_contig() && src.is_f_contig() ? shm::Order::kF : shm::Order::kC;
   const int64_t total = src.nbytes();
-
-  grpc::ClientContext ctx;
-  impl_->Prepare(&ctx, false);
-  v1::WriteResponse resp;
-  // The Write method with raw request messages: each data message is built
-  // in one gRPC slice (the WriteRequest wire format: tag 0x12, varint
-  // length, payload) that the source is packed into directly -- one copy,
-  // no protobuf string. Same bytes on the wire as the generated stub's.
-  const grpc::internal::RpcMethod method(WriteMethodName(),
-                                         grpc::internal::RpcMethod::CLIENT_STREAMING);
-  std::unique_ptr<grpc::ClientWriter<grpc::ByteBuffer>> writer(
-      grpc::internal::ClientWriterFactory<grpc::ByteBuffer>::Create(impl_->channel_.get(), method,
-                                                                    &ctx, &resp));
   v1::WriteRequest msg;
   v1::WriteTarget* t = msg.mutable_target();
   t->set_name(std::string(name));
@@ -678,49 +896,51 @@ int64_t Client::write(std::string_view name, const Index& index, const shm::AnyV
   for (int64_t e : src.layout().shape) t->mutable_shape()->add_extents(e);
   if (!t->has_shape()) t->mutable_shape();  // a 0-d source: the shape () is still checked
   t->set_generation(expected_generation);
-  bool ok;
-  {
-    grpc::Slice first(msg.SerializeAsString());
-    ok = writer->Write(grpc::ByteBuffer(&first, 1));
+
+  const int streams = impl_->options_.streams;
+  const bool split = streams > 1 && total > kFirstPartBytes;
+  StreamGroup group;
+  std::atomic<int64_t> done{0};
+  int64_t reported = -1;
+  const auto report = [&](int64_t n) {
+    const int64_t now = done.fetch_add(n) + n;
+    if (progress) progress(now, total);
+    reported = now;
+  };
+  // Split: the first part alone pins the incarnation that every other part
+  // must write to (unless the caller gave one).
+  if (split) {
+    t->set_byte_offset(0);
+    t->set_nbytes(kFirstPartBytes);
   }
-  // A source contiguous in the order sent, whose memory has an owner, is
-  // sent without a copy: each message is the header plus a slice that
-  // references the source and holds its owner until gRPC is done with it.
-  const bool contiguous = order == shm::Order::kC ? src.is_c_contig() : src.is_f_contig();
-  const bool zero_copy = contiguous && src.base() != nullptr;
-  int64_t done = 0;
-  while (ok && done < total) {
-    const int64_t len = std::min(kWriteChunkBytes, total - done);
-    uint8_t header[proto::kMaxDataFieldHeaderBytes];
-    const size_t header_len = proto::DataFieldHeader(len, header);
-    if (zero_copy) {
-      grpc::Slice parts[2] = {
-          grpc::Slice(header, header_len),
-          grpc::Slice(static_cast<void*>(src.first() + done), static_cast<size_t>(len),
-                      &ReleaseOwner, new std::shared_ptr<const void>(src.base()))};
-      ok = writer->Write(grpc::ByteBuffer(parts, 2));
-      if (ok) {
-        done += len;
-        if (progress) progress(done, total);
-      }
-      continue;
-    }
-    grpc::Slice chunk(header_len + static_cast<size_t>(len));
-    uint8_t* out = const_cast<uint8_t*>(chunk.begin());
-    std::memcpy(out, header, header_len);
-    shm::PackRange(src.layout(), src.data(), order, done, len,
-                   reinterpret_cast<std::byte*>(out + header_len));
-    ok = writer->Write(grpc::ByteBuffer(&chunk, 1));
-    if (ok) {
-      done += len;
-      if (progress) progress(done, total);
-    }
+  absl::StatusOr<v1::WriteResponse> first =
+      impl_->WriteStream(impl_->channel_.get(), msg, src, order,
+                         Part{0, split ? kFirstPartBytes : total}, &group, report);
+  if (!first.ok()) throw RpcError(first.status());
+  int64_t written = first->bytes_written();
+  if (split) {
+    t->set_generation(first->info().generation());
+    const std::vector<Part> parts = SplitParts(kFirstPartBytes, total, streams);
+    std::atomic<int64_t> rest{0};
+    RunParts(streams, [&](int k) {
+      const Part part = parts[static_cast<size_t>(k)];
+      if (part.begin == part.end) return;
+      v1::WriteRequest part_msg = msg;
+      part_msg.mutable_target()->set_byte_offset(part.begin);
+      part_msg.mutable_target()->set_nbytes(part.end - part.begin);
+      absl::StatusOr<v1::WriteResponse> resp = impl_->WriteStream(
+          impl_->TransferChannel(k).get(), part_msg, src, order, part, &group,
+          k == 0 ? std::function<void(int64_t)>(report) : [&](int64_t n) { done.fetch_add(n); });
+      if (resp.ok()) rest.fetch_add(resp->bytes_written());
+    });
+    const absl::Status status = group.status();
+    if (!status.ok()) throw RpcError(status);
+    written += rest.load();
+    if (progress && reported != total) progress(total, total);
   }
-  if (ok) writer->WritesDone();
-  Check(writer->Finish());
   if (progress && total == 0) progress(0, 0);
-  if (info != nullptr) *info = FromProto(resp.info());
-  return resp.bytes_written();
+  if (info != nullptr) *info = FromProto(first->info());
+  return written;
 }
 
 WatchHandle Client::watch(std::string_view prefix,

@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <optional>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -73,6 +75,39 @@ absl::StatusOr<shm::AnyView> MapSelection(Catalog& catalog, const CatalogEntry& 
   } catch (...) {
     return shm::StatusFromCurrentException();
   }
+}
+
+// FAILED_PRECONDITION when `expected` is non-zero and `entry` is another
+// incarnation of the name. `what` is "read of" or "write to".
+absl::Status CheckGeneration(std::string_view what, const CatalogEntry& entry, uint64_t expected) {
+  if (expected == 0 || expected == entry.generation) return absl::OkStatus();
+  return absl::FailedPreconditionError(
+      absl::StrCat(std::string(what), " ", Quoted(entry.name), ": expected generation ", expected,
+                   " but the name now holds generation ", entry.generation,
+                   " (it was deleted and created again)"));
+}
+
+// Bytes [begin, end) of a selection's stream.
+struct ByteRange {
+  int64_t begin = 0;
+  int64_t end = 0;
+};
+
+// The range of `count` bytes (nullopt = to the end) from `offset` of a
+// stream of `total` bytes. REQUIRES: offset, count >= 0. OUT_OF_RANGE when
+// it does not lie within [0, total].
+absl::StatusOr<ByteRange> CheckedByteRange(const CatalogEntry& entry, int64_t total, int64_t offset,
+                                           std::optional<int64_t> count) {
+  if (offset > total) {
+    return absl::OutOfRangeError(absl::StrCat("byte offset ", offset, " is past the end of the ",
+                                              total, "-byte selection of ", Quoted(entry.name)));
+  }
+  if (count && *count > total - offset) {
+    return absl::OutOfRangeError(absl::StrCat("byte range (offset ", offset, ", count ", *count,
+                                              ") ends past the end of the ", total,
+                                              "-byte selection of ", Quoted(entry.name)));
+  }
+  return ByteRange{offset, count ? offset + *count : total};
 }
 
 // Parses `buffer` (consumed) as a WriteRequest, as the generated handler
@@ -560,8 +595,21 @@ absl::Status ArrayServiceImpl::ReadImpl(
   const int64_t chunk = req.chunk_size() == 0
                             ? kDefaultChunkBytes
                             : std::clamp<int64_t>(req.chunk_size(), kMinChunkBytes, kMaxChunkBytes);
+  if (req.byte_offset() < 0 || req.byte_count() < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("byte range (offset ", req.byte_offset(),
+                                                   ", count ", req.byte_count(), ") is negative"));
+  }
   SHMARRAY_ASSIGN_OR_RETURN(CatalogEntry entry, catalog_->Lookup(req.name()));
+  SHMARRAY_RETURN_IF_ERROR(CheckGeneration("read of", entry, req.generation()));
   SHMARRAY_ASSIGN_OR_RETURN(shm::AnyView sel, MapSelection(*catalog_, entry, req.index(), false));
+  // A count past the end is cut there (as read(2) does); an offset past it
+  // is OUT_OF_RANGE.
+  const int64_t left = std::max<int64_t>(0, sel.nbytes() - req.byte_offset());
+  SHMARRAY_ASSIGN_OR_RETURN(
+      ByteRange range,
+      CheckedByteRange(
+          entry, sel.nbytes(), req.byte_offset(),
+          req.byte_count() == 0 ? std::nullopt : std::optional(std::min(req.byte_count(), left))));
 
   // First message: what the stream holds, as a contiguous array.
   {
@@ -578,16 +626,15 @@ absl::Status ArrayServiceImpl::ReadImpl(
       return absl::CancelledError("the client went away");
     }
   }
-  const int64_t total = sel.nbytes();
   const bool contiguous = order == shm::Order::kC ? sel.is_c_contig() : sel.is_f_contig();
   // Zero copy only for sealed arrays: no other uid can shrink their segment
   // any more. The bytes of a writable array are copied here, where a
   // truncation by another process is a recorded fault (DATA_LOSS), not an
   // EFAULT inside gRPC's sendmsg that would break the whole connection.
   const bool zero_copy = contiguous && entry.readonly;
-  for (int64_t begin = 0; begin < total; begin += chunk) {
+  for (int64_t begin = range.begin; begin < range.end; begin += chunk) {
     if (ctx->IsCancelled()) return absl::CancelledError("the read was cancelled");
-    const int64_t len = std::min(chunk, total - begin);
+    const int64_t len = std::min(chunk, range.end - begin);
     uint8_t header[proto::kMaxDataFieldHeaderBytes];
     const size_t header_len = proto::DataFieldHeader(len, header);
     grpc::ByteBuffer message;
@@ -650,12 +697,7 @@ absl::Status ArrayServiceImpl::WriteImpl(grpc::ServerReader<grpc::ByteBuffer>* r
   const v1::WriteTarget target = msg.target();
   SHMARRAY_RETURN_IF_ERROR(Catalog::ValidateName(target.name()));
   SHMARRAY_ASSIGN_OR_RETURN(CatalogEntry entry, catalog_->Lookup(target.name()));
-  if (target.generation() != 0 && target.generation() != entry.generation) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("write to ", Quoted(entry.name), ": expected generation ", target.generation(),
-                     " but the name now holds generation ", entry.generation,
-                     " (it was deleted and created again)"));
-  }
+  SHMARRAY_RETURN_IF_ERROR(CheckGeneration("write to", entry, target.generation()));
   SHMARRAY_ASSIGN_OR_RETURN(shm::Order order, CheckedOrder(target.order()));
   SHMARRAY_ASSIGN_OR_RETURN(shm::Layout layout, Select(entry, target.index()));
   if (target.has_shape() && !std::ranges::equal(target.shape().extents(), layout.shape)) {
@@ -677,12 +719,22 @@ absl::Status ArrayServiceImpl::WriteImpl(grpc::ServerReader<grpc::ByteBuffer>* r
     return absl::FailedPreconditionError(
         absl::StrCat("cannot write to ", Quoted(entry.name), ": it is read-only (sealed)"));
   }
-  const int64_t total = layout.nbytes();
-  if (target.nbytes() != total) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "nbytes ", target.nbytes(), " does not match the selection's ", total, " bytes (shape ",
-        shm::TupleString(layout.shape, ","), ", itemsize ", layout.itemsize, ")"));
+  ByteRange range{0, layout.nbytes()};
+  if (target.has_byte_offset()) {
+    if (target.byte_offset() < 0 || target.nbytes() < 0) {
+      return absl::InvalidArgumentError(absl::StrCat("byte range (offset ", target.byte_offset(),
+                                                     ", nbytes ", target.nbytes(),
+                                                     ") is negative"));
+    }
+    SHMARRAY_ASSIGN_OR_RETURN(
+        range, CheckedByteRange(entry, layout.nbytes(), target.byte_offset(), target.nbytes()));
+  } else if (target.nbytes() != layout.nbytes()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("nbytes ", target.nbytes(), " does not match the selection's ",
+                     layout.nbytes(), " bytes (shape ", shm::TupleString(layout.shape, ","),
+                     ", itemsize ", layout.itemsize, ")"));
   }
+  const int64_t total = range.end - range.begin;
   SHMARRAY_ASSIGN_OR_RETURN(shm::AnyView sel, MapSelection(*catalog_, entry, target.index(), true));
   SHMARRAY_ASSIGN_OR_RETURN(Catalog::WriteTicket ticket, catalog_->BeginWrite(entry));
   int64_t written = 0;
@@ -727,7 +779,7 @@ absl::Status ArrayServiceImpl::WriteImpl(grpc::ServerReader<grpc::ByteBuffer>* r
     absl::Status copied = ticket.Run([&]() -> absl::Status {
       for (const auto& [data, n] : parts) {
         try {
-          shm::UnpackRange(data, written, n, order, sel.layout(), sel.data());
+          shm::UnpackRange(data, range.begin + written, n, order, sel.layout(), sel.data());
         } catch (...) {
           return shm::StatusFromCurrentException();
         }

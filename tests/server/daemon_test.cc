@@ -985,6 +985,108 @@ TEST_F(DaemonTest, ReadStreamsChunksInEitherOrder) {
   DeleteEverything();
 }
 
+// Byte ranges (the parts of a split transfer): a Read of [offset, offset +
+// count) of a strided selection's stream carries exactly those bytes after
+// the whole selection's description; a count past the end is cut there.
+TEST_F(DaemonTest, ReadOfAByteRangeCarriesThoseBytesOfTheStream) {
+  ASSERT_NO_FATAL_FAILURE(StartDaemon());
+  v1::ArrayInfo info;
+  ASSERT_RPC_OK(api_->Create("br/a", "<i", {8, 10}, v1::ORDER_C, &info));
+  ASSERT_RPC_OK(api_->Write("br/a", "", Pattern(320, 41)));
+  for (const v1::Order order : {v1::ORDER_C, v1::ORDER_F}) {
+    std::string whole;
+    ASSERT_RPC_OK(api_->Read("br/a", "::-2, 1::3", &whole, order));
+    ASSERT_EQ(whole.size(), 4u * 3u * 4u);
+    const int64_t n = static_cast<int64_t>(whole.size());
+    for (const auto& [offset, count] : std::vector<std::pair<int64_t, int64_t>>{
+             {0, 0}, {0, 5}, {5, 0}, {7, 13}, {n - 1, 1}, {n, 0}, {n, 3}, {10, 1000}}) {
+      v1::ReadRequest req;
+      req.set_name("br/a");
+      *req.mutable_index() = TextIndex("::-2, 1::3");
+      req.set_order(order);
+      req.set_byte_offset(offset);
+      req.set_byte_count(count);
+      req.set_generation(info.generation());
+      std::string bytes;
+      v1::ArrayInfo described;
+      SCOPED_TRACE(absl::StrCat("offset ", offset, ", count ", count));
+      ASSERT_RPC_OK(api_->Read(req, &bytes, &described));
+      const size_t end = count == 0 ? whole.size() : std::min<size_t>(whole.size(), offset + count);
+      EXPECT_EQ(bytes, whole.substr(offset, end - offset));
+      EXPECT_THAT(described.shape(), ElementsAre(4, 3));  // the whole selection
+    }
+  }
+  v1::ReadRequest req;
+  req.set_name("br/a");
+  std::string bytes;
+  req.set_byte_offset(321);
+  EXPECT_RPC_CODE(api_->Read(req, &bytes), Code::OUT_OF_RANGE);
+  req.set_byte_offset(-1);
+  EXPECT_RPC_CODE(api_->Read(req, &bytes), Code::INVALID_ARGUMENT);
+  req.set_byte_offset(0);
+  req.set_byte_count(-5);
+  EXPECT_RPC_CODE(api_->Read(req, &bytes), Code::INVALID_ARGUMENT);
+  req.set_byte_count(0);
+  req.set_generation(info.generation() + 1);
+  EXPECT_RPC_CODE(api_->Read(req, &bytes), Code::FAILED_PRECONDITION);
+  DeleteEverything();
+}
+
+// Write parts (WriteTarget.byte_offset set): each lands at its offset of the
+// selection's stream; a part past the end, a negative offset, or a stale
+// generation is refused before a byte lands.
+TEST_F(DaemonTest, WritePartsLandAtTheirOffsetsOfTheSelection) {
+  ASSERT_NO_FATAL_FAILURE(StartDaemon());
+  v1::ArrayInfo info;
+  ASSERT_RPC_OK(api_->Create("bw/a", "<h", {6, 8}, v1::ORDER_C, &info));
+  const std::string before = Pattern(96, 42);
+  ASSERT_RPC_OK(api_->Write("bw/a", "", before));
+  const std::string index = "1::2, ::-1";  // 3 x 8 items of 2 bytes
+  const std::string patch = Pattern(48, 43);
+  // Three parts, sent out of order, each in odd-sized chunks.
+  for (const auto& [begin, end] :
+       std::vector<std::pair<int64_t, int64_t>>{{30, 48}, {0, 11}, {11, 30}}) {
+    std::vector<v1::WriteRequest> msgs = {TargetMsg("bw/a", index, end - begin, v1::ORDER_F)};
+    msgs[0].mutable_target()->set_byte_offset(begin);
+    msgs[0].mutable_target()->set_generation(info.generation());
+    for (int64_t at = begin; at < end; at += 7) {
+      msgs.push_back(DataMsg(patch.substr(at, std::min<int64_t>(7, end - at))));
+    }
+    v1::WriteResponse resp;
+    SCOPED_TRACE(absl::StrCat("part at ", begin));
+    ASSERT_RPC_OK(api_->Write(msgs, &resp));
+    EXPECT_EQ(resp.bytes_written(), end - begin);
+  }
+  std::string expected = before;
+  Scatter(&expected, LayoutOf(info).Apply(shm::ParseIndex(index)), shm::Order::kF, patch);
+  std::string bytes;
+  ASSERT_RPC_OK(api_->Read("bw/a", "", &bytes));
+  EXPECT_EQ(bytes, expected);
+
+  // Refused parts change nothing.
+  const auto part = [&](int64_t offset, int64_t nbytes, uint64_t generation) {
+    std::vector<v1::WriteRequest> msgs = {TargetMsg("bw/a", index, nbytes)};
+    msgs[0].mutable_target()->set_byte_offset(offset);
+    msgs[0].mutable_target()->set_generation(generation);
+    if (nbytes > 0) msgs.push_back(DataMsg(std::string(static_cast<size_t>(nbytes), 'x')));
+    return api_->Write(msgs);
+  };
+  EXPECT_RPC_CODE(part(40, 9, 0), Code::OUT_OF_RANGE);
+  EXPECT_RPC_CODE(part(49, 0, 0), Code::OUT_OF_RANGE);
+  EXPECT_RPC_CODE(part(-1, 1, 0), Code::INVALID_ARGUMENT);
+  EXPECT_RPC_CODE(part(0, -1, 0), Code::INVALID_ARGUMENT);
+  EXPECT_RPC_CODE(part(0, 4, info.generation() + 1), Code::FAILED_PRECONDITION);
+  ASSERT_RPC_OK(api_->Read("bw/a", "", &bytes));
+  EXPECT_EQ(bytes, expected);
+  // A part that carries more or fewer bytes than its nbytes fails as a
+  // whole write does.
+  std::vector<v1::WriteRequest> msgs = {TargetMsg("bw/a", index, 4)};
+  msgs[0].mutable_target()->set_byte_offset(2);
+  msgs.push_back(DataMsg("abcdef"));
+  EXPECT_RPC_CODE(api_->Write(msgs), Code::INVALID_ARGUMENT);
+  DeleteEverything();
+}
+
 TEST_F(DaemonTest, WriteAcceptsAnyChunkingAndOrder) {
   ASSERT_NO_FATAL_FAILURE(StartDaemon());
   v1::ArrayInfo info;

@@ -100,6 +100,10 @@ class SegmentUnreachableError : public RpcError {
 };
 
 // How to reach the daemon.
+// Bounds of ClientOptions::streams.
+inline constexpr int kDefaultStreams = 1;
+inline constexpr int kMaxStreams = 64;
+
 struct ClientOptions {
   // "" = the default Unix socket of `instance`: $XDG_RUNTIME_DIR/shmarray/
   // <instance>.sock, or /run/shmarray/<instance>.sock when XDG_RUNTIME_DIR is
@@ -126,6 +130,12 @@ struct ClientOptions {
   // no RPC (docs/architecture.md), and falls back to Stat whenever the file
   // is not visible or does not have the entry. false = always Stat.
   bool use_shm_catalog = true;
+  // Concurrent streams, each on its own connection, that read() and write()
+  // split a large transfer across (1 to kMaxStreams). A transfer of at most
+  // 4 MiB always uses one stream; a larger one sends its first 4 MiB over
+  // one stream and the rest over `streams` (docs/performance.md has the
+  // measurements behind the default).
+  int streams = kDefaultStreams;
 };
 
 // Whether a catalog entry owns its memory or is a named view of another's.
