@@ -2,7 +2,7 @@
 //
 // File: cli_test.cc
 // -----------------------------------------------------------------------------
-// Tests of the `shmarray` CLI (client/cli/main.cc) through the real binaries:
+// Tests of the `shmarray` CLI (client/cli/) through the real binaries:
 // a TestDaemon runs shmarrayd, the CLI (SHMARRAY_CLI_PATH) is fork/exec'd
 // with stdout and stderr captured, --json output is checked against its
 // pinned schema (and parsed by Python's json), and .npy transfers are checked
