@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -24,6 +25,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <mutex>
@@ -778,6 +780,118 @@ TEST_F(ClientTest, LargeTransfersStreamInChunksWithProgress) {
   ASSERT_GE(calls.size(), 2u);
   EXPECT_EQ(calls.back().first, kN * 8);
   EXPECT_EQ(std::memcmp(back.first(), src.first(), kN * 8), 0);
+}
+
+// The daemon's open sockets (its listener and one per client connection).
+int SocketsOf(pid_t pid) {
+  int n = 0;
+  const std::string dir = "/proc/" + std::to_string(pid) + "/fd";
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    std::error_code ec;
+    const std::filesystem::path target = std::filesystem::read_symlink(entry.path(), ec);
+    if (!ec && target.string().starts_with("socket:")) ++n;
+  }
+  return n;
+}
+
+// streams > 1: a large read or write is split across that many connections
+// and moves exactly the bytes one stream moves, for strided selections in
+// either order; progress rises to the total on the calling thread.
+TEST_F(ClientTest, SplitTransfersMoveTheSameBytesOverSeparateConnections) {
+  for (const char* bad : {"0", "65"}) {
+    absl::StatusOr<Client> c =
+        Client::Create({.target = daemon_->target(), .streams = std::atoi(bad)});
+    EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
+  constexpr int64_t kRows = 1500;
+  constexpr int64_t kCols = 2000;  // 12 MB of int32
+  MakeIota("split", kRows, kCols);
+  client_->stat("split");
+  // Channels with equal arguments share a connection (gRPC's subchannel
+  // pool): the split client's own channel is client_'s connection.
+  const int before = SocketsOf(daemon_->pid());
+  Client split = Client::Connect({.target = daemon_->target(), .streams = 3});
+  split.stat("split");
+  EXPECT_EQ(SocketsOf(daemon_->pid()), before);
+  for (const Order order : {Order::kC, Order::kF}) {
+    for (const char* index : {"", "::-1, 1::3", "7"}) {
+      SCOPED_TRACE(std::string(index) + (order == Order::kC ? " C" : " F"));
+      const AnyView one = client_->read("split", index, order);
+      std::vector<int64_t> progress;
+      ArrayInfo info;
+      const AnyView many = split.read(
+          "split", index, order,
+          [&](int64_t done, int64_t total) {
+            EXPECT_EQ(total, one.nbytes());
+            progress.push_back(done);
+          },
+          &info);
+      ASSERT_EQ(many.nbytes(), one.nbytes());
+      EXPECT_EQ(std::memcmp(many.first(), one.first(), one.nbytes()), 0);
+      EXPECT_EQ(info.layout.shape, one.layout().shape);
+      ASSERT_FALSE(progress.empty());
+      EXPECT_EQ(progress.back(), one.nbytes());
+      EXPECT_TRUE(std::is_sorted(progress.begin(), progress.end()));
+    }
+  }
+  // Two more connections, kept for later transfers.
+  EXPECT_EQ(SocketsOf(daemon_->pid()), before + 2);
+
+  // A strided source (every other row of a larger buffer), F order
+  // selection, through the split path.
+  AnyView buffer =
+      AnyView::Allocate(shm::Format::Parse("i"), std::vector<int64_t>{2 * kRows, kCols}, Order::kC);
+  View<int, 2> bv = buffer.as<int, 2>();
+  for (int64_t i = 0; i < 2 * kRows; ++i) {
+    for (int64_t j = 0; j < kCols; ++j) bv(i, j) = static_cast<int>(i * 7 + j * 3);
+  }
+  const AnyView src = buffer.Slice(shm::ParseIndex("::2, ::-1"));
+  std::vector<int64_t> progress;
+  EXPECT_EQ(split.write("split", "", src, [&](int64_t done, int64_t) { progress.push_back(done); }),
+            kRows * kCols * 4);
+  EXPECT_EQ(progress.back(), kRows * kCols * 4);
+  EXPECT_TRUE(std::is_sorted(progress.begin(), progress.end()));
+  const View<const int, 2> back = client_->attach_readonly<int, 2>("split");
+  for (int64_t i = 0; i < kRows; i += 97) {
+    for (int64_t j = 0; j < kCols; j += 89) {
+      ASSERT_EQ(back(i, j), static_cast<int>(2 * i * 7 + (kCols - 1 - j) * 3)) << i << "," << j;
+    }
+  }
+  ASSERT_EQ(back(kRows - 1, 0), static_cast<int>(2 * (kRows - 1) * 7 + (kCols - 1) * 3));
+  // And a contiguous source (sent without a copy) into a strided selection.
+  const AnyView rows = client_->read("split", "::2, :");
+  EXPECT_EQ(split.write("split", "1::2, :", rows), rows.nbytes());
+  const AnyView odd = client_->read("split", "1::2, :");
+  EXPECT_EQ(std::memcmp(odd.first(), rows.first(), rows.nbytes()), 0);
+  EXPECT_EQ(SocketsOf(daemon_->pid()), before + 2);
+}
+
+// A name deleted and created again between the first part of a split
+// transfer and the rest: the other parts are refused (FAILED_PRECONDITION),
+// never mixed from two incarnations.
+TEST_F(ClientTest, SplitTransferRefusesAReplacedArray) {
+  constexpr int64_t kN = 3 << 20;  // 12 MiB of int32
+  client_->create<int, 1>("swap", {kN});
+  Client split = Client::Connect({.target = daemon_->target(), .streams = 2});
+  bool replaced = false;
+  const auto replace = [&](int64_t, int64_t) {
+    if (replaced) return;
+    replaced = true;
+    client_->remove("swap");
+    client_->create<int, 1>("swap", {kN});
+  };
+  ExpectRpcError(absl::StatusCode::kFailedPrecondition,
+                 [&] { split.read("swap", "", Order::kC, replace); });
+  EXPECT_TRUE(replaced);
+  replaced = false;
+  AnyView src = AnyView::Allocate(shm::Format::Parse("i"), std::vector<int64_t>{kN}, Order::kC);
+  std::memset(src.first(), 0x5a, static_cast<size_t>(src.nbytes()));
+  ExpectRpcError(absl::StatusCode::kFailedPrecondition,
+                 [&] { split.write("swap", "", src, replace); });
+  EXPECT_TRUE(replaced);
+  // The new incarnation got no byte of the parts after the first.
+  const View<const int, 1> now = client_->attach_readonly<int, 1>("swap");
+  EXPECT_EQ(now(kN - 1), 0);
 }
 
 // --- Watch. ------------------------------------------------------------------------
