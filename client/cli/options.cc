@@ -56,6 +56,11 @@ void AddGlobalFlags(CLI::App* app, GlobalFlags* flags) {
                   "Name the daemon's certificate must carry when it differs from the target's "
                   "host (needs --tls-ca)");
   app->add_option("--instance", g.instance, "Daemon instance name (selects the default socket)");
+  app->add_option("--streams", g.streams,
+                  "Parallel streams (each its own connection) that get and put split an array "
+                  "larger than 4 MiB across")
+      ->check(CLI::Range(1, kMaxStreams))
+      ->capture_default_str();
   app->add_flag("--json", g.json,
                 "Print one JSON object per result (stable schema; integers as numbers)");
 }
@@ -70,6 +75,7 @@ Connection Resolve(const GlobalFlags& g) {
     c.options.target = Env("SHMARRAY_TARGET");
   }
   c.options.instance = g.instance;
+  c.options.streams = g.streams;
   c.local = IsLocalTarget(c.options.target);
   if (c.options.target.empty()) {
     absl::StatusOr<std::string> path = DefaultSocketPath(g.instance);

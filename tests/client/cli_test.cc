@@ -23,6 +23,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <regex>
@@ -1039,6 +1040,37 @@ TEST_F(CliRpcCountTest, PutAndGetAreOneStreamEach) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("INVALID_ARGUMENT"));
   EXPECT_THAT(r.err, HasSubstr("the source has shape (3,) but the selection has shape (4, 3)"));
+}
+
+// --streams N: get and put of an array over 4 MiB are the first 4 MiB plus
+// N parallel parts (N + 1 streams); smaller ones stay one stream. The bytes
+// are those of a single stream.
+TEST_F(CliRpcCountTest, StreamsSplitLargeGetAndPut) {
+  using Calls = std::map<std::string, int>;
+  EXPECT_EQ(Count({"create", "big", "--format", "<d", "--shape", "1048576", "--fill", "3"}),
+            (Calls{{"Create", 1}}));
+  EXPECT_EQ(Count({"create", "small", "--format", "<d", "--shape", "1000", "--fill", "2"}),
+            (Calls{{"Create", 1}}));
+  EXPECT_EQ(Count({"get", "big", Path("one.npy")}), (Calls{{"Read", 1}}));
+  EXPECT_EQ(Count({"--streams", "3", "get", "big", Path("three.npy")}), (Calls{{"Read", 4}}));
+  EXPECT_EQ(Count({"--streams", "3", "get", "small", Path("small.npy")}), (Calls{{"Read", 1}}));
+  const auto slurp = [](const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  const std::string one = slurp(Path("one.npy"));
+  EXPECT_GT(one.size(), 8u << 20);
+  EXPECT_EQ(slurp(Path("three.npy")), one);
+  EXPECT_EQ(Count({"--streams", "3", "put", "big", Path("three.npy")}), (Calls{{"Write", 4}}));
+  EXPECT_EQ(Count({"--streams", "3", "put", "small", Path("small.npy")}), (Calls{{"Write", 1}}));
+  EXPECT_EQ(Count({"get", "big", Path("again.npy")}), (Calls{{"Read", 1}}));
+  EXPECT_EQ(slurp(Path("again.npy")), one);
+  for (const char* bad : {"0", "65", "x"}) {
+    const CliResult r =
+        RunCli({SHMARRAY_CLI_PATH, "--socket", daemon_->socket_path(), "--streams", bad, "ls"});
+    EXPECT_EQ(r.exit_code, 2) << bad;
+    EXPECT_THAT(r.err, HasSubstr("--streams")) << bad;
+  }
 }
 
 }  // namespace
