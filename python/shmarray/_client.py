@@ -187,6 +187,9 @@ class Client:
     `token_file`) is sent as a bearer token; `tls_ca` is the path of the PEM
     certificate(s) that verify a TLS daemon. `timeout` is the deadline in
     seconds of each metadata call (0 = none); streams have none.
+    `streams` (1 to 64) is how many parallel streams, each its own
+    connection, :meth:`read` and :meth:`write` split an array larger than
+    4 MiB across.
 
     Creating a Client does not contact the daemon; the first call does
     (UnavailableError if none answers). A Client may be used from several
@@ -204,6 +207,7 @@ class Client:
         token_file: str | os.PathLike | None = None,
         tls_ca: str | os.PathLike | None = None,
         timeout: float = 60.0,
+        streams: int = 1,
     ):
         if token is not None and token_file is not None:
             raise _errors.InvalidArgumentError(
@@ -218,7 +222,7 @@ class Client:
             with open(tls_ca, encoding="ascii") as f:
                 pem = f.read()
         self._impl: _shmarray._Client | None = _shmarray._Client(
-            str(target), str(instance), token or "", pem, float(timeout)
+            str(target), str(instance), token or "", pem, float(timeout), int(streams)
         )
 
     # --- lifetime -------------------------------------------------------

@@ -110,7 +110,7 @@ client::Index ToIndex(const std::optional<std::string>& text) {
 class PyClient {
  public:
   PyClient(const std::string& target, const std::string& instance, const std::string& token,
-           const std::string& tls_root_cert_pem, double timeout_s) {
+           const std::string& tls_root_cert_pem, double timeout_s, int streams) {
     client::ClientOptions options;
     options.target = target;
     options.instance = instance;
@@ -118,6 +118,7 @@ class PyClient {
     options.tls_root_cert_pem = tls_root_cert_pem;
     if (!(timeout_s >= 0)) throw std::invalid_argument("timeout must be >= 0 seconds");
     options.timeout_ms = static_cast<int64_t>(timeout_s * 1000.0 + 0.5);
+    options.streams = streams;
     client_ = std::make_shared<Client>(Client::Connect(options));
   }
 
@@ -299,9 +300,9 @@ PYBIND11_MODULE(_shmarray, m) {
 
   py::class_<PyClient>(m, "_Client")
       .def(py::init<const std::string&, const std::string&, const std::string&, const std::string&,
-                    double>(),
+                    double, int>(),
            py::arg("target"), py::arg("instance"), py::arg("token"), py::arg("tls_root_cert_pem"),
-           py::arg("timeout_s"))
+           py::arg("timeout_s"), py::arg("streams"))
       .def_property_readonly("target", [](const PyClient& self) { return self.get()->target(); })
       .def_property_readonly("closed", &PyClient::closed)
       .def("close", &PyClient::close)

@@ -250,6 +250,20 @@ def test_read_and_write_stream(client, name):
     assert (i == 0).all()
 
 
+def test_split_streams_move_the_same_bytes(daemon, client, name):
+    a = client.create(name, (1200, 1100), dtype="<f8")  # 10.6 MB
+    data = np.random.default_rng(2).standard_normal((1200, 1100))
+    with daemon.client(streams=4) as split:
+        assert split.write(name, "", data[:, ::-1]) == data.nbytes
+        assert (a == data[:, ::-1]).all()
+        assert (split.read(name, "::-1, 3:") == a[::-1, 3:]).all()
+        f = split.read(name, order="F")
+        assert f.flags.f_contiguous and (f == a).all()
+    for bad in (0, 65):
+        with pytest.raises(shmarray.InvalidArgumentError, match="streams"):
+            shmarray.Client(daemon.target, streams=bad)
+
+
 def test_read_result_is_private_and_writable(client, name):
     a = client.create(name, 6, dtype="u2", fill=4)
     r = client.read(name)
