@@ -16,6 +16,9 @@
 //                           protobuf `bytes` messages): >= 0.9x
 //   BM_Write (256 MiB)      (client::Client::write) vs BM_PlainStream: >= 0.4x;
 //                           vs BM_GrpcWrite (the same, client streaming): >= 0.8x
+//   BM_ReadStreams/         Read and Write split across N = 1, 2, 4, 8 streams
+//   BM_WriteStreams         (ClientOptions::streams) vs BM_PlainStream; Read
+//                           over TCP with the best N: >= 0.7x
 //   BM_GrpcRawRead/Write    the gRPC ceiling: the same bytes as raw grpc::Slice
 //                           ByteBuffers (no protobuf), shown for reference
 //   BM_AttachStatMap        (Stat + shm::MapDataRegion + unmap) vs
@@ -191,6 +194,59 @@ void BM_Write(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * kBigBytes);
 }
 BENCHMARK(BM_Write)->Arg(0)->Arg(1)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+// Read and Write split across N streams (ClientOptions::streams), each on
+// its own connection: the curve for N = 1, 2, 4, 8. Args: transport, N.
+void BM_ReadStreams(benchmark::State& state) {
+  client::ClientOptions options;
+  options.target = Target(state.range(0));
+  options.streams = static_cast<int>(state.range(1));
+  client::Client reader = client::Client::Connect(options);
+  for (auto _ : state) {
+    try {
+      const shm::AnyView data = reader.read(kBigName);
+      if (data.nbytes() != kBigBytes) {
+        state.SkipWithError("short read");
+        break;
+      }
+      benchmark::DoNotOptimize(data.first());
+    } catch (const std::exception& e) {
+      state.SkipWithError(e.what());
+      break;
+    }
+  }
+  state.SetBytesProcessed(state.iterations() * kBigBytes);
+}
+BENCHMARK(BM_ReadStreams)
+    ->ArgsProduct({{0, 1}, {1, 2, 4, 8}})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+
+void BM_WriteStreams(benchmark::State& state) {
+  client::ClientOptions options;
+  options.target = Target(state.range(0));
+  options.streams = static_cast<int>(state.range(1));
+  client::Client writer = client::Client::Connect(options);
+  shm::AnyView source = shm::AnyView::Allocate(shm::Format::Parse("B"),
+                                               std::vector<int64_t>{kBigBytes}, shm::Order::kC);
+  std::memset(source.first(), 0x5a, static_cast<size_t>(kBigBytes));
+  for (auto _ : state) {
+    try {
+      if (writer.write(kBigName, "", source) != kBigBytes) {
+        state.SkipWithError("short write");
+        break;
+      }
+    } catch (const std::exception& e) {
+      state.SkipWithError(e.what());
+      break;
+    }
+  }
+  state.SetBytesProcessed(state.iterations() * kBigBytes);
+}
+BENCHMARK(BM_WriteStreams)
+    ->ArgsProduct({{0, 1}, {1, 2, 4, 8}})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 
 // A connected pair of stream sockets: AF_UNIX, or TCP over 127.0.0.1.
 bool SocketPair(bool tcp, int* a, int* b) {
