@@ -10,6 +10,7 @@
 
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/impl/rpc_method.h>
+#include <malloc.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -44,6 +45,19 @@ constexpr int64_t kWriteChunkBytes = int64_t{1} << 20;  // 1 MiB
 // over one stream (a smaller one never opens a second) and the rest is split
 // across the streams in parts aligned to kWriteChunkBytes.
 constexpr int64_t kFirstPartBytes = int64_t{4} << 20;
+
+// ClientOptions::tune_malloc: glibc's thresholds as shmarrayd sets them
+// (server/main.cc), once per process.
+void TuneMallocOnce() {
+#ifdef __GLIBC__
+  static const bool done = [] {
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 128 << 20);
+    return true;
+  }();
+  (void)done;
+#endif
+}
 
 // Throws RpcError for a non-OK gRPC status (the one conversion point).
 void Check(const grpc::Status& status) {
@@ -526,6 +540,7 @@ absl::StatusOr<Client> Client::Create(const ClientOptions& options) {
   }
   args.SetMaxReceiveMessageSize(-1);
   args.SetMaxSendMessageSize(-1);
+  if (options.tune_malloc) TuneMallocOnce();
   auto impl = std::make_unique<Impl>(options, std::move(target), std::move(creds), args);
   if (impl->channel_ == nullptr) {
     return absl::InternalError("cannot create a channel to " + impl->target_);

@@ -110,7 +110,7 @@ client::Index ToIndex(const std::optional<std::string>& text) {
 class PyClient {
  public:
   PyClient(const std::string& target, const std::string& instance, const std::string& token,
-           const std::string& tls_root_cert_pem, double timeout_s, int streams) {
+           const std::string& tls_root_cert_pem, double timeout_s, int streams, bool tune_malloc) {
     client::ClientOptions options;
     options.target = target;
     options.instance = instance;
@@ -119,6 +119,7 @@ class PyClient {
     if (!(timeout_s >= 0)) throw std::invalid_argument("timeout must be >= 0 seconds");
     options.timeout_ms = static_cast<int64_t>(timeout_s * 1000.0 + 0.5);
     options.streams = streams;
+    options.tune_malloc = tune_malloc;
     client_ = std::make_shared<Client>(Client::Connect(options));
   }
 
@@ -300,9 +301,9 @@ PYBIND11_MODULE(_shmarray, m) {
 
   py::class_<PyClient>(m, "_Client")
       .def(py::init<const std::string&, const std::string&, const std::string&, const std::string&,
-                    double, int>(),
+                    double, int, bool>(),
            py::arg("target"), py::arg("instance"), py::arg("token"), py::arg("tls_root_cert_pem"),
-           py::arg("timeout_s"), py::arg("streams"))
+           py::arg("timeout_s"), py::arg("streams"), py::arg("tune_malloc"))
       .def_property_readonly("target", [](const PyClient& self) { return self.get()->target(); })
       .def_property_readonly("closed", &PyClient::closed)
       .def("close", &PyClient::close)

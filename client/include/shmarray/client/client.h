@@ -136,6 +136,14 @@ struct ClientOptions {
   // one stream and the rest over `streams` (docs/performance.md has the
   // measurements behind the default).
   int streams = kDefaultStreams;
+  // gRPC allocates its socket read buffers per read and frees them soon
+  // after; with glibc's default trim threshold (128 KiB) the freed heap top
+  // goes back to the OS and every buffer faults in afresh, which made read()
+  // over TCP about 5x slower. true = on the first Client with it, set
+  // glibc's M_MMAP_THRESHOLD to 32 MiB and M_TRIM_THRESHOLD to 128 MiB for
+  // the whole process, as shmarrayd does (up to 128 MiB of freed heap is
+  // then kept for reuse). false = leave malloc alone. No effect without glibc.
+  bool tune_malloc = true;
 };
 
 // Whether a catalog entry owns its memory or is a named view of another's.
