@@ -9,6 +9,9 @@
 //   BM_Stat                 vs BM_EmptyRpc (grpc.health.v1.Health/Check, the
 //                           honest empty call on the same server), 1 and 8
 //                           client threads, one connection per thread: >= 0.8x
+//   BM_StatPaired           Stat and the empty RPC alternating on one connection,
+//                           each timed: the ratio as a counter, stable under
+//                           load that moves the separate runs above: >= 0.9x
 //   BM_Read (256 MiB)       (client::Client::read) vs BM_PlainStream (the same
 //                           bytes through a plain socket in 1 MiB writes), Unix
 //                           socket and TCP: >= 0.45x; vs BM_GrpcRead (a plain
@@ -156,6 +159,53 @@ void BM_Stat(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_Stat)->Arg(0)->Arg(1)->Threads(1)->Threads(8)->UseRealTime()->MinTime(kRateMinTime);
+
+// Stat and the empty RPC paired: each iteration makes one of each on the
+// same connection (alternating which goes first) and times both, so that a
+// change in the machine's load hits both sides of the ratio alike. Counter
+// `stat_vs_empty` is the Stat call rate over the empty RPC's (empty time /
+// Stat time); `stat_us` and `empty_us` are the mean call times.
+void BM_StatPaired(benchmark::State& state) {
+  using Clock = std::chrono::steady_clock;
+  std::shared_ptr<grpc::Channel> channel = TestDaemon::NewChannel(Target(state.range(0)));
+  std::unique_ptr<v1::ArrayService::Stub> stub = v1::ArrayService::NewStub(channel);
+  v1::ArrayInfo info;
+  if (!StatRpc(stub.get(), kStatName, &info).ok() || !EmptyRpc(channel.get()).ok()) {
+    state.SkipWithError("warm-up calls failed");
+  }
+  Clock::duration stat{};
+  Clock::duration empty{};
+  bool stat_first = false;
+  for (auto _ : state) {
+    stat_first = !stat_first;
+    for (int k = 0; k < 2; ++k) {
+      const bool is_stat = (k == 0) == stat_first;
+      const Clock::time_point start = Clock::now();
+      const grpc::Status status =
+          is_stat ? StatRpc(stub.get(), kStatName, &info) : EmptyRpc(channel.get());
+      (is_stat ? stat : empty) += Clock::now() - start;
+      if (!status.ok()) {
+        state.SkipWithError(status.error_message().c_str());
+        return;
+      }
+    }
+  }
+  const double n = static_cast<double>(state.iterations());
+  const auto us = [n](Clock::duration d) {
+    return std::chrono::duration<double, std::micro>(d).count() / n;
+  };
+  using benchmark::Counter;
+  state.counters["stat_vs_empty"] = Counter(us(empty) / us(stat), Counter::kAvgThreads);
+  state.counters["stat_us"] = Counter(us(stat), Counter::kAvgThreads);
+  state.counters["empty_us"] = Counter(us(empty), Counter::kAvgThreads);
+}
+BENCHMARK(BM_StatPaired)
+    ->Arg(0)
+    ->Arg(1)
+    ->Threads(1)
+    ->Threads(8)
+    ->UseRealTime()
+    ->MinTime(kRateMinTime);
 
 // --- bulk transfer ----------------------------------------------------------------
 

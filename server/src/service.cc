@@ -258,8 +258,12 @@ class MalformedRequestInterceptor final : public grpc::experimental::Interceptor
     if (malformed_ &&
         methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
       const grpc::Status status = methods->GetSendStatus();
-      // What the generated handler answers for a request that does not parse.
-      if (status.error_code() == grpc::StatusCode::INTERNAL && status.error_message().empty()) {
+      // What the generated handlers answer for a request that does not parse:
+      // INTERNAL (sync API) or UNIMPLEMENTED (callback API, Stat), with no
+      // message.
+      if ((status.error_code() == grpc::StatusCode::INTERNAL ||
+           status.error_code() == grpc::StatusCode::UNIMPLEMENTED) &&
+          status.error_message().empty()) {
         const std::string_view rpc = method_.substr(kServicePrefix.size());
         methods->ModifySendStatus(
             grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
@@ -336,7 +340,7 @@ bool ArrayServiceImpl::Drain(absl::Duration timeout) {
                                     timeout);
 }
 
-absl::Status ArrayServiceImpl::Authorize(grpc::ServerContext* ctx) const {
+absl::Status ArrayServiceImpl::Authorize(grpc::ServerContextBase* ctx) const {
   if (auth_ == nullptr) return absl::OkStatus();
   const auto& md = ctx->client_metadata();
   auto it = md.find("authorization");
@@ -345,7 +349,7 @@ absl::Status ArrayServiceImpl::Authorize(grpc::ServerContext* ctx) const {
 }
 
 template <typename Req, typename Resp>
-grpc::Status ArrayServiceImpl::ServeUnary(grpc::ServerContext* ctx, const Req& req, Resp* resp,
+grpc::Status ArrayServiceImpl::ServeUnary(grpc::ServerContextBase* ctx, const Req& req, Resp* resp,
                                           absl::Status (ArrayServiceImpl::*impl)(const Req&,
                                                                                  Resp*)) {
   CallScope scope(this);
@@ -359,9 +363,11 @@ grpc::Status ArrayServiceImpl::Create(grpc::ServerContext* ctx, const v1::Create
   return ServeUnary(ctx, *req, resp, &ArrayServiceImpl::CreateImpl);
 }
 
-grpc::Status ArrayServiceImpl::Stat(grpc::ServerContext* ctx, const v1::StatRequest* req,
-                                    v1::ArrayInfo* resp) {
-  return ServeUnary(ctx, *req, resp, &ArrayServiceImpl::StatImpl);
+grpc::ServerUnaryReactor* ArrayServiceImpl::Stat(grpc::CallbackServerContext* ctx,
+                                                 const v1::StatRequest* req, v1::ArrayInfo* resp) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  reactor->Finish(ServeUnary(ctx, *req, resp, &ArrayServiceImpl::StatImpl));
+  return reactor;
 }
 
 grpc::Status ArrayServiceImpl::List(grpc::ServerContext* ctx, const v1::ListRequest* req,
