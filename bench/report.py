@@ -35,6 +35,7 @@ def load_benchmarks(paths):
                 "time": b["real_time"] * UNIT[b.get("time_unit", "ns")],
                 "items": b.get("items_per_second"),
                 "bytes": b.get("bytes_per_second"),
+                "stat_vs_empty": b.get("stat_vs_empty"),
             }
             if b.get("run_type") == "aggregate":
                 if b.get("aggregate_name") == "median":
@@ -153,6 +154,20 @@ def main():
                        "BM_Stat/%s/min_time:2.000/real_time/threads:%s" % (arg, threads),
                        "BM_EmptyRpc/%s/min_time:2.000/real_time/threads:%s" % (arg, threads),
                        "items", 0.8)
+    # The paired benchmark carries its ratio (Stat rate / empty RPC rate,
+    # both timed in the same iterations) as a counter.
+    for threads in ("1", "8"):
+        for arg, where in (("0", "unix"), ("1", "tcp")):
+            name = "BM_StatPaired/%s/min_time:2.000/real_time/threads:%s" % (arg, threads)
+            ratio = bench.get(name, {}).get("stat_vs_empty")
+            spread = sorted(e.get("stat_vs_empty") or 0 for e in SAMPLES.get(name, []))
+            rows.append({
+                "measure": "Stat calls/s, %s thread(s), %s / empty RPC, paired" % (threads, where),
+                "shmarray": None, "baseline": None, "ratio": ratio, "target": ">= 0.90x",
+                "met": None if ratio is None else ratio >= 0.9,
+                "note": "not run" if ratio is None else
+                        ("%.2f-%.2f over %d repetitions" % (spread[0], spread[-1], len(spread))
+                         if spread else "")})
     for arg, where in (("1", "loopback TCP"), ("0", "Unix socket")):
         rate_ratio("Read 256 MiB over %s / plain socket stream" % where,
                    "BM_Read/%s/real_time" % arg, "BM_PlainStream/%s/real_time" % arg, "bytes", 0.45)
