@@ -92,7 +92,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       } catch (const NpyError& e) {
         shmarray::fuzz::Fail("a format from a descr has no descr", canonical + ": " + e.what());
       }
-      SHMARRAY_FUZZ_CHECK(shmarray::client::DescrToFormat(descr) == canonical, descr);
+      // A top-level sub-array such as (2)? is written as a one-field struct
+      // (so that np.load keeps the array's shape): it comes back as that
+      // struct, T{(2)?:f0:}. Anything else comes back as it was.
+      const std::string back = shmarray::client::DescrToFormat(descr);
+      SHMARRAY_FUZZ_CHECK(back == canonical || back == "T{" + canonical + ":f0:}",
+                          descr + " -> " + back);
     }
   } catch (const NpyError&) {
   }

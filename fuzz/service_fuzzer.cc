@@ -131,10 +131,9 @@ void CheckStatus(const grpc::Status& s, const char* method, bool from_handler) {
   }
 }
 
-template <typename Request, typename Response>
+template <typename Context, typename Request, typename Response>
 void CallUnary(std::string_view bytes, const char* method,
-               grpc::Status (server::internal::ArrayServiceImpl::*handler)(grpc::ServerContext*,
-                                                                           const Request*,
+               grpc::Status (server::internal::ArrayServiceImpl::*handler)(Context*, const Request*,
                                                                            Response*)) {
   Request req;
   // gRPC refuses what does not parse before any handler runs.
@@ -278,7 +277,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       CallUnary(rest, "Create", &Impl::Create);
       break;
     case 1:
-      CallUnary(rest, "Stat", &Impl::Stat);
+      CallUnary(rest, "Stat", &Impl::ServeStat);
       break;
     case 2:
       CallUnary(rest, "List", &Impl::List);

@@ -366,8 +366,13 @@ grpc::Status ArrayServiceImpl::Create(grpc::ServerContext* ctx, const v1::Create
 grpc::ServerUnaryReactor* ArrayServiceImpl::Stat(grpc::CallbackServerContext* ctx,
                                                  const v1::StatRequest* req, v1::ArrayInfo* resp) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  reactor->Finish(ServeUnary(ctx, *req, resp, &ArrayServiceImpl::StatImpl));
+  reactor->Finish(ServeStat(ctx, req, resp));
   return reactor;
+}
+
+grpc::Status ArrayServiceImpl::ServeStat(grpc::ServerContextBase* ctx, const v1::StatRequest* req,
+                                         v1::ArrayInfo* resp) {
+  return ServeUnary(ctx, *req, resp, &ArrayServiceImpl::StatImpl);
 }
 
 grpc::Status ArrayServiceImpl::List(grpc::ServerContext* ctx, const v1::ListRequest* req,

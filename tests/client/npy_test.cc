@@ -166,6 +166,10 @@ TEST(NpyDescrTest, FormatsToDescrsAsNumPyWritesThem) {
             "[('a', '<i2'), ('s', [('b', '>f4'), ('c', '|u1', (2,))])]");
   EXPECT_EQ(FormatToDescr(Format::Parse("ii")), "[('f0', '<i4'), ('f1', '<i4')]");
   EXPECT_EQ(FormatToDescr(Format::Parse("3i")), "[('f0', '<i4', (3,))]");
+  // Found by npy_header_fuzzer (fuzz/corpus/npy_header_fuzzer/crash-baec186c...):
+  // a top-level sub-array read back from its descr is the one-field struct
+  // (np.load keeps the array's shape), not the sub-array again.
+  EXPECT_EQ(DescrToFormat(FormatToDescr(Format::Parse(DescrToFormat("'2b1'")))), "T{(2)<?:f0:}");
   EXPECT_EQ(FormatToDescr(Format::Parse("T{d:it's:}")), "[(\"it's\", '<f8')]");
   // Trailing padding from an itemsize larger than the format.
   EXPECT_EQ(FormatToDescr(Format::Parse("i"), 8), "[('f0', '<i4'), ('', '|V4')]");
