@@ -209,11 +209,13 @@ BENCHMARK(BM_StatPaired)
 
 // --- bulk transfer ----------------------------------------------------------------
 
-// Read through the client library (what users call): Client::read streams
-// the array into a new buffer of its own.
-void BM_Read(benchmark::State& state) {
+// Reads kBigName through the client library (what users call) with
+// `streams` streams: Client::read streams the array into a new buffer of its
+// own.
+void ReadLoop(benchmark::State& state, int64_t transport, int streams) {
   client::ClientOptions options;
-  options.target = Target(state.range(0));
+  options.target = Target(transport);
+  options.streams = streams;
   client::Client reader = client::Client::Connect(options);
   for (auto _ : state) {
     try {
@@ -230,64 +232,13 @@ void BM_Read(benchmark::State& state) {
   }
   state.SetBytesProcessed(state.iterations() * kBigBytes);
 }
-BENCHMARK(BM_Read)->Arg(0)->Arg(1)->UseRealTime()->Unit(benchmark::kMillisecond);
 
-// Write through the client library (what users call): Client::write packs
-// the source into one gRPC buffer per 1 MiB chunk.
-void BM_Write(benchmark::State& state) {
+// Writes kBigName through the client library with `streams` streams: the
+// source is contiguous, so each 1 MiB chunk is sent without a copy.
+void WriteLoop(benchmark::State& state, int64_t transport, int streams) {
   client::ClientOptions options;
-  options.target = Target(state.range(0));
-  client::Client writer = client::Client::Connect(options);
-  shm::AnyView source = shm::AnyView::Allocate(shm::Format::Parse("B"),
-                                               std::vector<int64_t>{kBigBytes}, shm::Order::kC);
-  std::memset(source.first(), 0x5a, static_cast<size_t>(kBigBytes));
-  for (auto _ : state) {
-    try {
-      const int64_t written = writer.write(kBigName, "", source);
-      if (written != kBigBytes) {
-        state.SkipWithError("short write");
-        break;
-      }
-    } catch (const std::exception& e) {
-      state.SkipWithError(e.what());
-      break;
-    }
-  }
-  state.SetBytesProcessed(state.iterations() * kBigBytes);
-}
-BENCHMARK(BM_Write)->Arg(0)->Arg(1)->UseRealTime()->Unit(benchmark::kMillisecond);
-
-// Read and Write split across N streams (ClientOptions::streams), each on
-// its own connection: the curve for N = 1, 2, 4, 8. Args: transport, N.
-void BM_ReadStreams(benchmark::State& state) {
-  client::ClientOptions options;
-  options.target = Target(state.range(0));
-  options.streams = static_cast<int>(state.range(1));
-  client::Client reader = client::Client::Connect(options);
-  for (auto _ : state) {
-    try {
-      const shm::AnyView data = reader.read(kBigName);
-      if (data.nbytes() != kBigBytes) {
-        state.SkipWithError("short read");
-        break;
-      }
-      benchmark::DoNotOptimize(data.first());
-    } catch (const std::exception& e) {
-      state.SkipWithError(e.what());
-      break;
-    }
-  }
-  state.SetBytesProcessed(state.iterations() * kBigBytes);
-}
-BENCHMARK(BM_ReadStreams)
-    ->ArgsProduct({{0, 1}, {1, 2, 4, 8}})
-    ->UseRealTime()
-    ->Unit(benchmark::kMillisecond);
-
-void BM_WriteStreams(benchmark::State& state) {
-  client::ClientOptions options;
-  options.target = Target(state.range(0));
-  options.streams = static_cast<int>(state.range(1));
+  options.target = Target(transport);
+  options.streams = streams;
   client::Client writer = client::Client::Connect(options);
   shm::AnyView source = shm::AnyView::Allocate(shm::Format::Parse("B"),
                                                std::vector<int64_t>{kBigBytes}, shm::Order::kC);
@@ -304,6 +255,26 @@ void BM_WriteStreams(benchmark::State& state) {
     }
   }
   state.SetBytesProcessed(state.iterations() * kBigBytes);
+}
+
+void BM_Read(benchmark::State& state) { ReadLoop(state, state.range(0), 1); }
+BENCHMARK(BM_Read)->Arg(0)->Arg(1)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+void BM_Write(benchmark::State& state) { WriteLoop(state, state.range(0), 1); }
+BENCHMARK(BM_Write)->Arg(0)->Arg(1)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+// Read and Write split across N streams (ClientOptions::streams), each on
+// its own connection: the curve for N = 1, 2, 4, 8. Args: transport, N.
+void BM_ReadStreams(benchmark::State& state) {
+  ReadLoop(state, state.range(0), static_cast<int>(state.range(1)));
+}
+BENCHMARK(BM_ReadStreams)
+    ->ArgsProduct({{0, 1}, {1, 2, 4, 8}})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+
+void BM_WriteStreams(benchmark::State& state) {
+  WriteLoop(state, state.range(0), static_cast<int>(state.range(1)));
 }
 BENCHMARK(BM_WriteStreams)
     ->ArgsProduct({{0, 1}, {1, 2, 4, 8}})

@@ -174,6 +174,33 @@ std::vector<Part> SplitParts(int64_t begin, int64_t end, int n) {
   return parts;
 }
 
+// The progress of a transfer whose streams run on several threads: every
+// stream adds its chunks; only the calling thread's chunks report (so that
+// the callback runs on the thread that called read() or write()).
+class Progress {
+ public:
+  Progress(const ProgressCallback& callback, const int64_t* total)
+      : callback_(callback), total_(total) {}
+  // A chunk of the calling thread's stream: counted and reported.
+  void Report(int64_t n) {
+    const int64_t now = done_.fetch_add(n) + n;
+    if (callback_) callback_(now, *total_);
+    reported_ = now;
+  }
+  // A chunk of another stream: counted.
+  void Add(int64_t n) { done_.fetch_add(n); }
+  // After the streams joined: the final report, unless it was made.
+  void Finish() {
+    if (callback_ && reported_ != *total_) callback_(*total_, *total_);
+  }
+
+ private:
+  const ProgressCallback& callback_;
+  const int64_t* const total_;  // known once the first stream has its description
+  std::atomic<int64_t> done_{0};
+  int64_t reported_ = -1;
+};
+
 // Runs fn(0) on this thread and fn(1..n-1) on their own threads; joins all.
 void RunParts(int n, const std::function<void(int)>& fn) {
   std::vector<std::thread> threads;
@@ -772,14 +799,8 @@ shm::AnyView Client::read(std::string_view name, const Index& index, shm::Order 
   shm::AnyView out;
   ArrayInfo info;
   int64_t total = 0;
-  std::atomic<int64_t> done{0};
-  int64_t reported = -1;
-  // Progress is reported on this thread only, with the bytes of every stream.
-  const auto report = [&](int64_t n) {
-    const int64_t now = done.fetch_add(n) + n;
-    if (progress) progress(now, total);
-    reported = now;
-  };
+  Progress counter(progress, &total);
+  const auto report = [&](int64_t n) { counter.Report(n); };
   const absl::Status first = impl_->ReadStream(
       impl_->channel_.get(), req, &group,
       [&](const v1::ArrayInfo& wire) -> absl::StatusOr<std::pair<std::byte*, int64_t>> {
@@ -822,12 +843,12 @@ shm::AnyView Client::read(std::string_view name, const Index& index, shm::Order 
                 }
                 return std::pair{out.data() + part.begin, part.end - part.begin};
               },
-              k == 0 ? std::function<void(int64_t)>(report) : [&](int64_t n) { done.fetch_add(n); })
+              k == 0 ? std::function<void(int64_t)>(report) : [&](int64_t n) { counter.Add(n); })
           .IgnoreError();
     });
     const absl::Status status = group.status();
     if (!status.ok()) throw RpcError(status);
-    if (progress && reported != total) progress(total, total);
+    counter.Finish();
   }
   if (info_out != nullptr) *info_out = std::move(info);
   return out;
@@ -915,13 +936,8 @@ int64_t Client::write(std::string_view name, const Index& index, const shm::AnyV
   const int streams = impl_->options_.streams;
   const bool split = streams > 1 && total > kFirstPartBytes;
   StreamGroup group;
-  std::atomic<int64_t> done{0};
-  int64_t reported = -1;
-  const auto report = [&](int64_t n) {
-    const int64_t now = done.fetch_add(n) + n;
-    if (progress) progress(now, total);
-    reported = now;
-  };
+  Progress counter(progress, &total);
+  const auto report = [&](int64_t n) { counter.Report(n); };
   // Split: the first part alone pins the incarnation that every other part
   // must write to (unless the caller gave one).
   if (split) {
@@ -945,13 +961,13 @@ int64_t Client::write(std::string_view name, const Index& index, const shm::AnyV
       part_msg.mutable_target()->set_nbytes(part.end - part.begin);
       absl::StatusOr<v1::WriteResponse> resp = impl_->WriteStream(
           impl_->TransferChannel(k).get(), part_msg, src, order, part, &group,
-          k == 0 ? std::function<void(int64_t)>(report) : [&](int64_t n) { done.fetch_add(n); });
+          k == 0 ? std::function<void(int64_t)>(report) : [&](int64_t n) { counter.Add(n); });
       if (resp.ok()) rest.fetch_add(resp->bytes_written());
     });
     const absl::Status status = group.status();
     if (!status.ok()) throw RpcError(status);
     written += rest.load();
-    if (progress && reported != total) progress(total, total);
+    counter.Finish();
   }
   if (progress && total == 0) progress(0, 0);
   if (info != nullptr) *info = FromProto(first->info());
