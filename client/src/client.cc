@@ -983,6 +983,9 @@ WatchHandle Client::watch(std::string_view prefix,
   v1::WatchRequest req;
   req.set_prefix(std::string(prefix));
   impl->reader_ = impl->stub_->Watch(&impl->ctx_, req);
+  // The daemon sends its initial metadata once the watch is registered (or
+  // with the status when it refuses it).
+  impl->reader_->WaitForInitialMetadata();
   WatchHandle::Impl* raw = impl.get();
   impl->thread_ =
       std::thread([raw, cb = std::move(callback)]() mutable { raw->Run(std::move(cb)); });

@@ -459,5 +459,6 @@ class Client:
                 for e in events:
                     print(e.type, e.name)
 
-        Events before the watch was registered are not delivered."""
+        Returns once the daemon has registered the watch: every change made
+        after it returns is delivered, earlier ones are not."""
         return Watch(self._c.watch(prefix))

@@ -428,6 +428,8 @@ PYBIND11_MODULE(_shmarray, m) {
               const std::string& format) { return Write(self.get(), name, index, data, format); })
       .def("watch", [](const PyClient& self, const std::string& prefix) {
         std::shared_ptr<Client> c = self.get();
+        // Waits for the daemon to register the watch: without the GIL.
+        py::gil_scoped_release release;
         return std::make_unique<PyWatch>(c, prefix);
       });
 

@@ -398,8 +398,10 @@ class Client {
   // --- Events. -------------------------------------------------------------------
   // Calls `callback` on a background thread for every created / sealed /
   // deleted event of names starting with `prefix`, until the returned handle
-  // is cancelled or destroyed or the server closes the stream. Events that
-  // happen before the server registered the watch are not delivered.
+  // is cancelled or destroyed or the server closes the stream. Returns once
+  // the server has registered the watch (or refused it: the handle's status
+  // says why), so every event of a change made after it returns is
+  // delivered; earlier ones are not.
   // `callback` must not throw and must not cancel its own handle. The handle
   // keeps the connection alive: it may outlive this Client.
   WatchHandle watch(std::string_view prefix, std::function<void(const WatchEvent&)> callback);
