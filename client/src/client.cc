@@ -31,6 +31,7 @@
 #include "absl/strings/str_cat.h"
 #include "local_catalog.h"
 #include "shmarray/proto/convert.h"
+#include "shmarray/shm/array_name.h"
 #include "shmarray/shm/errors.h"
 #include "shmarray/shm/segment.h"
 #include "shmarray/shm/status.h"
@@ -60,6 +61,12 @@ void TuneMallocOnce() {
 }
 
 // Throws RpcError for a non-OK gRPC status (the one conversion point).
+// Refuses a bad array name before any RPC, in the daemon's own words.
+void CheckName(std::string_view name) {
+  absl::Status status = shm::ArrayName::Validate(name);
+  if (!status.ok()) throw RpcError(status);
+}
+
 void Check(const grpc::Status& status) {
   if (status.ok()) return;
   throw RpcError(proto::FromGrpcStatus(status));
@@ -285,6 +292,7 @@ class Client::Impl {
   }
 
   v1::ArrayInfo Stat(std::string_view name) {
+    CheckName(name);
     grpc::ClientContext ctx;
     Prepare(&ctx, true);
     v1::StatRequest req;
@@ -589,6 +597,7 @@ const std::string& Client::target() const { return impl_->target_; }
 ArrayInfo Client::create_any(std::string_view name, std::string_view format,
                              std::span<const int64_t> shape, shm::Order order,
                              std::span<const std::byte> fill, int64_t itemsize) {
+  CheckName(name);
   grpc::ClientContext ctx;
   impl_->Prepare(&ctx, true);
   v1::CreateRequest req;
@@ -630,6 +639,7 @@ std::vector<ArrayInfo> Client::list(std::string_view prefix) {
 }
 
 std::vector<std::string> Client::remove(std::string_view name, bool cascade) {
+  CheckName(name);
   grpc::ClientContext ctx;
   impl_->Prepare(&ctx, true);
   v1::DeleteRequest req;
@@ -641,6 +651,7 @@ std::vector<std::string> Client::remove(std::string_view name, bool cascade) {
 }
 
 ArrayInfo Client::seal(std::string_view name) {
+  CheckName(name);
   grpc::ClientContext ctx;
   impl_->Prepare(&ctx, true);
   v1::SealRequest req;
@@ -651,6 +662,8 @@ ArrayInfo Client::seal(std::string_view name) {
 }
 
 ArrayInfo Client::slice(std::string_view name, const Index& index, std::string_view new_name) {
+  CheckName(name);
+  if (!new_name.empty()) CheckName(new_name);
   grpc::ClientContext ctx;
   impl_->Prepare(&ctx, true);
   v1::SliceRequest req;
@@ -664,6 +677,8 @@ ArrayInfo Client::slice(std::string_view name, const Index& index, std::string_v
 
 ArrayInfo Client::copy(std::string_view source, const Index& source_index,
                        std::string_view new_name, shm::Order order) {
+  CheckName(source);
+  if (!new_name.empty()) CheckName(new_name);
   grpc::ClientContext ctx;
   impl_->Prepare(&ctx, true);
   v1::CopyRequest req;
@@ -678,6 +693,8 @@ ArrayInfo Client::copy(std::string_view source, const Index& source_index,
 
 ArrayInfo Client::copy_into(std::string_view source, const Index& source_index,
                             std::string_view destination, const Index& dest_index) {
+  CheckName(source);
+  CheckName(destination);
   grpc::ClientContext ctx;
   impl_->Prepare(&ctx, true);
   v1::CopyRequest req;
@@ -788,6 +805,7 @@ absl::Status Client::Impl::ReadStream(grpc::Channel* channel, const v1::ReadRequ
 
 shm::AnyView Client::read(std::string_view name, const Index& index, shm::Order order,
                           const ProgressCallback& progress, ArrayInfo* info_out) {
+  CheckName(name);
   v1::ReadRequest req;
   req.set_name(std::string(name));
   SetIndex(index, req.mutable_index());
@@ -915,6 +933,7 @@ absl::StatusOr<v1::WriteResponse> Client::Impl::WriteStream(
 int64_t Client::write(std::string_view name, const Index& index, const shm::AnyView& src,
                       const ProgressCallback& progress, ArrayInfo* info,
                       uint64_t expected_generation) {
+  CheckName(name);
   // Send in the source's own order when it is Fortran- but not C-contiguous:
   // the packing is then a plain copy.
   const shm::Order order =

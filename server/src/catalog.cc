@@ -24,6 +24,7 @@
 #include "absl/strings/str_join.h"
 #include "clock_internal.h"
 #include "shmarray/server/log.h"
+#include "shmarray/shm/array_name.h"
 #include "shmarray/shm/catalog_file.h"
 #include "shmarray/shm/errors.h"
 #include "shmarray/shm/layout.h"
@@ -74,48 +75,6 @@ Catalog::Catalog(CatalogOptions options)
       }()) {}
 
 Catalog::~Catalog() = default;
-
-absl::Status Catalog::ValidateName(std::string_view name) {
-  if (name.empty()) return absl::InvalidArgumentError("invalid name '': a name may not be empty");
-  if (name.size() > shm::kMaxNameLength) {
-    return absl::InvalidArgumentError(absl::StrCat("invalid name: ", name.size(),
-                                                   " characters; at most ", shm::kMaxNameLength,
-                                                   " are allowed"));
-  }
-  for (size_t i = 0; i < name.size(); ++i) {
-    const char c = name[i];
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '.' || c == '_' || c == '-' || c == '/';
-    if (!ok) {
-      std::string shown = (c >= 0x20 && c < 0x7f)
-                              ? std::string(1, c)
-                              : absl::StrCat("\\x", Hex(static_cast<uint8_t>(c)));
-      return absl::InvalidArgumentError(
-          absl::StrCat("invalid name ", Quoted(name), ": character '", shown, "' at position ", i,
-                       " is not allowed (use letters, digits, '.', '_', '-' and '/')"));
-    }
-  }
-  if (name.front() == '/' || name.back() == '/') {
-    return absl::InvalidArgumentError(
-        absl::StrCat("invalid name ", Quoted(name), ": it may not start or end with '/'"));
-  }
-  size_t start = 0;
-  while (start <= name.size()) {
-    size_t end = name.find('/', start);
-    if (end == std::string_view::npos) end = name.size();
-    std::string_view comp = name.substr(start, end - start);
-    if (comp.empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("invalid name ", Quoted(name), ": empty component ('//')"));
-    }
-    if (comp == "." || comp == "..") {
-      return absl::InvalidArgumentError(absl::StrCat("invalid name ", Quoted(name), ": component ",
-                                                     Quoted(comp), " is not allowed"));
-    }
-    start = end + 1;
-  }
-  return absl::OkStatus();
-}
 
 std::string Catalog::SegmentName(uint64_t generation) const {
   return absl::StrCat(options_.prefix, "/", Hex(generation));
@@ -233,7 +192,7 @@ absl::Status Catalog::Recover(std::vector<std::string>* actions) {
              absl::StrCat("header generation ", Hex(meta.generation), " does not match its name"));
       continue;
     }
-    if (!ValidateName(meta.name).ok()) {
+    if (!shm::ArrayName::IsValid(meta.name)) {
       remove(os_name, absl::StrCat("invalid name ", Quoted(meta.name)));
       continue;
     }
@@ -416,7 +375,7 @@ absl::StatusOr<shm::Segment> Catalog::CreateSegment(shm::SegmentMeta* meta) {
 absl::StatusOr<CatalogEntry> Catalog::CreateArray(std::string_view name, const shm::Format& format,
                                                   const shm::Layout& layout,
                                                   const Initializer& init) {
-  SHMARRAY_RETURN_IF_ERROR(ValidateName(name));
+  SHMARRAY_RETURN_IF_ERROR(shm::ArrayName::Validate(name));
   int64_t nbytes = 0;
   try {
     layout.CheckWithin(std::numeric_limits<int64_t>::max());
@@ -501,7 +460,7 @@ absl::StatusOr<CatalogEntry> Catalog::CreateArray(std::string_view name, const s
 
 absl::StatusOr<CatalogEntry> Catalog::CreateView(std::string_view name, const CatalogEntry& source,
                                                  const shm::Layout& layout) {
-  SHMARRAY_RETURN_IF_ERROR(ValidateName(name));
+  SHMARRAY_RETURN_IF_ERROR(shm::ArrayName::Validate(name));
   const std::string base_name = source.kind == shm::SegmentKind::kView ? source.base : source.name;
   const uint64_t base_generation = source.data_generation();
   auto base_is_there = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> const CatalogEntry* {
@@ -587,7 +546,7 @@ absl::StatusOr<CatalogEntry> Catalog::CreateView(std::string_view name, const Ca
 }
 
 absl::StatusOr<CatalogEntry> Catalog::Lookup(std::string_view name) const {
-  SHMARRAY_RETURN_IF_ERROR(ValidateName(name));
+  SHMARRAY_RETURN_IF_ERROR(shm::ArrayName::Validate(name));
   absl::MutexLock lock(&mu_);
   auto it = entries_.find(name);
   if (it == entries_.end()) {
@@ -613,7 +572,7 @@ absl::StatusOr<Catalog::Page> Catalog::List(std::string_view prefix, int page_si
                        ": pass the next_page_token of a previous ListResponse"));
     }
     after = page_token.substr(1);
-    if (!ValidateName(after).ok() || after.substr(0, prefix.size()) != prefix) {
+    if (!shm::ArrayName::IsValid(after) || after.substr(0, prefix.size()) != prefix) {
       return absl::InvalidArgumentError(
           absl::StrCat("invalid page_token ", Quoted(page_token), " for prefix ", Quoted(prefix)));
     }
@@ -653,7 +612,7 @@ void Catalog::RemoveLocked(const std::string& name, std::vector<CatalogEntry>* r
 }
 
 absl::StatusOr<std::vector<std::string>> Catalog::Delete(std::string_view name, bool cascade) {
-  SHMARRAY_RETURN_IF_ERROR(ValidateName(name));
+  SHMARRAY_RETURN_IF_ERROR(shm::ArrayName::Validate(name));
   std::vector<CatalogEntry> removed;
   {
     absl::MutexLock lock(&mu_);
@@ -690,7 +649,7 @@ absl::StatusOr<std::vector<std::string>> Catalog::Delete(std::string_view name, 
 }
 
 absl::StatusOr<CatalogEntry> Catalog::Seal(std::string_view name) {
-  SHMARRAY_RETURN_IF_ERROR(ValidateName(name));
+  SHMARRAY_RETURN_IF_ERROR(shm::ArrayName::Validate(name));
   CatalogEntry entry;
   std::shared_ptr<WriteTicket::Gate> gate;
   {

@@ -21,6 +21,7 @@
 #include "shmarray/proto/convert.h"
 #include "shmarray/server/log.h"
 #include "shmarray/shm/any_view.h"
+#include "shmarray/shm/array_name.h"
 #include "shmarray/shm/errors.h"
 #include "shmarray/shm/format.h"
 #include "shmarray/shm/status.h"
@@ -401,7 +402,7 @@ grpc::Status ArrayServiceImpl::Copy(grpc::ServerContext* ctx, const v1::CopyRequ
 }
 
 absl::Status ArrayServiceImpl::CreateImpl(const v1::CreateRequest& req, v1::ArrayInfo* resp) {
-  SHMARRAY_RETURN_IF_ERROR(Catalog::ValidateName(req.name()));
+  SHMARRAY_RETURN_IF_ERROR(shm::ArrayName::Validate(req.name()));
   SHMARRAY_ASSIGN_OR_RETURN(shm::Order order, CheckedOrder(req.order()));
   if (req.shape_size() > shm::kMaxDims) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -500,7 +501,7 @@ absl::Status ArrayServiceImpl::SealImpl(const v1::SealRequest& req, v1::ArrayInf
 }
 
 absl::Status ArrayServiceImpl::SliceImpl(const v1::SliceRequest& req, v1::ArrayInfo* resp) {
-  if (!req.new_name().empty()) SHMARRAY_RETURN_IF_ERROR(Catalog::ValidateName(req.new_name()));
+  if (!req.new_name().empty()) SHMARRAY_RETURN_IF_ERROR(shm::ArrayName::Validate(req.new_name()));
   SHMARRAY_ASSIGN_OR_RETURN(CatalogEntry entry, catalog_->Lookup(req.name()));
   SHMARRAY_ASSIGN_OR_RETURN(shm::Layout layout, Select(entry, req.index()));
   if (req.new_name().empty()) {
@@ -521,7 +522,7 @@ absl::Status ArrayServiceImpl::CopyImpl(const v1::CopyRequest& req, v1::ArrayInf
         "existing array)");
   }
   if (to_new) {
-    SHMARRAY_RETURN_IF_ERROR(Catalog::ValidateName(req.new_name()));
+    SHMARRAY_RETURN_IF_ERROR(shm::ArrayName::Validate(req.new_name()));
   } else if (req.order() != v1::ORDER_UNSPECIFIED) {
     return absl::InvalidArgumentError("order applies only to a copy into a new array (new_name)");
   }
@@ -706,7 +707,7 @@ absl::Status ArrayServiceImpl::WriteImpl(grpc::ServerReader<grpc::ByteBuffer>* r
     return absl::InvalidArgumentError("the first message of a Write stream must be the target");
   }
   const v1::WriteTarget target = msg.target();
-  SHMARRAY_RETURN_IF_ERROR(Catalog::ValidateName(target.name()));
+  SHMARRAY_RETURN_IF_ERROR(shm::ArrayName::Validate(target.name()));
   SHMARRAY_ASSIGN_OR_RETURN(CatalogEntry entry, catalog_->Lookup(target.name()));
   SHMARRAY_RETURN_IF_ERROR(CheckGeneration("write to", entry, target.generation()));
   SHMARRAY_ASSIGN_OR_RETURN(shm::Order order, CheckedOrder(target.order()));

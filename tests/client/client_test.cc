@@ -27,6 +27,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <numeric>
@@ -164,6 +165,35 @@ TEST(ClientConnectTest, TargetsAndBadInstances) {
 TEST(ClientConnectTest, NoDaemonIsUnavailable) {
   Client client = Client::Connect({.target = "unix:/nonexistent-shmarray-dir/none.sock"});
   ExpectRpcError(absl::StatusCode::kUnavailable, [&] { client.stat("a"); });
+}
+
+// A bad name is refused before any RPC: with no daemon to answer, every
+// call that takes a name says INVALID_ARGUMENT in the daemon's words, not
+// UNAVAILABLE.
+TEST(ClientConnectTest, BadNamesAreRefusedWithoutAnRpc) {
+  Client client = Client::Connect({.target = "unix:/nonexistent-shmarray-dir/none.sock"});
+  const std::string bad = "a//b";
+  const std::string expected = "invalid name 'a//b': empty component ('//')";
+  const std::vector<int64_t> shape = {2};
+  const std::vector<std::function<void()>> calls = {
+      [&] { client.create_any(bad, "d", shape); },
+      [&] { client.attach_any(bad); },
+      [&] { client.stat(bad); },
+      [&] { client.remove(bad); },
+      [&] { client.seal(bad); },
+      [&] { client.slice(bad, {}); },
+      [&] { client.slice("good", {}, bad); },
+      [&] { client.copy(bad, {}, "new"); },
+      [&] { client.copy("good", {}, bad); },
+      [&] { client.copy_into("good", {}, bad, {}); },
+      [&] { client.read(bad); },
+  };
+  for (size_t i = 0; i < calls.size(); ++i) {
+    SCOPED_TRACE("call " + std::to_string(i));
+    EXPECT_EQ(ExpectRpcError(absl::StatusCode::kInvalidArgument, calls[i]), expected);
+  }
+  // A good name still goes to the (absent) daemon.
+  ExpectRpcError(absl::StatusCode::kUnavailable, [&] { client.stat("a/b"); });
 }
 
 TEST(ClientConnectTest, TokenIsSentAsBearerMetadata) {

@@ -78,24 +78,6 @@ class CatalogTest : public ::testing::Test {
   std::unique_ptr<Catalog> catalog_;
 };
 
-TEST(CatalogNameTest, AcceptsValidNames) {
-  for (const char* name : {"a", "x.npy", "A_b-c.1", "ns/sub/arr", "a..b", ".hidden", "..x"}) {
-    EXPECT_TRUE(Catalog::ValidateName(name).ok()) << name;
-  }
-  EXPECT_TRUE(Catalog::ValidateName(std::string(255, 'n')).ok());
-}
-
-TEST(CatalogNameTest, RejectsBadNames) {
-  for (const char* name : {"", "/a", "a/", "a//b", "./a", "a/./b", "a/..", "..", ".", "a b", "a\\b",
-                           "é", "a:b", "a\nb"}) {
-    absl::Status s = Catalog::ValidateName(name);
-    EXPECT_TRUE(absl::IsInvalidArgument(s)) << "'" << name << "': " << s;
-  }
-  EXPECT_TRUE(absl::IsInvalidArgument(Catalog::ValidateName(std::string(256, 'n'))));
-  EXPECT_THAT(std::string(Catalog::ValidateName("a b").message()), HasSubstr("position 1"));
-  EXPECT_THAT(std::string(Catalog::ValidateName("a/../b").message()), HasSubstr("'..'"));
-}
-
 TEST_F(CatalogTest, CreateLookupAndSegmentNaming) {
   catalog_ = OpenCatalog();
   auto e = catalog_->CreateArray("x", shm::Format::Parse("<i"), C(4, {3, 4}), nullptr);

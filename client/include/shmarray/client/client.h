@@ -30,7 +30,9 @@
 // axis, kFailedPrecondition for a write to a read-only array or a delete of a
 // base with views, kResourceExhausted over a quota, kUnauthenticated for a
 // missing or wrong token, kUnavailable when no daemon answers,
-// kDeadlineExceeded after ClientOptions::timeout_ms. Binding a mapped array
+// kDeadlineExceeded after ClientOptions::timeout_ms. A name that is not a
+// valid shm::ArrayName is refused here, before any RPC, with the daemon's
+// own message (kInvalidArgument). Binding a mapped array
 // to a typed view throws the view library's exceptions (shm/errors.h) with
 // Cython's messages: shm::ReadOnlyError "buffer source array is read-only",
 // shm::ShapeError "Buffer has wrong number of dimensions (expected 2, got 3)",

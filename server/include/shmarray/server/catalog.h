@@ -10,9 +10,10 @@
 // header-only segment (kind kView) naming its base array's generation and its
 // layout over the base's data region.
 //
-// Names: 1-255 characters of [A-Za-z0-9._-] and '/', where '/' separates
-// namespace components; no empty component, no "." or ".." component, no
-// leading or trailing '/'.
+// Names are shm::ArrayName's (shmarray/shm/array_name.h): 1-255 characters of
+// [A-Za-z0-9._-] and '/', where '/' separates namespace components. Every
+// function taking a name checks it there first and answers kInvalidArgument
+// with its message.
 //
 // Generations are 64-bit, random (getrandom), never 0: unique per
 // incarnation of a name and not predictable, so nobody can prepare the name
@@ -153,10 +154,6 @@ class Catalog {
   Catalog(const Catalog&) = delete;
   Catalog& operator=(const Catalog&) = delete;
   ~Catalog();
-
-  // OK if `name` is a valid entry name (see file comment), else
-  // kInvalidArgument saying what is wrong.
-  static absl::Status ValidateName(std::string_view name);
 
   // Installs the listener of created/sealed/deleted events (replaces any).
   void SetListener(Listener listener) ABSL_LOCKS_EXCLUDED(mu_);

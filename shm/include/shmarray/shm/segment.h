@@ -89,14 +89,13 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "shmarray/shm/array_name.h"
 #include "shmarray/shm/layout.h"
 
 namespace shmarray::shm {
 
 // Bytes before the data region; the header page.
 inline constexpr int64_t kDataOffset = 4096;
-// Longest user name stored in a header.
-inline constexpr size_t kMaxNameLength = 255;
 // Longest canonical format stored in a header.
 inline constexpr size_t kMaxStoredFormatLength = 2048;
 
