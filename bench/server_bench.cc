@@ -50,7 +50,6 @@
 #include <grpcpp/impl/rpc_method.h>
 #include <grpcpp/impl/rpc_service_method.h>
 #include <grpcpp/support/method_handler.h>
-#include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/mman.h>
@@ -73,6 +72,7 @@
 #include "google/protobuf/wrappers.pb.h"
 #include "shmarray/client/client.h"
 #include "shmarray/shm/any_view.h"
+#include "shmarray/shm/malloc_tuning.h"
 #include "shmarray/shm/segment.h"
 #include "shmarray/v1/array_service.grpc.pb.h"
 #include "testing/daemon.h"
@@ -454,10 +454,9 @@ bool StartBaselineServer(BaselineServer* out) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     close(ready[0]);
     close(alive[1]);
-    // The daemon's malloc settings (server/main.cc), so that the baseline
-    // server's receive buffers cost what shmarrayd's do.
-    mallopt(M_MMAP_THRESHOLD, 32 << 20);
-    mallopt(M_TRIM_THRESHOLD, 128 << 20);
+    // The daemon's malloc settings, so that the baseline server's receive
+    // buffers cost what shmarrayd's do.
+    shm::TuneMallocForStreaming();
     BaselineService service;
     grpc::ServerBuilder builder;
     int port = 0;
@@ -893,8 +892,7 @@ int main(int argc, char** argv) {
   // The malloc settings client::Client makes for this process on first use
   // (ClientOptions::tune_malloc), made now so that the gRPC baselines' client
   // side has them whichever benchmarks run.
-  mallopt(M_MMAP_THRESHOLD, 32 << 20);
-  mallopt(M_TRIM_THRESHOLD, 128 << 20);
+  shmarray::shm::TuneMallocForStreaming();
   shmarray::testing::TestDaemonOptions options;
   options.listen_tcp = true;
   absl::StatusOr<std::unique_ptr<shmarray::testing::TestDaemon>> daemon =

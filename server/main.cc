@@ -9,7 +9,6 @@
 // 1 when the daemon cannot start. --check-config stops after validation: it
 // prints the effective configuration and exits 0 (or 2), serving nothing.
 
-#include <malloc.h>
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
@@ -22,6 +21,7 @@
 
 #include "shmarray/server/server.h"
 #include "shmarray/shm/instance.h"
+#include "shmarray/shm/malloc_tuning.h"
 
 namespace {
 
@@ -97,14 +97,8 @@ void PrintConfiguration(const shmarray::server::ServerOptions& o, const std::str
 }  // namespace
 
 int main(int argc, char** argv) {
-  // gRPC allocates its receive buffers (up to a few MiB) per read and frees
-  // them soon after. With glibc's defaults each one is a fresh mmap, or a
-  // heap top that is trimmed with madvise: every buffer then costs a page
-  // fault per 4 KiB, which made a streamed Write several times slower than
-  // the socket. Buffers up to 32 MiB come from the heap, and up to 128 MiB of
-  // free heap top is kept (measured in bench/server_bench).
-  mallopt(M_MMAP_THRESHOLD, 32 << 20);
-  mallopt(M_TRIM_THRESHOLD, 128 << 20);
+  // gRPC's per-read receive buffers from the heap (shm/malloc_tuning.h).
+  shmarray::shm::TuneMallocForStreaming();
   using shmarray::server::LogLevel;
   shmarray::server::ServerOptions options;
   std::string max_bytes = "0";

@@ -10,7 +10,6 @@
 
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/impl/rpc_method.h>
-#include <malloc.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -33,6 +32,7 @@
 #include "shmarray/proto/convert.h"
 #include "shmarray/shm/array_name.h"
 #include "shmarray/shm/errors.h"
+#include "shmarray/shm/malloc_tuning.h"
 #include "shmarray/shm/segment.h"
 #include "shmarray/shm/status.h"
 #include "shmarray/v1/array_service.grpc.pb.h"
@@ -46,19 +46,6 @@ constexpr int64_t kWriteChunkBytes = int64_t{1} << 20;  // 1 MiB
 // over one stream (a smaller one never opens a second) and the rest is split
 // across the streams in parts aligned to kWriteChunkBytes.
 constexpr int64_t kFirstPartBytes = int64_t{4} << 20;
-
-// ClientOptions::tune_malloc: glibc's thresholds as shmarrayd sets them
-// (server/main.cc), once per process.
-void TuneMallocOnce() {
-#ifdef __GLIBC__
-  static const bool done = [] {
-    mallopt(M_MMAP_THRESHOLD, 32 << 20);
-    mallopt(M_TRIM_THRESHOLD, 128 << 20);
-    return true;
-  }();
-  (void)done;
-#endif
-}
 
 // Throws RpcError for a non-OK gRPC status (the one conversion point).
 // Refuses a bad array name before any RPC, in the daemon's own words.
@@ -575,7 +562,7 @@ absl::StatusOr<Client> Client::Create(const ClientOptions& options) {
   }
   args.SetMaxReceiveMessageSize(-1);
   args.SetMaxSendMessageSize(-1);
-  if (options.tune_malloc) TuneMallocOnce();
+  if (options.tune_malloc) shm::TuneMallocForStreaming();
   auto impl = std::make_unique<Impl>(options, std::move(target), std::move(creds), args);
   if (impl->channel_ == nullptr) {
     return absl::InternalError("cannot create a channel to " + impl->target_);

@@ -987,6 +987,30 @@ TEST_F(ClientTest, WatchHandleStopsOnDestructionAndOutlivesTheClient) {
   EXPECT_EQ(count.load(), 0);
 }
 
+// watch() returns once the daemon has registered the watch, so a create made
+// right after it returns is always delivered: 50 fresh watches, each
+// followed at once by a create under its prefix.
+TEST_F(ClientTest, WatchSeesACreateMadeRightAfterItReturns) {
+  for (int round = 0; round < 50; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    const std::string name = "wr" + std::to_string(round) + "/a";
+    std::mutex mu;
+    std::condition_variable cv;
+    bool seen = false;
+    WatchHandle handle =
+        client_->watch("wr" + std::to_string(round) + "/", [&](const WatchEvent& e) {
+          std::lock_guard<std::mutex> lock(mu);
+          if (e.type == WatchEvent::Type::kCreated && e.name == name) seen = true;
+          cv.notify_all();
+        });
+    ASSERT_TRUE(handle.active());
+    client_->create_any(name, "B", std::vector<int64_t>{1});
+    std::unique_lock<std::mutex> lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return seen; }))
+        << "the create right after watch() returned was not delivered";
+  }
+}
+
 // --- A process that cannot see the segments. -----------------------------------
 
 // Helper run in a child process (exec of this binary): a private /dev/shm in

@@ -311,17 +311,25 @@ TEST_F(DaemonTest, NoByteLandsAfterSealReturns) {
   std::unique_ptr<grpc::ClientWriter<v1::WriteRequest>> writer = daemon_->stub().Write(&ctx, &resp);
   ASSERT_TRUE(writer->Write(TargetMsg("sw/a", "", kBytes)));
   ASSERT_TRUE(writer->Write(DataMsg(data.substr(0, kMiB))));
-  // Wait (polling the mapping) until the first chunk has landed.
-  const auto deadline = Clock::now() + std::chrono::seconds(30);
-  while (Clock::now() < deadline && std::memcmp(mapped, data.data(), kMiB) != 0) {
-    std::this_thread::yield();
+  // Wait (polling the mapping) until the first chunk has landed. The poll
+  // sleeps between looks so that on a busy 2-core machine the daemon's
+  // threads get the CPU this thread would otherwise spin on.
+  const auto start = Clock::now();
+  const auto deadline = start + std::chrono::seconds(30);
+  bool landed = false;
+  while (!(landed = std::memcmp(mapped, data.data(), kMiB) == 0) && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
-  // (Seen once under load: the first MiB compared equal in the loop and then
-  // differed. The message says where and how, for whoever sees it again.)
+  // (Seen once under load: the first MiB differed after this wait. The
+  // message says whether the wait timed out, and where and how the bytes
+  // differ, for whoever sees it again.)
   for (int64_t i = 0; i < kMiB; ++i) {
     const int got = std::to_integer<int>(mapped[i]);
     const int sent = static_cast<unsigned char>(data[static_cast<size_t>(i)]);
-    ASSERT_EQ(got, sent) << "the first MiB differs at byte " << i;
+    ASSERT_EQ(got, sent)
+        << "the first MiB differs at byte " << i << " after "
+        << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count()
+        << " ms; the wait " << (landed ? "saw it land" : "timed out");
   }
   ASSERT_RPC_OK(api_->Seal("sw/a"));
   const std::string at_seal(reinterpret_cast<const char*>(mapped), kBytes);
