@@ -12,7 +12,6 @@
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
-#include <sstream>
 #include <string>
 #include <system_error>
 #include <utility>
@@ -89,6 +88,9 @@ std::pair<long double, long double> ParseComplex(const std::string& text, const 
   return {ParseFloat(s.substr(0, split), what), imag_of(s.substr(split))};
 }
 
+// One element of a non-struct node: `code` is its canonical code as
+// canonical() spells it ("d", "Zd", "s", ...), `count` its length_bytes (the
+// length of `s`/`p`), `order` '<' or '>'.
 std::vector<std::byte> EncodeScalar(const std::string& code, int64_t count, char order,
                                     const std::string& text, const std::string& format_text) {
   const std::string what = "invalid --fill value '" + text + "' for format '" + format_text + "'";
@@ -134,10 +136,10 @@ std::vector<std::byte> EncodeScalar(const std::string& code, int64_t count, char
     integer(1, code == "b");
   } else if (code == "h" || code == "H") {
     integer(2, code == "h");
-  } else if (code == "i" || code == "I" || code == "l" || code == "L") {
-    integer(4, code == "i" || code == "l");
-  } else if (code == "q" || code == "Q" || code == "n" || code == "N" || code == "P") {
-    integer(8, code == "q" || code == "n");
+  } else if (code == "i" || code == "I") {
+    integer(4, code == "i");
+  } else if (code == "q" || code == "Q") {
+    integer(8, code == "q");
   } else if (code == "e") {
     AppendRaw(FloatToHalf(static_cast<float>(ParseFloat(text, what))), &out);
   } else if (code == "f") {
@@ -194,28 +196,20 @@ std::vector<std::byte> EncodeFill(const std::string& format_text, int64_t itemsi
   } catch (const shm::FormatError& e) {
     throw UsageError(std::string("invalid --format: ") + e.what());
   }
-  const std::string& c = format.canonical();
-  size_t pos = 0;
-  int64_t repeat = 1;
-  if (c[0] == '(') {
-    const size_t close = c.find(')');
-    std::stringstream ss(c.substr(1, close - 1));
-    std::string part;
-    while (std::getline(ss, part, ',')) repeat *= std::stoll(part);
-    pos = close + 1;
+  const shm::FormatNode& root = format.root();
+  if (root.kind == shm::FormatNode::Kind::kStruct) {
+    throw UsageError("--fill supports scalar formats only, not the struct '" + format.canonical() +
+                     "'");
   }
-  if (c.compare(pos, 2, "T{") == 0) {
-    throw UsageError("--fill supports scalar formats only, not the struct '" + c + "'");
+  int64_t repeat = 1;  // the sub-array's elements, each the same value
+  for (int64_t extent : root.shape) repeat *= extent;
+  const char order = root.big_endian ? '>' : '<';
+  std::string code(1, root.code);
+  if (root.code == 'F' || root.code == 'D' || root.code == 'G') {
+    code = root.code == 'F' ? "Zf" : root.code == 'D' ? "Zd" : "Zg";
   }
-  char order = '<';
-  if (c[pos] == '<' || c[pos] == '>') order = c[pos++];
-  int64_t count = 1;
-  if (pos < c.size() && std::isdigit(static_cast<unsigned char>(c[pos]))) {
-    size_t n = 0;
-    count = std::stoll(c.substr(pos), &n);
-    pos += n;
-  }
-  const std::vector<std::byte> one = EncodeScalar(c.substr(pos), count, order, text, format_text);
+  const std::vector<std::byte> one =
+      EncodeScalar(code, root.length_bytes, order, text, format_text);
   std::vector<std::byte> item;
   for (int64_t i = 0; i < repeat; ++i) item.insert(item.end(), one.begin(), one.end());
   if (itemsize > static_cast<int64_t>(item.size())) item.resize(static_cast<size_t>(itemsize));

@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdint>
+#include <functional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -324,245 +326,92 @@ std::string SpellingToFormat(std::string_view spelling, int depth) {
 }
 
 // ---------------------------------------------------------------------------
-// PEP 3118 (canonical) -> descr
+// PEP 3118 (the parsed tree, Format::root()) -> descr
 
-struct FmtItem {
-  enum class Kind { kScalar, kString, kPad, kStruct };
-  Kind kind = Kind::kScalar;
-  std::vector<int64_t> shape;
-  char order = '<';
-  std::string code;  // "d", "Zd", "s", "p", ...
-  int64_t count = 1;
-  std::vector<FmtItem> fields;
-  std::string name;
-  bool named = false;
-};
+using Node = shm::FormatNode;
+using FieldList = std::vector<shm::FormatField>;
 
-class FormatReader {
- public:
-  explicit FormatReader(std::string_view text) : text_(text) {}
-
-  std::vector<FmtItem> ParseAll() {
-    std::vector<FmtItem> items = ParseItems(0);
-    if (pos_ != text_.size()) Bad();
-    return items;
-  }
-
- private:
-  [[noreturn]] void Bad() const {
-    Fail("cannot convert format " + Quote(text_) +
-         " to a NumPy dtype: unexpected text at position " + std::to_string(pos_));
-  }
-
-  bool Digit() const { return pos_ < text_.size() && text_[pos_] >= '0' && text_[pos_] <= '9'; }
-
-  int64_t Number() {
-    if (!Digit()) Bad();
-    int64_t v = 0;
-    while (Digit()) {
-      if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, text_[pos_] - '0', &v)) {
-        Bad();
-      }
-      ++pos_;
-    }
-    return v;
-  }
-
-  void Space() {
-    while (pos_ < text_.size() &&
-           (text_[pos_] == ' ' || text_[pos_] == '\t' || text_[pos_] == '\n'))
-      ++pos_;
-  }
-
-  std::vector<FmtItem> ParseItems(int depth) {
-    if (depth > shm::kMaxFormatNesting) Bad();
-    std::vector<FmtItem> items;
-    while (true) {
-      Space();
-      if (pos_ >= text_.size() || text_[pos_] == '}') return items;
-      FmtItem item;
-      if (text_[pos_] == '(') {
-        ++pos_;
-        while (true) {
-          Space();
-          item.shape.push_back(Number());
-          Space();
-          if (pos_ < text_.size() && text_[pos_] == ',') {
-            ++pos_;
-            continue;
-          }
-          if (pos_ < text_.size() && text_[pos_] == ')') {
-            ++pos_;
-            break;
-          }
-          Bad();
-        }
-      }
-      Space();
-      while (pos_ < text_.size() &&
-             std::string_view("@=<>!^").find(text_[pos_]) != std::string_view::npos) {
-        const char o = text_[pos_++];
-        item.order = o == '>' || o == '!' ? '>' : '<';
-        Space();
-      }
-      if (Digit()) item.count = Number();
-      Space();
-      if (pos_ >= text_.size()) Bad();
-      const char c = text_[pos_];
-      if (c == 'T' && pos_ + 1 < text_.size() && text_[pos_ + 1] == '{') {
-        pos_ += 2;
-        item.kind = FmtItem::Kind::kStruct;
-        item.fields = ParseItems(depth + 1);
-        if (pos_ >= text_.size() || text_[pos_] != '}') Bad();
-        ++pos_;
-        if (item.count > 1) item.shape.push_back(item.count);
-      } else if (c == 'Z') {
-        if (pos_ + 1 >= text_.size() ||
-            std::string_view("fdg").find(text_[pos_ + 1]) == std::string_view::npos)
-          Bad();
-        item.code = std::string(text_.substr(pos_, 2));
-        pos_ += 2;
-        if (item.count > 1) item.shape.push_back(item.count);
-      } else if (c == 's' || c == 'p') {
-        item.kind = FmtItem::Kind::kString;
-        item.code = std::string(1, c);
-        ++pos_;
-      } else if (c == 'x') {
-        item.kind = FmtItem::Kind::kPad;
-        ++pos_;
-      } else if (std::string_view("?bBhHiIlLqQnNefdgcP").find(c) != std::string_view::npos) {
-        item.code = std::string(1, c);
-        ++pos_;
-        if (item.count > 1) item.shape.push_back(item.count);
-      } else {
-        Bad();
-      }
-      Space();
-      if (pos_ < text_.size() && text_[pos_] == ':') {
-        const size_t end = text_.find(':', pos_ + 1);
-        if (end == std::string_view::npos) Bad();
-        item.name = std::string(text_.substr(pos_ + 1, end - pos_ - 1));
-        item.named = true;
-        pos_ = end + 1;
-      }
-      items.push_back(std::move(item));
-    }
-  }
-
-  std::string_view text_;
-  size_t pos_ = 0;
-};
-
-int64_t ScalarBytes(const std::string& code) {
-  static const std::pair<const char*, int64_t> kSizes[] = {
-      {"?", 1}, {"b", 1}, {"B", 1},  {"c", 1},  {"h", 2},   {"H", 2},  {"e", 2}, {"i", 4},
-      {"I", 4}, {"l", 4}, {"L", 4},  {"f", 4},  {"q", 8},   {"Q", 8},  {"n", 8}, {"N", 8},
-      {"P", 8}, {"d", 8}, {"g", 16}, {"Zf", 8}, {"Zd", 16}, {"Zg", 32}};
-  for (const auto& [c, n] : kSizes) {
-    if (code == c) return n;
-  }
-  return 0;
-}
-
-// The typestr of a scalar or string item (without its shape).
-std::string ScalarTypestr(const FmtItem& item) {
-  if (item.kind == FmtItem::Kind::kString) {
-    if (item.code == "p") {
-      Fail("format '" + std::to_string(item.count) +
+// The typestr of a scalar or byte-string node (without its shape).
+std::string ScalarTypestr(const Node& node) {
+  if (node.kind == Node::Kind::kBytes) {
+    if (node.code == 'p') {
+      Fail("format '" + std::to_string(node.length_bytes) +
            "p' has no NumPy dtype: pascal strings are not supported");
     }
-    return "|S" + std::to_string(item.count);
+    return "|S" + std::to_string(node.length_bytes);
   }
-  static const std::pair<const char*, const char*> kKinds[] = {
-      {"?", "b"}, {"b", "i"},  {"B", "u"},  {"c", "S"}, {"h", "i"}, {"H", "u"},
-      {"i", "i"}, {"I", "u"},  {"l", "i"},  {"L", "u"}, {"q", "i"}, {"Q", "u"},
-      {"n", "i"}, {"N", "u"},  {"P", "u"},  {"e", "f"}, {"f", "f"}, {"d", "f"},
-      {"g", "f"}, {"Zf", "c"}, {"Zd", "c"}, {"Zg", "c"}};
-  for (const auto& [code, kind] : kKinds) {
-    if (item.code == code) {
-      const int64_t bytes = ScalarBytes(item.code);
-      const char order = bytes == 1 ? '|' : item.order;
-      return std::string(1, order) + kind + std::to_string(bytes);
+  // Canonical codes (shm::FormatNode::code): NumPy kind and bytes.
+  static constexpr struct {
+    char code;
+    char kind;
+    int bytes;
+  } kScalars[] = {{'?', 'b', 1},  {'b', 'i', 1}, {'B', 'u', 1}, {'c', 'S', 1},  {'h', 'i', 2},
+                  {'H', 'u', 2},  {'e', 'f', 2}, {'i', 'i', 4}, {'I', 'u', 4},  {'f', 'f', 4},
+                  {'q', 'i', 8},  {'Q', 'u', 8}, {'d', 'f', 8}, {'g', 'f', 16}, {'F', 'c', 8},
+                  {'D', 'c', 16}, {'G', 'c', 32}};
+  if (node.kind == Node::Kind::kScalar) {
+    for (const auto& s : kScalars) {
+      if (s.code != node.code) continue;
+      const char order = s.bytes == 1 ? '|' : node.big_endian ? '>' : '<';
+      return std::string(1, order) + s.kind + std::to_string(s.bytes);
     }
   }
-  Fail("format code '" + item.code + "' has no NumPy dtype");
+  Fail("format code '" + std::string(1, node.code) + "' has no NumPy dtype");
 }
 
-int64_t ItemBytes(const FmtItem& item);
-
-int64_t FieldsBytes(const std::vector<FmtItem>& fields) {
-  int64_t total = 0;
-  for (const FmtItem& f : fields) total += ItemBytes(f);
-  return total;
+std::string PaddingDescr(int64_t bytes) {
+  return "('', " + PyRepr("|V" + std::to_string(bytes)) + ")";
 }
 
-int64_t ItemBytes(const FmtItem& item) {
-  int64_t n = 0;
-  switch (item.kind) {
-    case FmtItem::Kind::kScalar:
-      n = ScalarBytes(item.code);
-      break;
-    case FmtItem::Kind::kString:
-    case FmtItem::Kind::kPad:
-      n = item.count;
-      break;
-    case FmtItem::Kind::kStruct:
-      n = FieldsBytes(item.fields);
-      break;
-  }
-  for (int64_t e : item.shape) n *= e;
-  return n;
-}
-
-std::string FieldsDescr(const std::vector<FmtItem>& fields, int64_t trailing_pad);
+std::string FieldsDescr(const FieldList& fields, int64_t size_bytes, int64_t trailing_pad);
 
 // The type part of a field: a typestr or a nested list.
-std::string TypeDescr(const FmtItem& item) {
-  switch (item.kind) {
-    case FmtItem::Kind::kStruct:
-      return FieldsDescr(item.fields, 0);
-    case FmtItem::Kind::kPad:
-      return PyRepr("|V" + std::to_string(item.count));
+std::string TypeDescr(const Node& node) {
+  switch (node.kind) {
+    case Node::Kind::kStruct:
+      return FieldsDescr(node.fields, node.element_size_bytes(), 0);
+    case Node::Kind::kPad:
+      return PyRepr("|V" + std::to_string(node.length_bytes));
     default:
-      return PyRepr(ScalarTypestr(item));
+      return PyRepr(ScalarTypestr(node));
   }
 }
 
-std::string FieldsDescr(const std::vector<FmtItem>& fields, int64_t trailing_pad) {
+// The descr list of a struct element of `size_bytes` whose fields are
+// `fields`, then `trailing_pad` more bytes. Bytes no field covers (alignment
+// gaps, unnamed `x`, tail padding) become NumPy's padding fields ('', '|Vn').
+// Unnamed fields are named as NumPy's _dtype_from_pep3118 names them
+// (_fix_names): each takes the first f<j> that no field of the struct has,
+// so `T{<b3x<i}` gives f0, f1 and `T{<i<i:f0:}` gives f1, f0.
+std::string FieldsDescr(const FieldList& fields, int64_t size_bytes, int64_t trailing_pad) {
+  std::set<std::string, std::less<>> names;
+  for (const shm::FormatField& f : fields) {
+    if (f.named) names.insert(f.name);
+  }
+  int next_free = 0;  // names only grow, so the first free f<j> only moves up
   std::vector<std::string> parts;
-  std::vector<std::string> names;
-  for (size_t i = 0; i < fields.size(); ++i) {
-    const FmtItem& f = fields[i];
-    if (f.kind == FmtItem::Kind::kPad && !f.named) {
-      int64_t bytes = ItemBytes(f);
-      parts.push_back("('', " + PyRepr("|V" + std::to_string(bytes)) + ")");
-      continue;
+  int64_t cursor = 0;
+  for (const shm::FormatField& f : fields) {
+    if (f.offset_bytes > cursor) parts.push_back(PaddingDescr(f.offset_bytes - cursor));
+    cursor = f.offset_bytes + f.node.size_bytes;
+    std::string name = f.name;
+    if (!f.named) {
+      while (names.count("f" + std::to_string(next_free)) != 0) ++next_free;
+      name = "f" + std::to_string(next_free);
+      names.insert(name);
     }
-    const std::string name = f.named ? f.name : "f" + std::to_string(i);
-    if (name.empty()) Fail("a struct field of the format has an empty name");
-    if (std::find(names.begin(), names.end(), name) != names.end()) {
-      Fail("format has two fields named " + Quote(name) +
-           " after NumPy's naming of unnamed fields");
-    }
-    names.push_back(name);
-    std::string part = "(" + PyRepr(name) + ", " + TypeDescr(f);
-    if (!f.shape.empty()) part += ", " + shm::TupleString(f.shape);
+    std::string part = "(" + PyRepr(name) + ", " + TypeDescr(f.node);
+    if (!f.node.shape.empty()) part += ", " + shm::TupleString(f.node.shape);
     parts.push_back(part + ")");
   }
-  if (trailing_pad > 0)
-    parts.push_back("('', " + PyRepr("|V" + std::to_string(trailing_pad)) + ")");
+  if (size_bytes > cursor) parts.push_back(PaddingDescr(size_bytes - cursor));
+  if (trailing_pad > 0) parts.push_back(PaddingDescr(trailing_pad));
   std::string out = "[";
   for (size_t i = 0; i < parts.size(); ++i) {
     if (i > 0) out += ", ";
     out += parts[i];
   }
   return out + "]";
-}
-
-bool OnlyPadding(const std::vector<FmtItem>& items) {
-  return !items.empty() && std::all_of(items.begin(), items.end(), [](const FmtItem& f) {
-    return f.kind == FmtItem::Kind::kPad && !f.named && f.shape.empty();
-  });
 }
 
 }  // namespace
@@ -611,24 +460,25 @@ std::string FormatToDescr(const shm::Format& format, int64_t itemsize) {
     Fail("itemsize " + std::to_string(itemsize) + " is smaller than the " +
          std::to_string(format_bytes) + " bytes of format " + Quote(format.canonical()));
   }
-  std::vector<FmtItem> items = FormatReader(format.canonical()).ParseAll();
-  if (FieldsBytes(items) != format_bytes) {
-    Fail("cannot convert format " + Quote(format.canonical()) +
-         " to a NumPy dtype: its items do not add up to its itemsize");
-  }
   const int64_t pad = itemsize - format_bytes;
-  // A top-level T{...} is the struct itself.
-  if (items.size() == 1 && items[0].kind == FmtItem::Kind::kStruct && items[0].shape.empty() &&
-      !items[0].named) {
-    std::vector<FmtItem> fields = std::move(items[0].fields);
-    items = std::move(fields);
+  const shm::FormatNode& root = format.root();
+  if (root.kind == shm::FormatNode::Kind::kStruct && root.shape.empty()) {
+    // A top-level struct is the descr's list of fields. Padding only is a
+    // void; one unnamed non-struct field that fills it is that field's type.
+    if (root.fields.empty()) return PyRepr("|V" + std::to_string(itemsize));
+    const shm::FormatField& first = root.fields[0];
+    if (root.fields.size() == 1 && !first.named && first.offset_bytes == 0 &&
+        first.node.size_bytes == root.size_bytes && first.node.shape.empty() &&
+        first.node.kind != shm::FormatNode::Kind::kStruct && pad == 0) {
+      return PyRepr(ScalarTypestr(first.node));
+    }
+    return FieldsDescr(root.fields, root.size_bytes, pad);
   }
-  if (OnlyPadding(items)) return PyRepr("|V" + std::to_string(itemsize));
-  if (items.size() == 1 && items[0].shape.empty() && !items[0].named &&
-      items[0].kind != FmtItem::Kind::kStruct && pad == 0) {
-    return PyRepr(ScalarTypestr(items[0]));
-  }
-  return FieldsDescr(items, pad);
+  if (root.shape.empty() && pad == 0) return PyRepr(ScalarTypestr(root));
+  // A sub-array, or an item followed by padding: a struct of one field f0.
+  shm::FormatField field;
+  field.node = root;
+  return FieldsDescr({field}, root.size_bytes, pad);
 }
 
 std::string DtypeToFormat(std::string_view dtype) {

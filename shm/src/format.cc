@@ -4,7 +4,8 @@
 // -----------------------------------------------------------------------------
 // A recursive-descent parser for PEP 3118 format strings that computes the
 // layout NumPy's `_dtype_from_pep3118` would (native alignment, sticky byte
-// order, tail padding), then prints the canonical spelling from that layout.
+// order, tail padding) as a tree of FormatNodes, prints the canonical
+// spelling from that tree and keeps the tree as Format::root().
 // Recursion is bounded by kMaxFormatNesting; every loop consumes input.
 
 #include "shmarray/shm/format.h"
@@ -13,6 +14,7 @@
 #include <bit>
 #include <cstdio>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <string_view>
@@ -32,31 +34,10 @@ constexpr bool kHostIsBig = std::endian::native == std::endian::big;
 // Format::TEST_last_parse_steps.
 thread_local int64_t parse_steps = 0;
 
-enum class Kind { kScalar, kBytes, kPad, kStruct };
-
-struct Field;
-
-// One element: a scalar, a string, padding or a struct, with an optional
-// sub-array shape. Sizes are in bytes.
-struct Element {
-  Kind kind = Kind::kScalar;
-  char code = 'B';          // canonical code; 'F', 'D', 'G' stand for Zf, Zd, Zg
-  bool big_endian = false;  // scalars only
-  int64_t length = 1;       // kBytes and kPad: bytes of one element
-  std::vector<int64_t> shape;
-  std::vector<Field> fields;  // kStruct
-  int64_t size = 0;           // including the shape
-};
-
-struct Field {
-  Element element;
-  std::string name;
-  bool named = false;
-  int64_t offset = 0;
-};
+using Kind = FormatNode::Kind;
 
 struct Body {
-  std::vector<Field> fields;
+  std::vector<FormatField> fields;
   int64_t size = 0;
   int64_t alignment = 1;
 };
@@ -292,7 +273,7 @@ class Parser {
         continue;
       }
       const size_t item_pos = pos_;
-      Element element;
+      FormatNode element;
       if (Peek() == '(') {
         element.shape = ParseShape();
         SkipSpace();
@@ -323,6 +304,7 @@ class Parser {
         pos_ += 2;
         Body inner = ParseItems(depth + 1);
         element.kind = Kind::kStruct;
+        element.code = 'T';
         element.fields = std::move(inner.fields);
         base_size = inner.size;
         alignment = inner.alignment;
@@ -331,7 +313,7 @@ class Parser {
         ++pos_;
         element.kind = c == 'x' ? Kind::kPad : Kind::kBytes;
         element.code = c;
-        element.length = count;
+        element.length_bytes = count;
         base_size = count;
       } else {
         char code = c;
@@ -367,7 +349,7 @@ class Parser {
         size *= extent;
       }
       if (size > kMaxItemsizeBytes) Fail("item too large", item_pos);
-      element.size = size;
+      element.size_bytes = size;
       // Native alignment, decided by the byte order in force after the item.
       if (order_ == '@') {
         body.size = AlignUp(body.size, alignment);
@@ -375,7 +357,7 @@ class Parser {
       }
       // Optional :name:.
       SkipSpace();
-      Field field;
+      FormatField field;
       if (!AtEnd() && Peek() == ':') {
         const size_t name_pos = pos_ + 1;
         const size_t close = text_.find(':', name_pos);
@@ -396,11 +378,11 @@ class Parser {
         }
         pos_ = close + 1;
       }
-      field.offset = body.size;
-      if (field.offset + size > kMaxItemsizeBytes) Fail("item too large", item_pos);
+      field.offset_bytes = body.size;
+      if (field.offset_bytes + size > kMaxItemsizeBytes) Fail("item too large", item_pos);
       body.size += size;
       if (element.kind != Kind::kPad || field.named) {
-        field.element = std::move(element);
+        field.node = std::move(element);
         body.fields.push_back(std::move(field));
       }
       any_item = true;
@@ -420,24 +402,24 @@ void AppendPad(int64_t bytes, std::string* out) {
   out->push_back('x');
 }
 
-void AppendElement(const Element& e, std::string* out);
+void AppendElement(const FormatNode& e, std::string* out);
 
-void AppendBody(const std::vector<Field>& fields, int64_t size, std::string* out) {
+void AppendBody(const std::vector<FormatField>& fields, int64_t size, std::string* out) {
   int64_t cursor = 0;
-  for (const Field& f : fields) {
-    if (f.offset > cursor) AppendPad(f.offset - cursor, out);
-    AppendElement(f.element, out);
+  for (const FormatField& f : fields) {
+    if (f.offset_bytes > cursor) AppendPad(f.offset_bytes - cursor, out);
+    AppendElement(f.node, out);
     if (f.named) {
       out->push_back(':');
       out->append(f.name);
       out->push_back(':');
     }
-    cursor = f.offset + f.element.size;
+    cursor = f.offset_bytes + f.node.size_bytes;
   }
   if (size > cursor) AppendPad(size - cursor, out);
 }
 
-void AppendElement(const Element& e, std::string* out) {
+void AppendElement(const FormatNode& e, std::string* out) {
   if (!e.shape.empty()) {
     out->push_back('(');
     for (size_t i = 0; i < e.shape.size(); ++i) {
@@ -458,17 +440,15 @@ void AppendElement(const Element& e, std::string* out) {
       break;
     case Kind::kBytes:
       out->push_back('<');
-      if (e.length != 1) out->append(std::to_string(e.length));
+      if (e.length_bytes != 1) out->append(std::to_string(e.length_bytes));
       out->push_back(e.code);
       break;
     case Kind::kPad:
-      AppendPad(e.length, out);
+      AppendPad(e.length_bytes, out);
       break;
     case Kind::kStruct:
       out->append("T{");
-      int64_t one = e.size;
-      for (int64_t extent : e.shape) one /= extent;
-      AppendBody(e.fields, one, out);
+      AppendBody(e.fields, e.element_size_bytes(), out);
       out->push_back('}');
       break;
   }
@@ -515,7 +495,7 @@ std::string ScalarName(char code) {
   }
 }
 
-std::string Describe(const Element& e) {
+std::string Describe(const FormatNode& e) {
   // Built with append(): GCC 12 -O3 reports a false -Wrestrict for
   // "[" + std::to_string(...) (libstdc++ char_traits::copy).
   std::string dims;
@@ -524,18 +504,32 @@ std::string Describe(const Element& e) {
     case Kind::kScalar:
       return (e.big_endian ? "big-endian " : "") + ScalarName(e.code) + dims;
     case Kind::kBytes:
-      return (e.code == 'p' ? "pascal char" : "char") + dims + "[" + std::to_string(e.length) + "]";
+      return (e.code == 'p' ? "pascal char" : "char") + dims + "[" +
+             std::to_string(e.length_bytes) + "]";
     case Kind::kPad:
-      return "padding" + dims + "[" + std::to_string(e.length) + "]";
+      return "padding" + dims + "[" + std::to_string(e.length_bytes) + "]";
     case Kind::kStruct:
       break;
   }
   return "a struct";
 }
 
+// The root of Format(): one "<B" byte. Never destroyed (no exit-time
+// destructor), shared by every default Format.
+const std::shared_ptr<const FormatNode>& DefaultRoot() {
+  static const auto* const root = new std::shared_ptr<const FormatNode>([] {
+    auto node = std::make_shared<FormatNode>();
+    node->kind = Kind::kScalar;
+    node->code = 'B';
+    node->size_bytes = 1;
+    return node;
+  }());
+  return *root;
+}
+
 }  // namespace
 
-Format::Format() : canonical_("<B"), description_("uint8_t") {}
+Format::Format() : canonical_("<B"), description_("uint8_t"), root_(DefaultRoot()) {}
 
 int64_t Format::TEST_last_parse_steps() { return parse_steps; }
 
@@ -546,14 +540,16 @@ Format Format::Parse(std::string_view text) {
   if (text.empty()) return format;  // PEP 3118: a missing format means "B"
   Parser parser(text);
   Body body = parser.ParseTop();
-  Element top;
-  if (body.fields.size() == 1 && !body.fields[0].named && body.fields[0].offset == 0 &&
-      body.fields[0].element.size == body.size) {
-    top = std::move(body.fields[0].element);
+  auto root = std::make_shared<FormatNode>();
+  FormatNode& top = *root;
+  if (body.fields.size() == 1 && !body.fields[0].named && body.fields[0].offset_bytes == 0 &&
+      body.fields[0].node.size_bytes == body.size) {
+    top = std::move(body.fields[0].node);
   } else {
     top.kind = Kind::kStruct;
     top.fields = std::move(body.fields);
-    top.size = body.size;
+    top.code = 'T';
+    top.size_bytes = body.size;
   }
   std::string canonical;
   AppendElement(top, &canonical);
@@ -564,9 +560,10 @@ Format Format::Parse(std::string_view text) {
   }
   format.canonical_ = std::move(canonical);
   format.description_ = Describe(top);
-  format.itemsize_ = top.size;
+  format.itemsize_ = top.size_bytes;
   format.alignment_ = body.alignment;
   format.is_struct_ = top.kind == Kind::kStruct;
+  format.root_ = std::move(root);
   return format;
 }
 

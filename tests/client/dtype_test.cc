@@ -6,7 +6,8 @@
 // DtypeName, FormatSpellingHint): a table of spellings and their canonical
 // PEP 3118 formats, the errors, and a cross-check with NumPy
 // (SHMARRAY_PYTHON3): for every spelling, np.dtype(spelling) equals the dtype
-// of the format we made (its .npy descr) and of the name we give it.
+// of the format we made (its .npy descr) and of the name we give it, and
+// unnamed struct fields get NumPy's names.
 
 #include <fcntl.h>
 #include <gmock/gmock.h>
@@ -26,6 +27,30 @@ namespace shmarray::client {
 namespace {
 
 using ::testing::HasSubstr;
+
+// Runs `python -c script arg` and returns its exit status (-1 if it did not
+// exit), its stdout and stderr in `*out`.
+int RunPython(const std::string& python, const char* script, const std::string& arg,
+              std::string* out) {
+  int fds[2];
+  if (pipe(fds) != 0) return -1;
+  const pid_t pid = fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    dup2(fds[1], 1);
+    dup2(fds[1], 2);
+    execl(python.c_str(), python.c_str(), "-c", script, arg.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  close(fds[1]);
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(fds[0], buf, sizeof buf)) > 0) out->append(buf, static_cast<size_t>(n));
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
 
 TEST(DtypeTest, SpellingsToCanonicalFormats) {
   const std::pair<const char*, const char*> cases[] = {
@@ -268,26 +293,66 @@ print('\n'.join(bad))
 print('%d spellings checked' % n)
 sys.exit(1 if bad else 0)
 )PY";
-  int fds[2];
-  ASSERT_EQ(pipe(fds), 0);
-  const pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    dup2(fds[1], 1);
-    dup2(fds[1], 2);
-    execl(python.c_str(), python.c_str(), "-c", kScript, path.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  close(fds[1]);
   std::string out;
-  char buf[4096];
-  ssize_t n;
-  while ((n = read(fds[0], buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
-  close(fds[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << out;
+  EXPECT_EQ(RunPython(python, kScript, path, &out), 0) << out;
   EXPECT_THAT(out, HasSubstr(std::to_string(spellings.size()) + " spellings checked")) << out;
+  std::remove(path.c_str());
+  rmdir(tmpl);
+}
+
+// Unnamed struct fields get the names NumPy's PEP 3118 import gives them
+// (_dtype_from_pep3118, _fix_names): the first f<j> no field of the struct
+// has, counting neither padding nor the position in the format.
+TEST(DtypeNumPyTest, UnnamedFieldsAreNamedAsNumPyNamesThem) {
+  const std::string python = SHMARRAY_PYTHON3;
+  if (python.empty()) GTEST_SKIP() << "no python3 with NumPy";
+  const std::vector<std::string> formats = {"ii",
+                                            "bi",
+                                            "T{<b3x<i}",
+                                            "T{<i<i:f0:}",
+                                            "T{<b:f1:<i<i}",
+                                            "T{<i4x:a:<i}",
+                                            "T{<b3x<i:f0:<i}",
+                                            "T{<i:f2:<b<i:f0:3x<h<q}",
+                                            "T{<h:a:T{<b3x<i<i:f0:}:s:<i}",
+                                            "T{<b(2)T{<b<d:f0:}<i:f1:}",
+                                            "T{xbxxb:f0:x(3)h}",
+                                            "T{<i:f0:<i:f1:<i<i:f3:<i}"};
+  char tmpl[] = "/tmp/shmarray-names-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string path = std::string(tmpl) + "/cases.txt";
+  {
+    FILE* f = std::fopen(path.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    for (const std::string& format : formats) {
+      std::fprintf(f, "%s\t%s\n", format.c_str(),
+                   FormatToDescr(shm::Format::Parse(format)).c_str());
+    }
+    std::fclose(f);
+  }
+  static constexpr char kScript[] = R"PY(
+import ast, sys
+import numpy as np
+try:
+    from numpy._core._internal import _dtype_from_pep3118
+except ImportError:
+    from numpy.core._internal import _dtype_from_pep3118
+from numpy.lib.format import dtype_to_descr
+bad = []
+n = 0
+for line in open(sys.argv[1], encoding='utf-8'):
+    fmt, descr = line.rstrip('\n').split('\t')
+    want = dtype_to_descr(_dtype_from_pep3118(fmt))
+    if ast.literal_eval(descr) != want:
+        bad.append('%s: numpy %r, ours %s' % (fmt, want, descr))
+    n += 1
+print('\n'.join(bad))
+print('%d formats checked' % n)
+sys.exit(1 if bad else 0)
+)PY";
+  std::string out;
+  EXPECT_EQ(RunPython(python, kScript, path, &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr(std::to_string(formats.size()) + " formats checked")) << out;
   std::remove(path.c_str());
   rmdir(tmpl);
 }

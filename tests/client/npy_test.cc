@@ -174,6 +174,15 @@ TEST(NpyDescrTest, FormatsToDescrsAsNumPyWritesThem) {
   // Trailing padding from an itemsize larger than the format.
   EXPECT_EQ(FormatToDescr(Format::Parse("i"), 8), "[('f0', '<i4'), ('', '|V4')]");
   EXPECT_EQ(FormatToDescr(Format::Parse("T{d:x:}"), 16), "[('x', '<f8'), ('', '|V8')]");
+  // Unnamed fields take the first f<j> no field of the struct has, as
+  // NumPy's _dtype_from_pep3118 names them (padding does not count); checked
+  // against NumPy itself in dtype_test.cc.
+  EXPECT_EQ(FormatToDescr(Format::Parse("bi")), "[('f0', '|i1'), ('', '|V3'), ('f1', '<i4')]");
+  EXPECT_EQ(FormatToDescr(Format::Parse("T{<i<i:f0:}")), "[('f1', '<i4'), ('f0', '<i4')]");
+  EXPECT_EQ(FormatToDescr(Format::Parse("T{<b3x<i:f0:<i}")),
+            "[('f1', '|i1'), ('', '|V3'), ('f0', '<i4'), ('f2', '<i4')]");
+  EXPECT_EQ(FormatToDescr(Format::Parse("T{<i4x:a:<i}")),
+            "[('f0', '<i4'), ('a', '|V4'), ('f1', '<i4')]");
 }
 
 TEST(NpyDescrTest, EveryConversionRoundTrips) {

@@ -337,6 +337,254 @@ TEST(FormatTest, CanonicalKeepsNamesAsWritten) {
   EXPECT_EQ(Format::Parse("T{i:a:T{i:a:}:b:}").itemsize(), 8);
 }
 
+// --- The parsed tree: Format::root() --------------------------------------------
+
+using Kind = FormatNode::Kind;
+
+// Spells a tree the way the canonical form does, from the tree alone: gaps
+// between fields (and up to the element size) as `<n>x`.
+std::string Spell(const FormatNode& node) {
+  std::string out;
+  if (!node.shape.empty()) {
+    out += "(";
+    for (size_t i = 0; i < node.shape.size(); ++i) {
+      out += (i > 0 ? "," : "") + std::to_string(node.shape[i]);
+    }
+    out += ")";
+  }
+  auto pad = [&out](int64_t bytes) { out += (bytes > 1 ? std::to_string(bytes) : "") + "x"; };
+  switch (node.kind) {
+    case Kind::kScalar:
+      out += node.big_endian ? ">" : "<";
+      if (node.code == 'F' || node.code == 'D' || node.code == 'G') {
+        out += node.code == 'F' ? "Zf" : node.code == 'D' ? "Zd" : "Zg";
+      } else {
+        out += node.code;
+      }
+      break;
+    case Kind::kBytes:
+      out += "<" + (node.length_bytes > 1 ? std::to_string(node.length_bytes) : "") + node.code;
+      break;
+    case Kind::kPad:
+      pad(node.length_bytes);
+      break;
+    case Kind::kStruct: {
+      out += "T{";
+      int64_t cursor = 0;
+      for (const FormatField& f : node.fields) {
+        if (f.offset_bytes > cursor) pad(f.offset_bytes - cursor);
+        out += Spell(f.node);
+        if (f.named) out += ":" + f.name + ":";
+        cursor = f.offset_bytes + f.node.size_bytes;
+      }
+      if (node.element_size_bytes() > cursor) pad(node.element_size_bytes() - cursor);
+      out += "}";
+      break;
+    }
+  }
+  return out;
+}
+
+TEST(FormatTreeTest, Scalars) {
+  const Format d = Format::Parse("d");
+  const FormatNode& root = d.root();
+  EXPECT_EQ(root.kind, Kind::kScalar);
+  EXPECT_EQ(root.code, 'd');
+  EXPECT_FALSE(root.big_endian);
+  EXPECT_TRUE(root.shape.empty());
+  EXPECT_EQ(root.size_bytes, 8);
+  EXPECT_EQ(root.element_size_bytes(), 8);
+  EXPECT_EQ(root.length_bytes, 1);
+  EXPECT_TRUE(root.fields.empty());
+
+  // Native codes are standard-size in the tree, as in canonical().
+  EXPECT_EQ(Format::Parse("l").root().code, 'q');
+  EXPECT_EQ(Format::Parse("=l").root().code, 'i');
+  EXPECT_EQ(Format::Parse("P").root().code, 'Q');
+
+  // Byte order: `>` and `!` are big-endian; one-byte codes never are.
+  EXPECT_TRUE(Format::Parse(">i").root().big_endian);
+  EXPECT_TRUE(Format::Parse("!i").root().big_endian);
+  EXPECT_FALSE(Format::Parse(">b").root().big_endian);
+  EXPECT_FALSE(Format::Parse("<i").root().big_endian);
+
+  // Complex codes are 'F', 'D', 'G'.
+  const Format zd = Format::Parse(">Zd");
+  EXPECT_EQ(zd.root().kind, Kind::kScalar);
+  EXPECT_EQ(zd.root().code, 'D');
+  EXPECT_TRUE(zd.root().big_endian);
+  EXPECT_EQ(zd.root().size_bytes, 16);
+  EXPECT_EQ(Format::Parse("Zf").root().code, 'F');
+  EXPECT_EQ(Format::Parse("Zg").root().code, 'G');
+
+  // A count is a sub-array axis.
+  const Format three_format = Format::Parse("(2)3i");
+  const FormatNode& three = three_format.root();
+  EXPECT_EQ(three.kind, Kind::kScalar);
+  EXPECT_EQ(three.shape, (std::vector<int64_t>{2, 3}));
+  EXPECT_EQ(three.size_bytes, 24);
+  EXPECT_EQ(three.element_size_bytes(), 4);
+}
+
+TEST(FormatTreeTest, DefaultAndEmptyHaveAByteRoot) {
+  for (const Format& f : {Format(), Format::Parse("")}) {
+    EXPECT_EQ(f.root().kind, Kind::kScalar);
+    EXPECT_EQ(f.root().code, 'B');
+    EXPECT_EQ(f.root().size_bytes, 1);
+    EXPECT_TRUE(f.root().shape.empty());
+  }
+}
+
+TEST(FormatTreeTest, StringsAndPadding) {
+  const Format s_format = Format::Parse("5s");
+  const FormatNode& s = s_format.root();
+  EXPECT_EQ(s.kind, Kind::kBytes);
+  EXPECT_EQ(s.code, 's');
+  EXPECT_EQ(s.length_bytes, 5);
+  EXPECT_TRUE(s.shape.empty());  // the count of `s` is its length, not an axis
+  EXPECT_EQ(s.size_bytes, 5);
+  const Format p_format = Format::Parse("(2)4p");
+  const FormatNode& p = p_format.root();
+  EXPECT_EQ(p.kind, Kind::kBytes);
+  EXPECT_EQ(p.code, 'p');
+  EXPECT_EQ(p.length_bytes, 4);
+  EXPECT_EQ(p.shape, std::vector<int64_t>{2});
+  EXPECT_EQ(p.size_bytes, 8);
+
+  // Padding only: a struct with no fields.
+  const Format pad_format = Format::Parse("4x");
+  const FormatNode& pad = pad_format.root();
+  EXPECT_EQ(pad.kind, Kind::kStruct);
+  EXPECT_EQ(pad.code, 'T');
+  EXPECT_EQ(pad.size_bytes, 4);
+  EXPECT_TRUE(pad.fields.empty());
+
+  // Explicit unnamed `x` is a gap between offsets; a named one is a kPad field.
+  const Format f = Format::Parse("T{=b:a:xxi:b:3x:raw:}");  // `=`: no alignment
+  EXPECT_EQ(f.canonical(), "T{<b:a:2x<i:b:3x:raw:}");
+  const FormatNode& root = f.root();
+  ASSERT_EQ(root.fields.size(), 3u);
+  EXPECT_EQ(root.fields[1].offset_bytes, 3);
+  EXPECT_EQ(root.fields[2].name, "raw");
+  EXPECT_EQ(root.fields[2].node.kind, Kind::kPad);
+  EXPECT_EQ(root.fields[2].node.code, 'x');
+  EXPECT_EQ(root.fields[2].node.length_bytes, 3);
+  EXPECT_EQ(root.fields[2].offset_bytes, 7);
+  EXPECT_EQ(root.size_bytes, 10);
+}
+
+TEST(FormatTreeTest, StructWithAlignmentPaddingAndNames) {
+  const Format f = Format::Parse("T{b:a:i:b:}");
+  const FormatNode& root = f.root();
+  EXPECT_TRUE(f.is_struct());
+  EXPECT_EQ(root.kind, Kind::kStruct);
+  EXPECT_EQ(root.code, 'T');
+  EXPECT_EQ(root.size_bytes, 8);
+  ASSERT_EQ(root.fields.size(), 2u);  // the 3-byte alignment gap is not a field
+  EXPECT_EQ(root.fields[0].name, "a");
+  EXPECT_TRUE(root.fields[0].named);
+  EXPECT_EQ(root.fields[0].offset_bytes, 0);
+  EXPECT_EQ(root.fields[0].node.code, 'b');
+  EXPECT_EQ(root.fields[0].node.size_bytes, 1);
+  EXPECT_EQ(root.fields[1].name, "b");
+  EXPECT_EQ(root.fields[1].offset_bytes, 4);
+  EXPECT_EQ(root.fields[1].node.code, 'i');
+  EXPECT_EQ(root.fields[1].node.size_bytes, 4);
+
+  // Unnamed fields, and native tail padding (after the last field).
+  const Format tail_format = Format::Parse("qb");
+  const FormatNode& tail = tail_format.root();
+  EXPECT_EQ(tail.kind, Kind::kStruct);
+  EXPECT_EQ(tail.size_bytes, 16);
+  ASSERT_EQ(tail.fields.size(), 2u);
+  EXPECT_FALSE(tail.fields[0].named);
+  EXPECT_EQ(tail.fields[0].name, "");
+  EXPECT_EQ(tail.fields[1].offset_bytes, 8);
+  EXPECT_EQ(tail.fields[1].node.size_bytes, 1);  // 7 bytes of tail padding follow
+
+  // One named item is a struct of one field.
+  const Format one_format = Format::Parse("d:x:");
+  const FormatNode& one = one_format.root();
+  EXPECT_EQ(one.kind, Kind::kStruct);
+  ASSERT_EQ(one.fields.size(), 1u);
+  EXPECT_EQ(one.fields[0].name, "x");
+}
+
+TEST(FormatTreeTest, NestedStructWithSubarrayShape) {
+  // A 2x3 sub-array of a native struct {int16 a; [pad 6] double b[2]}, after a byte.
+  const Format f = Format::Parse("T{B:tag:(2,3)T{h:a:2d:b:}:s:>i:n:}");
+  const FormatNode& root = f.root();
+  EXPECT_EQ(root.kind, Kind::kStruct);
+  ASSERT_EQ(root.fields.size(), 3u);
+  const FormatField& s = root.fields[1];
+  EXPECT_EQ(s.name, "s");
+  EXPECT_EQ(s.offset_bytes, 8);  // aligned to the inner struct's 8
+  EXPECT_EQ(s.node.kind, Kind::kStruct);
+  EXPECT_EQ(s.node.shape, (std::vector<int64_t>{2, 3}));
+  EXPECT_EQ(s.node.element_size_bytes(), 24);
+  EXPECT_EQ(s.node.size_bytes, 6 * 24);
+  ASSERT_EQ(s.node.fields.size(), 2u);
+  EXPECT_EQ(s.node.fields[0].name, "a");
+  EXPECT_EQ(s.node.fields[0].offset_bytes, 0);
+  EXPECT_EQ(s.node.fields[1].name, "b");
+  EXPECT_EQ(s.node.fields[1].offset_bytes, 8);
+  EXPECT_EQ(s.node.fields[1].node.shape, std::vector<int64_t>{2});
+  EXPECT_EQ(s.node.fields[1].node.size_bytes, 16);
+  // The byte order after the struct is `>`: no alignment, no tail padding.
+  const FormatField& n = root.fields[2];
+  EXPECT_EQ(n.offset_bytes, 8 + 6 * 24);
+  EXPECT_TRUE(n.node.big_endian);
+  EXPECT_EQ(root.size_bytes, 8 + 6 * 24 + 4);
+  EXPECT_EQ(root.size_bytes, f.itemsize());
+  EXPECT_EQ(Spell(root), f.canonical());
+
+  // A sub-array of a struct is the root itself (no wrapping struct).
+  const Format arr_format = Format::Parse("2T{i:a:}");
+  const FormatNode& arr = arr_format.root();
+  EXPECT_EQ(arr.kind, Kind::kStruct);
+  EXPECT_EQ(arr.shape, std::vector<int64_t>{2});
+  ASSERT_EQ(arr.fields.size(), 1u);
+  EXPECT_EQ(arr.fields[0].name, "a");
+}
+
+TEST(FormatTreeTest, CopiesShareTheTree) {
+  const Format a = Format::Parse("T{d:x:d:y:}");
+  const Format b = a;  // NOLINT(performance-unnecessary-copy-initialization)
+  EXPECT_EQ(&a.root(), &b.root());
+}
+
+// The tree spells the canonical form, has itemsize() bytes and is a struct
+// exactly when is_struct(), for every layout case and for random formats.
+TEST(FormatTreeTest, TreeSpellsTheCanonicalForm) {
+  auto check = [](const Format& f) {
+    EXPECT_EQ(Spell(f.root()), f.canonical());
+    EXPECT_EQ(f.root().size_bytes, f.itemsize());
+    EXPECT_EQ(f.root().kind == Kind::kStruct, f.is_struct());
+  };
+  for (const LayoutCase& c : kLayouts) {
+    SCOPED_TRACE(c.text);
+    check(Format::Parse(c.text));
+  }
+  std::mt19937_64 rng(20260612);
+  const std::string alphabet = "@=<>!^?bBhHiIlLqQnNefdgcspxPT{}():,0123456789Zfdg:a:b:";
+  int parsed = 0;
+  for (int n = 0; n < 20000; ++n) {
+    std::string text;
+    const size_t len = 1 + rng() % 24;
+    for (size_t i = 0; i < len; ++i) text += alphabet[rng() % alphabet.size()];
+    Format f;
+    try {
+      f = Format::Parse(text);
+    } catch (const FormatError&) {
+      continue;
+    }
+    SCOPED_TRACE(text);
+    check(f);
+    ++parsed;
+  }
+  EXPECT_GT(parsed, 500);
+}
+
 // --- Errors ---------------------------------------------------------------------
 
 struct ErrorCase {

@@ -124,7 +124,11 @@ std::string DescrToFormat(std::string_view descr);
 
 // The descr (Python literal text, as np.save writes it) of items of `format`
 // that are `itemsize` bytes long (0 = format.itemsize()); e.g. "'<f8'" for
-// "d". Throws NpyError for formats NumPy has no dtype for.
+// "d". Built from format.root(). Gaps between fields are NumPy's padding
+// fields ('', '|Vn'); unnamed fields are named as NumPy's PEP 3118 import
+// names them: the first f<j> no other field of the struct has ("bi" ->
+// "[('f0', '|i1'), ('', '|V3'), ('f1', '<i4')]"). Throws NpyError for
+// formats NumPy has no dtype for (Pascal strings `p`).
 std::string FormatToDescr(const shm::Format& format, int64_t itemsize = 0);
 
 // The canonical PEP 3118 format of a NumPy dtype given the way np.dtype()

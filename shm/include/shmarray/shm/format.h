@@ -72,6 +72,13 @@
 // same scalar type have the same canonical form (`i`, `<i`, `=i`, `=l`,
 // `^i` -> `<i`; `l`, `q`, `n`, `<q` -> `<q`; `!i` -> `>i`; `>b`, `b` -> `<b`).
 //
+// The parsed tree: Format::root() is the item as a FormatNode, the structure
+// canonical() spells (and what callers walk instead of re-parsing text):
+//   Format::Parse("T{b:a:i:b:}").root()   // kStruct, size_bytes 8, 2 fields:
+//     fields[0]  name "a", offset_bytes 0, node kScalar 'b'
+//     fields[1]  name "b", offset_bytes 4, node kScalar 'i' (the 3 bytes
+//                between them are a gap, not a field)
+//
 // Thread-safety: Format is an immutable value; concurrent use is safe.
 
 #ifndef SHMARRAY_SHM_FORMAT_H_
@@ -80,9 +87,11 @@
 #include <complex>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <vector>
 
 namespace shmarray::shm {
 
@@ -91,6 +100,74 @@ inline constexpr size_t kMaxFormatLength = 64 * 1024;           // characters
 inline constexpr int kMaxFormatNesting = 32;                    // nested T{ }
 inline constexpr int64_t kMaxItemsizeBytes = int64_t{1} << 40;  // one item
 inline constexpr int kMaxSubarrayDims = 32;  // axes of a sub-array shape (NumPy's limit)
+
+struct FormatField;
+
+// One node of a parsed format: a scalar, a byte string, named padding or a
+// struct, possibly repeated as a sub-array. Nodes are built by Format::Parse
+// and never change; all sizes and offsets are in bytes, in the layout the
+// format describes (native `@` alignment already applied).
+struct FormatNode {
+  enum class Kind {
+    kScalar,  // a number, bool or char: `?`, `c`, `b` ... `Zg`
+    kBytes,   // a byte string: `s` (NumPy 'S') or `p` (Pascal, length byte first)
+    kPad,     // raw bytes `x`; only ever a *named* field (see FormatField)
+    kStruct,  // `T{...}`; also any format of several items or of one named or
+              // padded item (`ii`, `d:x:`, `ix`)
+  };
+  Kind kind = Kind::kScalar;
+  // The canonical type code. kScalar: the standard-size code canonical()
+  // writes, one of `? c b B h H i I q Q e f d g`, or 'F', 'D', 'G' for `Zf`,
+  // `Zd`, `Zg` (`l`, `n`, `P`, ... never appear: they are already mapped to
+  // `i`/`q`/`Q` as in canonical()). kBytes: 's' or 'p'. kPad: 'x'. kStruct: 'T'.
+  char code = 'B';
+  // kScalar of more than one byte: the byte order canonical() writes (`>`
+  // when true, `<` when false; `@ = ^` resolved to the host's order). False
+  // for everything else (one-byte codes, strings, padding, structs: the
+  // fields carry their own order).
+  bool big_endian = false;
+  // kBytes and kPad: the bytes of one element (`5s` -> 5, `4x:raw:` -> 4);
+  // 1 for kScalar and kStruct.
+  int64_t length_bytes = 1;
+  // The sub-array shape, outermost axis first, as canonical() writes it in
+  // front of the code (`(2,3)<d` -> {2, 3}; a count on a non-string code is an
+  // axis: `3i` -> {3}); empty for a single element. Extents are positive.
+  std::vector<int64_t> shape;
+  // Size of the whole node, shape included (`(2,3)<d` -> 48). For kStruct it
+  // includes alignment gaps and tail padding.
+  int64_t size_bytes = 0;
+  // kStruct only: the fields of one element, in the order written, with
+  // increasing offsets. Unnamed padding is not a field: see FormatField.
+  std::vector<FormatField> fields;
+
+  // Size of one element of the sub-array: size_bytes / product(shape).
+  int64_t element_size_bytes() const {
+    int64_t size = size_bytes;
+    for (int64_t extent : shape) size /= extent;
+    return size;
+  }
+};
+
+// A field of a struct node.
+//
+// Padding: an unnamed `x` (explicit padding), a native alignment gap and the
+// tail padding of a native struct are not fields. They are the bytes that no
+// field covers: between one field's offset_bytes + node.size_bytes and the
+// next field's offset_bytes, and after the last field up to the struct's
+// element_size_bytes(). canonical() spells each such gap as one `<n>x`
+// (`T{b:a:xxxi:b:}` and `T{b:a:i:b:}` have the same tree and the same
+// canonical form `T{<b:a:3x<i:b:}`), and a struct of padding only has no
+// fields (`4x` -> `T{4x}`: kStruct, size_bytes 4, no fields). A *named* `x`
+// (`4x:raw:`) is a field whose node is kPad.
+struct FormatField {
+  FormatNode node;
+  // The name written between colons, as written; empty if unnamed (`T{<i<i}`
+  // has two unnamed fields). Names within one struct are distinct.
+  std::string name;
+  bool named = false;  // true iff the format gave a `:name:`
+  // Offset of the field from the start of its struct element.
+  int64_t offset_bytes = 0;
+};
 
 class Format {
  public:
@@ -126,6 +203,14 @@ class Format {
   // True if the item is a struct (`T{...}`, several items, a named or padded
   // item), or a sub-array of one; description() is then "a struct".
   bool is_struct() const { return is_struct_; }
+  // The parsed item as a tree (see FormatNode and FormatField), the same
+  // structure canonical() spells: the root is kStruct iff is_struct(), and
+  // root().size_bytes == itemsize(). Format() has a kScalar 'B' root. The
+  // tree is shared by copies of this Format and immutable; the reference is
+  // valid as long as this Format (or a copy of it) lives: not past the end
+  // of the statement for a temporary (`Format::Parse(s).root()`).
+  // Thread-safe.
+  const FormatNode& root() const { return *root_; }
 
   // Test hook: the elementary steps (loop iterations over the text, bytes of
   // names and messages handled, characters of the canonical form written) of
@@ -144,6 +229,7 @@ class Format {
   int64_t itemsize_ = 1;
   int64_t alignment_ = 1;
   bool is_struct_ = false;
+  std::shared_ptr<const FormatNode> root_;  // never null
 };
 
 // FormatTraits<T> tells the library the PEP 3118 format and the C++ name of an
