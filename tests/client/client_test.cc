@@ -685,7 +685,7 @@ TEST_F(ClientTest, WriteRoundTripsOfContiguousAndStridedSources) {
   View<int, 2> bv = big.as<int, 2>();
   for (int i = 0; i < 4; ++i)
     for (int j = 0; j < 6; ++j) bv(i, j) = 1000 + 10 * i + j;
-  AnyView strided = big.Slice(shm::ParseIndex("::2, ::-3"));  // shape (2, 2)
+  AnyView strided = big.slice(shm::ParseIndex("::2, ::-3"));  // shape (2, 2)
   ASSERT_FALSE(strided.is_c_contig());
   client_->write("w", "::3, 1:3", strided);
   EXPECT_EQ(a(0, 1), 1005);
@@ -845,7 +845,7 @@ TEST_F(ClientTest, SplitTransfersMoveTheSameBytesOverSeparateConnections) {
   for (int64_t i = 0; i < 2 * kRows; ++i) {
     for (int64_t j = 0; j < kCols; ++j) bv(i, j) = static_cast<int>(i * 7 + j * 3);
   }
-  const AnyView src = buffer.Slice(shm::ParseIndex("::2, ::-1"));
+  const AnyView src = buffer.slice(shm::ParseIndex("::2, ::-1"));
   std::vector<int64_t> progress;
   EXPECT_EQ(split.write("split", "", src, [&](int64_t done, int64_t) { progress.push_back(done); }),
             kRows * kCols * 4);

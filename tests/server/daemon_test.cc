@@ -173,8 +173,8 @@ void ExpectLayout(const v1::ArrayInfo& info, const shm::Layout& layout) {
   EXPECT_THAT(info.strides(), ElementsAreArray(layout.strides)) << info.DebugString();
   EXPECT_EQ(info.offset(), layout.offset) << info.DebugString();
   EXPECT_EQ(info.nbytes(), layout.nbytes()) << info.DebugString();
-  EXPECT_EQ(info.c_contiguous(), layout.is_c_contiguous()) << info.DebugString();
-  EXPECT_EQ(info.f_contiguous(), layout.is_f_contiguous()) << info.DebugString();
+  EXPECT_EQ(info.c_contiguous(), layout.is_c_contig()) << info.DebugString();
+  EXPECT_EQ(info.f_contiguous(), layout.is_f_contig()) << info.DebugString();
 }
 
 bool SameInfo(const v1::ArrayInfo& a, const v1::ArrayInfo& b) {
@@ -814,7 +814,7 @@ TEST_F(DaemonTest, SliceComputesNumpyLayouts) {
     SCOPED_TRACE(text);
     v1::ArrayInfo info;
     ASSERT_RPC_OK(api_->Slice("sl/a", text, "", &info));
-    const shm::Layout expected = layout.Apply(shm::ParseIndex(text));
+    const shm::Layout expected = layout.slice(shm::ParseIndex(text));
     ExpectLayout(info, expected);
     EXPECT_EQ(info.format(), base.format());
     EXPECT_EQ(info.generation(), base.generation());
@@ -834,7 +834,7 @@ TEST_F(DaemonTest, SliceComputesNumpyLayouts) {
   req.mutable_index()->add_items()->mutable_ellipsis();
   v1::ArrayInfo info;
   ASSERT_RPC_OK(api_->Slice(req, &info));
-  ExpectLayout(info, layout.Apply(shm::ParseIndex("-1, 5::-2, None, ...")));
+  ExpectLayout(info, layout.slice(shm::ParseIndex("-1, 5::-2, None, ...")));
   // No name: nothing registered.
   EXPECT_EQ(daemon_->ListSegments(), before);
   std::vector<std::string> names;
@@ -851,7 +851,7 @@ TEST_F(DaemonTest, NamedViewIsAnEntryThatSharesTheBase) {
   ASSERT_RPC_OK(api_->Write("nv/a", "", region, v1::ORDER_F));
   v1::ArrayInfo view;
   ASSERT_RPC_OK(api_->Slice("nv/a", "::-1, 1:4", "nv/v", &view));
-  const shm::Layout expected = LayoutOf(base).Apply(shm::ParseIndex("::-1, 1:4"));
+  const shm::Layout expected = LayoutOf(base).slice(shm::ParseIndex("::-1, 1:4"));
   ExpectLayout(view, expected);
   EXPECT_EQ(view.name(), "nv/v");
   EXPECT_EQ(view.kind(), v1::ARRAY_KIND_VIEW);
@@ -868,7 +868,7 @@ TEST_F(DaemonTest, NamedViewIsAnEntryThatSharesTheBase) {
   EXPECT_EQ(bytes, Gather(region, expected, shm::Order::kC));
   // A view of a view composes.
   ASSERT_RPC_OK(api_->Read("nv/v", "1, ::2", &bytes));
-  EXPECT_EQ(bytes, Gather(region, expected.Apply(shm::ParseIndex("1, ::2")), shm::Order::kC));
+  EXPECT_EQ(bytes, Gather(region, expected.slice(shm::ParseIndex("1, ::2")), shm::Order::kC));
   // Writing through the view lands in the base.
   const std::string patch = Pattern(4 * 3 * 4, 6);
   ASSERT_RPC_OK(api_->Write("nv/v", "", patch));
@@ -887,7 +887,7 @@ TEST_F(DaemonTest, CopyMaterializesAndCopiesBetweenArrays) {
   ASSERT_RPC_OK(api_->Create("cp/a", "<q", {6, 5}, v1::ORDER_C, &src));
   const std::string data = Pattern(6 * 5 * 8, 11);
   ASSERT_RPC_OK(api_->Write("cp/a", "", data));
-  const shm::Layout sel = LayoutOf(src).Apply(shm::ParseIndex("::2, 1:"));
+  const shm::Layout sel = LayoutOf(src).slice(shm::ParseIndex("::2, 1:"));
 
   for (v1::Order order : {v1::ORDER_C, v1::ORDER_F}) {
     SCOPED_TRACE(order);
@@ -918,7 +918,7 @@ TEST_F(DaemonTest, CopyMaterializesAndCopiesBetweenArrays) {
   ASSERT_RPC_OK(api_->Copy(into, &info));
   std::string row;
   ASSERT_RPC_OK(api_->Read("cp/c", "2", &row));
-  EXPECT_EQ(row, Gather(data, LayoutOf(src).Apply(shm::ParseIndex("1, 1:")), shm::Order::kC));
+  EXPECT_EQ(row, Gather(data, LayoutOf(src).slice(shm::ParseIndex("1, 1:")), shm::Order::kC));
   // Broadcasting as Cython: a source axis of extent 1 is repeated.
   into.set_source("cp/a");
   *into.mutable_source_index() = TextIndex("0:1, 1:");
@@ -928,7 +928,7 @@ TEST_F(DaemonTest, CopyMaterializesAndCopiesBetweenArrays) {
   std::string all;
   ASSERT_RPC_OK(api_->Read("cp/f", "", &all));
   const std::string row0 =
-      Gather(data, LayoutOf(src).Apply(shm::ParseIndex("0, 1:")), shm::Order::kC);
+      Gather(data, LayoutOf(src).slice(shm::ParseIndex("0, 1:")), shm::Order::kC);
   EXPECT_EQ(all, row0 + row0 + row0);
   DeleteEverything();
 }
@@ -960,7 +960,7 @@ TEST_F(DaemonTest, ReadStreamsChunksInEitherOrder) {
   req.set_order(v1::ORDER_C);
   req.set_chunk_size(0);
   ASSERT_RPC_OK(api_->Read(req, &bytes, &header, &chunks));
-  EXPECT_EQ(bytes, Gather(data, layout.Apply(shm::ParseIndex("1::3, ::-2")), shm::Order::kC));
+  EXPECT_EQ(bytes, Gather(data, layout.slice(shm::ParseIndex("1::3, ::-2")), shm::Order::kC));
   EXPECT_EQ(chunks, 1);
   EXPECT_THAT(header.shape(), ElementsAre(3, 4));
 
@@ -1058,7 +1058,7 @@ TEST_F(DaemonTest, WritePartsLandAtTheirOffsetsOfTheSelection) {
     EXPECT_EQ(resp.bytes_written(), end - begin);
   }
   std::string expected = before;
-  Scatter(&expected, LayoutOf(info).Apply(shm::ParseIndex(index)), shm::Order::kF, patch);
+  Scatter(&expected, LayoutOf(info).slice(shm::ParseIndex(index)), shm::Order::kF, patch);
   std::string bytes;
   ASSERT_RPC_OK(api_->Read("bw/a", "", &bytes));
   EXPECT_EQ(bytes, expected);
@@ -1105,7 +1105,7 @@ TEST_F(DaemonTest, WriteAcceptsAnyChunkingAndOrder) {
   EXPECT_EQ(bytes, region);
 
   // A strided selection in F order.
-  const shm::Layout sel = layout.Apply(shm::ParseIndex("::-2, 1::2"));
+  const shm::Layout sel = layout.slice(shm::ParseIndex("::-2, 1::2"));
   const std::string patch = Pattern(2 * 3 * 4, 15);
   ASSERT_RPC_OK(api_->Write("wr/a", "::-2, 1::2", patch, v1::ORDER_F, &resp, 5));
   EXPECT_EQ(resp.bytes_written(), 24);
@@ -1325,7 +1325,7 @@ class BadInputTest : public ::testing::TestWithParam<BadCase> {
     if (!(e = check("s s", api_->Seal("canary/sealed"))).empty()) return e;
     if (!(e = check("v", api_->Slice("canary/c", "1:, ::2", "canary/view"))).empty()) return e;
     const shm::Layout view =
-        Contiguous(4, {3, 4}, shm::Order::kC).Apply(shm::ParseIndex("1:, ::2"));
+        Contiguous(4, {3, 4}, shm::Order::kC).slice(shm::ParseIndex("1:, ::2"));
     canaries_ = {{"canary/c", v1::ORDER_C, c},
                  {"canary/f", v1::ORDER_F, f},
                  {"canary/sealed", v1::ORDER_C, sealed},

@@ -11,7 +11,7 @@
 //   a.at(0, 0) = 21.5;                                      // every attacher sees it
 //   View<const double, 2, c_contig> r = client.attach_readonly<double, 2, c_contig>("temps");
 //   AnyView rows = client.read("temps", "::2, :");          // streamed over gRPC
-//   client.write("temps", "0, :", rows.Slice(ParseIndex("0")));
+//   client.write("temps", "0, :", rows.slice(ParseIndex("0")));
 //
 // attach() is Stat + map + checked bind (on a Unix socket, after the first
 // attach, a lookup in the daemon's catalog file in shared memory replaces the
