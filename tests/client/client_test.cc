@@ -156,8 +156,8 @@ TEST(ClientConnectTest, TargetsAndBadInstances) {
   EXPECT_THAT(ExpectRpcError(absl::StatusCode::kInvalidArgument,
                              [] { Client::Connect({.instance = "bad/name"}); }),
               HasSubstr("invalid instance name 'bad/name'"));
-  EXPECT_EQ(Client::Create({.instance = std::string(65, 'a')}).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  ExpectRpcError(absl::StatusCode::kInvalidArgument,
+                 [] { Client::Connect({.instance = std::string(65, 'a')}); });
   ExpectRpcError(absl::StatusCode::kInvalidArgument, [] { Client::Connect({.target = "unix:"}); });
 }
 
@@ -799,9 +799,12 @@ int SocketsOf(pid_t pid) {
 // either order; progress rises to the total on the calling thread.
 TEST_F(ClientTest, SplitTransfersMoveTheSameBytesOverSeparateConnections) {
   for (const char* bad : {"0", "65"}) {
-    absl::StatusOr<Client> c =
-        Client::Create({.target = daemon_->target(), .streams = std::atoi(bad)});
-    EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    SCOPED_TRACE(bad);
+    EXPECT_THAT(
+        ExpectRpcError(
+            absl::StatusCode::kInvalidArgument,
+            [&] { Client::Connect({.target = daemon_->target(), .streams = std::atoi(bad)}); }),
+        HasSubstr("streams must be in [1, 64], got "));
   }
   constexpr int64_t kRows = 1500;
   constexpr int64_t kCols = 2000;  // 12 MB of int32
@@ -930,7 +933,7 @@ TEST_F(ClientTest, WatchDeliversCreatedSealedDeletedUnderThePrefix) {
   ASSERT_TRUE(wait_for([](const auto& ev) { return ev.size() >= 3; }));
   handle.cancel();
   EXPECT_FALSE(handle.active());
-  EXPECT_EQ(handle.wait().code(), absl::StatusCode::kCancelled);
+  EXPECT_NO_THROW(handle.wait());  // a cancelled watch ended cleanly
   std::lock_guard<std::mutex> lock(mu);
   ASSERT_EQ(events.size(), 3u);
   EXPECT_EQ(events[0].type, WatchEvent::Type::kCreated);
