@@ -70,9 +70,9 @@ BENCHMARK(BM_Memcpy32MiB)->Unit(benchmark::kMillisecond);
 
 void BM_EveryOtherToCOrderCopy(benchmark::State& state) {
   AnyView a = Filled(4096);
-  AnyView s = a.Slice(ParseIndex("::2, ::2"));
+  AnyView s = a.slice(ParseIndex("::2, ::2"));
   for (auto _ : state) {
-    AnyView c = s.Copy(Order::kC);
+    AnyView c = s.copy(Order::kC);
     benchmark::DoNotOptimize(c.first());
   }
   state.SetBytesProcessed(state.iterations() * s.nbytes());
@@ -81,8 +81,8 @@ BENCHMARK(BM_EveryOtherToCOrderCopy)->Unit(benchmark::kMillisecond);
 
 void BM_EveryOtherToCOrderInto(benchmark::State& state) {
   AnyView a = Filled(4096);
-  AnyView s = a.Slice(ParseIndex("::2, ::2"));
-  AnyView dst = s.Copy(Order::kC);
+  AnyView s = a.slice(ParseIndex("::2, ::2"));
+  AnyView dst = s.copy(Order::kC);
   for (auto _ : state) {
     CopyInto(dst, s);
     benchmark::DoNotOptimize(dst.first());
@@ -99,7 +99,7 @@ BENCHMARK(BM_Memcpy128MiB)->Unit(benchmark::kMillisecond);
 void BM_CToFortranCopy(benchmark::State& state) {
   AnyView a = Filled(4096);
   for (auto _ : state) {
-    AnyView f = a.Copy(Order::kF);
+    AnyView f = a.copy(Order::kF);
     benchmark::DoNotOptimize(f.first());
   }
   state.SetBytesProcessed(state.iterations() * a.nbytes());
@@ -108,7 +108,7 @@ BENCHMARK(BM_CToFortranCopy)->Unit(benchmark::kMillisecond);
 
 void BM_CToFortranInto(benchmark::State& state) {
   AnyView a = Filled(4096);
-  AnyView f = a.Copy(Order::kF);
+  AnyView f = a.copy(Order::kF);
   for (auto _ : state) {
     CopyInto(f, a);
     benchmark::DoNotOptimize(f.first());

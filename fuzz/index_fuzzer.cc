@@ -3,7 +3,7 @@
 // File: index_fuzzer.cc
 // -----------------------------------------------------------------------------
 // libFuzzer target for the index-expression parser (shm::ParseIndex) and
-// Layout::Apply. The input is the index text. Checks:
+// Layout::slice. The input is the index text. Checks:
 //   - errors are IndexExprError naming the expression;
 //   - at most kMaxIndexItems items; FormatIndex round-trips exactly;
 //   - applied to a set of real layouts (C, Fortran, negative, zero and
@@ -82,7 +82,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (const Target& t : Targets()) {
     Layout r;
     try {
-      r = t.layout.Apply(expr);
+      r = t.layout.slice(expr);
     } catch (const IndexError&) {
       continue;
     } catch (const IndexExprError&) {
@@ -103,7 +103,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::vector<std::byte> buffer(static_cast<size_t>(t.buffer_bytes), std::byte{7});
     const AnyView view(Format::Parse(std::to_string(r.itemsize) + "s"), r, buffer.data(), true,
                        nullptr);
-    const AnyView copy = view.Copy(Order::kC);
+    const AnyView copy = view.copy(Order::kC);
     SHMARRAY_FUZZ_CHECK(copy.nbytes() == r.nbytes(), printed);
     for (int64_t i = 0; i < copy.nbytes(); ++i) {
       SHMARRAY_FUZZ_CHECK(copy.data()[i] == std::byte{7}, printed);

@@ -94,7 +94,7 @@ void EnsureCanaries() {
     auto rw = catalog.CreateArray("canary/rw", shm::Format::Parse("<i"),
                                   shm::Layout::Contiguous(4, {3, 4}, shm::Order::kC), nullptr);
     if (rw.ok()) {
-      (void)catalog.CreateView("canary/rw.T", *rw, rw->layout.Transposed());
+      (void)catalog.CreateView("canary/rw.T", *rw, rw->layout.T());
     }
   }
 }

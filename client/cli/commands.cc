@@ -278,7 +278,12 @@ int CmdWatch(const Context& c, const Args& a) {
     throw;
   }
   std::thread waiter([&] {
-    absl::Status s = handle.wait();
+    absl::Status s;
+    try {
+      handle.wait();
+    } catch (const RpcError& e) {
+      s = e.status();
+    }
     std::lock_guard<std::mutex> lock(mu);
     ended = true;
     end_status = s;
@@ -292,10 +297,7 @@ int CmdWatch(const Context& c, const Args& a) {
   waiter.join();
   stop_signal_thread();
   std::lock_guard<std::mutex> lock(mu);
-  if (!done && !interrupted && !end_status.ok() &&
-      end_status.code() != absl::StatusCode::kCancelled) {
-    throw RpcError(end_status);
-  }
+  if (!done && !interrupted && !end_status.ok()) throw RpcError(end_status);
   return 0;
 }
 

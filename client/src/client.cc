@@ -518,9 +518,10 @@ bool WatchHandle::active() const {
   return impl_->active_;
 }
 
-absl::Status WatchHandle::wait() {
-  if (!impl_) return absl::FailedPreconditionError("no watch");
-  return impl_->Wait();
+void WatchHandle::wait() {
+  if (!impl_) throw RpcError(absl::StatusCode::kFailedPrecondition, "no watch");
+  const absl::Status status = impl_->Wait();
+  if (!status.ok() && status.code() != absl::StatusCode::kCancelled) throw RpcError(status);
 }
 
 // --- Client -------------------------------------------------------------------
@@ -530,15 +531,18 @@ Client::Client(Client&&) noexcept = default;
 Client& Client::operator=(Client&&) noexcept = default;
 Client::~Client() = default;
 
-absl::StatusOr<Client> Client::Create(const ClientOptions& options) {
+Client Client::Connect(const ClientOptions& options) {
   std::string target = options.target;
   bool local = false;
   if (target.empty()) {
-    SHMARRAY_ASSIGN_OR_RETURN(std::string path, DefaultSocketPath(options.instance));
-    target = "unix:" + path;
+    absl::StatusOr<std::string> path = DefaultSocketPath(options.instance);
+    if (!path.ok()) throw RpcError(path.status());
+    target = "unix:" + *path;
     local = true;
   } else if (target.starts_with("unix:")) {
-    if (target.size() == 5) return absl::InvalidArgumentError("empty unix: socket path");
+    if (target.size() == 5) {
+      throw RpcError(absl::StatusCode::kInvalidArgument, "empty unix: socket path");
+    }
     local = true;
   } else if (target.starts_with("/")) {
     target = "unix:" + target;
@@ -557,7 +561,8 @@ absl::StatusOr<Client> Client::Create(const ClientOptions& options) {
     args.SetSslTargetNameOverride(options.tls_server_name);
   }
   if (options.streams < 1 || options.streams > kMaxStreams) {
-    return absl::InvalidArgumentError(
+    throw RpcError(
+        absl::StatusCode::kInvalidArgument,
         absl::StrCat("streams must be in [1, ", kMaxStreams, "], got ", options.streams));
   }
   args.SetMaxReceiveMessageSize(-1);
@@ -565,18 +570,12 @@ absl::StatusOr<Client> Client::Create(const ClientOptions& options) {
   if (options.tune_malloc) shm::TuneMallocForStreaming();
   auto impl = std::make_unique<Impl>(options, std::move(target), std::move(creds), args);
   if (impl->channel_ == nullptr) {
-    return absl::InternalError("cannot create a channel to " + impl->target_);
+    throw RpcError(absl::StatusCode::kInternal, "cannot create a channel to " + impl->target_);
   }
   if (local && options.use_shm_catalog) {
     impl->local_catalog_ = std::make_unique<internal::LocalCatalog>();
   }
   return Client(std::move(impl));
-}
-
-Client Client::Connect(const ClientOptions& options) {
-  absl::StatusOr<Client> client = Create(options);
-  if (!client.ok()) throw RpcError(client.status());
-  return *std::move(client);
 }
 
 const std::string& Client::target() const { return impl_->target_; }

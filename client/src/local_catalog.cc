@@ -27,8 +27,8 @@ bool ToArrayInfo(const shm::CatalogFileEntry& e, const std::string& dir, ArrayIn
     out->layout = e.layout;
     out->layout.CheckWithin(e.data_size_bytes);
     out->readonly = e.readonly;
-    out->c_contiguous = out->layout.is_c_contiguous();
-    out->f_contiguous = out->layout.is_f_contiguous();
+    out->c_contiguous = out->layout.is_c_contig();
+    out->f_contiguous = out->layout.is_f_contig();
     out->generation = e.generation;
     out->kind = e.kind == shm::SegmentKind::kView ? ArrayKind::kView : ArrayKind::kArray;
     out->base = e.base_name;

@@ -129,8 +129,8 @@ void LayoutToInfo(const shm::Layout& layout, v1::ArrayInfo* info) {
   for (int64_t s : layout.strides) info->add_strides(s);
   info->set_offset(layout.offset);
   info->set_nbytes(layout.nbytes());
-  info->set_c_contiguous(layout.is_c_contiguous());
-  info->set_f_contiguous(layout.is_f_contiguous());
+  info->set_c_contiguous(layout.is_c_contig());
+  info->set_f_contiguous(layout.is_f_contig());
 }
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {

@@ -189,15 +189,11 @@ class PyWatch {
       }
       if (event) return EventToDict(*event);
       if (ended) {
-        absl::Status status;
         {
           py::gil_scoped_release release;
-          status = handle_.wait();
+          handle_.wait();  // throws RpcError (translated below) for an error
         }
-        if (status.ok() || status.code() == absl::StatusCode::kCancelled) {
-          throw py::stop_iteration();
-        }
-        RaiseStatus(static_cast<int>(status.code()), std::string(status.message()));
+        throw py::stop_iteration();
       }
       if (PyErr_CheckSignals() != 0) throw py::error_already_set();
       if (std::chrono::steady_clock::now() >= deadline) return py::none();

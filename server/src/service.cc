@@ -56,11 +56,11 @@ absl::StatusOr<shm::Order> CheckedOrder(v1::Order order) {
   return proto::OrderFromProto(order);
 }
 
-// The layout of entry[index]. Errors as Layout::Apply plus bad index messages.
+// The layout of entry[index]. Errors as Layout::slice plus bad index messages.
 absl::StatusOr<shm::Layout> Select(const CatalogEntry& entry, const v1::Index& index) {
   SHMARRAY_ASSIGN_OR_RETURN(shm::IndexExpr expr, proto::IndexFromProto(index));
   try {
-    return entry.layout.Apply(expr);
+    return entry.layout.slice(expr);
   } catch (...) {
     return shm::StatusFromCurrentException();
   }
@@ -72,7 +72,7 @@ absl::StatusOr<shm::AnyView> MapSelection(Catalog& catalog, const CatalogEntry& 
   SHMARRAY_ASSIGN_OR_RETURN(shm::IndexExpr expr, proto::IndexFromProto(index));
   SHMARRAY_ASSIGN_OR_RETURN(shm::AnyView view, catalog.Map(entry, writable));
   try {
-    return view.Slice(expr);
+    return view.slice(expr);
   } catch (...) {
     return shm::StatusFromCurrentException();
   }

@@ -70,21 +70,21 @@ AnyView AnyView::Allocate(const Format& format, std::span<const int64_t> shape, 
   return AnyView(format, std::move(layout), data, false, std::move(memory));
 }
 
-AnyView AnyView::Slice(const IndexExpr& expr) const {
+AnyView AnyView::slice(const IndexExpr& expr) const {
   AnyView out = *this;
-  out.layout_ = layout_.Apply(expr);
+  out.layout_ = layout_.slice(expr);
   return out;
 }
 
-AnyView AnyView::Transposed() const {
+AnyView AnyView::T() const {
   AnyView out = *this;
-  out.layout_ = layout_.Transposed();
+  out.layout_ = layout_.T();
   return out;
 }
 
-AnyView AnyView::Permuted(std::span<const int> axes) const {
+AnyView AnyView::permute(std::span<const int> axes) const {
   AnyView out = *this;
-  out.layout_ = layout_.Permuted(axes);
+  out.layout_ = layout_.permute(axes);
   return out;
 }
 
@@ -94,7 +94,7 @@ AnyView AnyView::AsReadOnly() const {
   return out;
 }
 
-AnyView AnyView::Copy(Order order) const {
+AnyView AnyView::copy(Order order) const {
   AnyView out = Allocate(format_, layout_.shape, order, layout_.itemsize);
   PackBytes(layout_, data_, order, out.data_ + out.layout_.offset);
   return out;

@@ -47,7 +47,7 @@ void CheckItemsize(int64_t itemsize) {
   }
 }
 
-// The parts of well-formedness that Apply, Transposed and Permuted rely on.
+// The parts of well-formedness that slice, T and permute rely on.
 void CheckStructure(const Layout& l) {
   if (l.shape.size() != l.strides.size()) {
     throw ShapeError("layout has " + std::to_string(l.shape.size()) + " extents but " +
@@ -145,9 +145,9 @@ int64_t Layout::nbytes() const {
   return bytes;
 }
 
-bool Layout::is_c_contiguous() const { return IsContiguous(itemsize, shape, strides, Order::kC); }
+bool Layout::is_c_contig() const { return IsContiguous(itemsize, shape, strides, Order::kC); }
 
-bool Layout::is_f_contiguous() const { return IsContiguous(itemsize, shape, strides, Order::kF); }
+bool Layout::is_f_contig() const { return IsContiguous(itemsize, shape, strides, Order::kF); }
 
 Layout::Extent Layout::ByteExtent() const {
   CheckStructure(*this);
@@ -207,7 +207,7 @@ void Layout::CheckWithin(int64_t buffer_bytes) const {
   }
 }
 
-Layout Layout::Transposed() const {
+Layout Layout::T() const {
   CheckStructure(*this);
   Layout t = *this;
   t.shape.assign(shape.rbegin(), shape.rend());
@@ -215,7 +215,7 @@ Layout Layout::Transposed() const {
   return t;
 }
 
-Layout Layout::Permuted(std::span<const int> axes) const {
+Layout Layout::permute(std::span<const int> axes) const {
   CheckStructure(*this);
   const size_t n = shape.size();
   bool ok = axes.size() == n;
@@ -246,7 +246,7 @@ Layout Layout::Permuted(std::span<const int> axes) const {
   return p;
 }
 
-Layout Layout::Apply(const IndexExpr& expr) const {
+Layout Layout::slice(const IndexExpr& expr) const {
   CheckStructure(*this);
   const int n = ndim();
 

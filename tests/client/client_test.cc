@@ -157,8 +157,8 @@ TEST(ClientConnectTest, TargetsAndBadInstances) {
   EXPECT_THAT(ExpectRpcError(absl::StatusCode::kInvalidArgument,
                              [] { Client::Connect({.instance = "bad/name"}); }),
               HasSubstr("invalid instance name 'bad/name'"));
-  EXPECT_EQ(Client::Create({.instance = std::string(65, 'a')}).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  ExpectRpcError(absl::StatusCode::kInvalidArgument,
+                 [] { Client::Connect({.instance = std::string(65, 'a')}); });
   ExpectRpcError(absl::StatusCode::kInvalidArgument, [] { Client::Connect({.target = "unix:"}); });
 }
 
@@ -715,7 +715,7 @@ TEST_F(ClientTest, WriteRoundTripsOfContiguousAndStridedSources) {
   View<int, 2> bv = big.as<int, 2>();
   for (int i = 0; i < 4; ++i)
     for (int j = 0; j < 6; ++j) bv(i, j) = 1000 + 10 * i + j;
-  AnyView strided = big.Slice(shm::ParseIndex("::2, ::-3"));  // shape (2, 2)
+  AnyView strided = big.slice(shm::ParseIndex("::2, ::-3"));  // shape (2, 2)
   ASSERT_FALSE(strided.is_c_contig());
   client_->write("w", "::3, 1:3", strided);
   EXPECT_EQ(a(0, 1), 1005);
@@ -829,9 +829,12 @@ int SocketsOf(pid_t pid) {
 // either order; progress rises to the total on the calling thread.
 TEST_F(ClientTest, SplitTransfersMoveTheSameBytesOverSeparateConnections) {
   for (const char* bad : {"0", "65"}) {
-    absl::StatusOr<Client> c =
-        Client::Create({.target = daemon_->target(), .streams = std::atoi(bad)});
-    EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    SCOPED_TRACE(bad);
+    EXPECT_THAT(
+        ExpectRpcError(
+            absl::StatusCode::kInvalidArgument,
+            [&] { Client::Connect({.target = daemon_->target(), .streams = std::atoi(bad)}); }),
+        HasSubstr("streams must be in [1, 64], got "));
   }
   constexpr int64_t kRows = 1500;
   constexpr int64_t kCols = 2000;  // 12 MB of int32
@@ -875,7 +878,7 @@ TEST_F(ClientTest, SplitTransfersMoveTheSameBytesOverSeparateConnections) {
   for (int64_t i = 0; i < 2 * kRows; ++i) {
     for (int64_t j = 0; j < kCols; ++j) bv(i, j) = static_cast<int>(i * 7 + j * 3);
   }
-  const AnyView src = buffer.Slice(shm::ParseIndex("::2, ::-1"));
+  const AnyView src = buffer.slice(shm::ParseIndex("::2, ::-1"));
   std::vector<int64_t> progress;
   EXPECT_EQ(split.write("split", "", src, [&](int64_t done, int64_t) { progress.push_back(done); }),
             kRows * kCols * 4);
@@ -960,7 +963,7 @@ TEST_F(ClientTest, WatchDeliversCreatedSealedDeletedUnderThePrefix) {
   ASSERT_TRUE(wait_for([](const auto& ev) { return ev.size() >= 3; }));
   handle.cancel();
   EXPECT_FALSE(handle.active());
-  EXPECT_EQ(handle.wait().code(), absl::StatusCode::kCancelled);
+  EXPECT_NO_THROW(handle.wait());  // a cancelled watch ended cleanly
   std::lock_guard<std::mutex> lock(mu);
   ASSERT_EQ(events.size(), 3u);
   EXPECT_EQ(events[0].type, WatchEvent::Type::kCreated);

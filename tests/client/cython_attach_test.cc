@@ -195,7 +195,7 @@ TEST_F(CythonAttachTest, NoneSlicesAddAxes) {
   View<double, 1> myslice = client_->attach<double, 1>("ls");
   // myslice[None] / myslice[None, :] -> (1, 50); myslice[:, None] -> (50, 1)
   EXPECT_THAT(myslice.slice(newaxis).shape(), ElementsAre(1, 50));
-  EXPECT_THAT((myslice.sliced<2>("None, :").shape()), ElementsAre(1, 50));
+  EXPECT_THAT((myslice.slice<2>("None, :").shape()), ElementsAre(1, 50));
   EXPECT_THAT(myslice.slice(all, newaxis).shape(), ElementsAre(50, 1));
   EXPECT_THAT(client_->slice("ls", "None").shape(), ElementsAre(1, 50));
   client_->slice("ls", ":, None", "ls_col");

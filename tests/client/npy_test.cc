@@ -287,7 +287,7 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(NpyWriteTest, StridedViewsArePacked) {
   TempDir dir;
   const AnyView a = RandomArray("i", {6, 8}, Order::kC, 3);
-  const AnyView s = a.Slice(shm::ParseIndex("1::2, ::-3"));
+  const AnyView s = a.slice(shm::ParseIndex("1::2, ::-3"));
   ASSERT_FALSE(s.is_c_contig());
   for (Order order : {Order::kC, Order::kF}) {
     WriteNpy(dir / "s.npy", s, order);
@@ -729,8 +729,8 @@ TEST(NpyNumPyTest, NumPyLoadsWhatWeWrite) {
     ++seed;
   }
   const AnyView big = RandomArray("i", {10, 12}, Order::kC, 5);
-  outs.push_back({"strided_c", big.Slice(shm::ParseIndex("::3, 1::-2")), Order::kC});
-  outs.push_back({"strided_f", big.Slice(shm::ParseIndex("::-2, ::5")), Order::kF});
+  outs.push_back({"strided_c", big.slice(shm::ParseIndex("::3, 1::-2")), Order::kC});
+  outs.push_back({"strided_f", big.slice(shm::ParseIndex("::-2, ::5")), Order::kF});
   outs.push_back({"zero_d", RandomArray("d", {}, Order::kC, 9), Order::kC});
   outs.push_back({"empty", RandomArray("d", {0, 4}, Order::kF, 9), Order::kF});
   outs.push_back({"padded",

@@ -189,10 +189,10 @@ TEST_F(CatalogTest, DeleteRefusesBaseWithViewsUnlessCascade) {
   catalog_ = OpenCatalog();
   auto a = catalog_->CreateArray("a", shm::Format::Parse("<i"), C(4, {4, 4}), nullptr);
   ASSERT_TRUE(a.ok());
-  auto v1 = catalog_->CreateView("v1", *a, a->layout.Apply(shm::ParseIndex("1")));
+  auto v1 = catalog_->CreateView("v1", *a, a->layout.slice(shm::ParseIndex("1")));
   ASSERT_TRUE(v1.ok()) << v1.status();
   // A view of a view refers to the underlying array.
-  auto v2 = catalog_->CreateView("v2", *v1, v1->layout.Apply(shm::ParseIndex("::2")));
+  auto v2 = catalog_->CreateView("v2", *v1, v1->layout.slice(shm::ParseIndex("::2")));
   ASSERT_TRUE(v2.ok()) << v2.status();
   EXPECT_EQ(v2->base, "a");
   EXPECT_EQ(v2->segment_name, a->segment_name);
@@ -281,7 +281,7 @@ TEST_F(CatalogTest, RecoversArraysAndViewsFromAPreviousInstance) {
                                    return absl::OkStatus();
                                  });
   ASSERT_TRUE(a.ok());
-  ASSERT_TRUE(catalog_->CreateView("ns/v", *a, a->layout.Apply(shm::ParseIndex(":, 1"))).ok());
+  ASSERT_TRUE(catalog_->CreateView("ns/v", *a, a->layout.slice(shm::ParseIndex(":, 1"))).ok());
   ASSERT_TRUE(catalog_->CreateArray("s", shm::Format::Parse("<d"), C(8, {2}), nullptr).ok());
   ASSERT_TRUE(catalog_->Seal("s").ok());
   catalog_.reset();

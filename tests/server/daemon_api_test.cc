@@ -71,8 +71,8 @@ void ExpectLayout(const v1::ArrayInfo& info, const shm::Layout& layout) {
   EXPECT_THAT(info.strides(), ElementsAreArray(layout.strides)) << info.DebugString();
   EXPECT_EQ(info.offset(), layout.offset) << info.DebugString();
   EXPECT_EQ(info.nbytes(), layout.nbytes()) << info.DebugString();
-  EXPECT_EQ(info.c_contiguous(), layout.is_c_contiguous()) << info.DebugString();
-  EXPECT_EQ(info.f_contiguous(), layout.is_f_contiguous()) << info.DebugString();
+  EXPECT_EQ(info.c_contiguous(), layout.is_c_contig()) << info.DebugString();
+  EXPECT_EQ(info.f_contiguous(), layout.is_f_contig()) << info.DebugString();
 }
 
 TEST_F(DaemonTest, CreateDescribesTheArrayFully) {
@@ -291,7 +291,7 @@ TEST_F(DaemonTest, SliceComputesNumpyLayouts) {
     SCOPED_TRACE(text);
     v1::ArrayInfo info;
     ASSERT_RPC_OK(api_->Slice("sl/a", text, "", &info));
-    const shm::Layout expected = layout.Apply(shm::ParseIndex(text));
+    const shm::Layout expected = layout.slice(shm::ParseIndex(text));
     ExpectLayout(info, expected);
     EXPECT_EQ(info.format(), base.format());
     EXPECT_EQ(info.generation(), base.generation());
@@ -311,7 +311,7 @@ TEST_F(DaemonTest, SliceComputesNumpyLayouts) {
   req.mutable_index()->add_items()->mutable_ellipsis();
   v1::ArrayInfo info;
   ASSERT_RPC_OK(api_->Slice(req, &info));
-  ExpectLayout(info, layout.Apply(shm::ParseIndex("-1, 5::-2, None, ...")));
+  ExpectLayout(info, layout.slice(shm::ParseIndex("-1, 5::-2, None, ...")));
   // No name: nothing registered.
   EXPECT_EQ(daemon_->ListSegments(), before);
   std::vector<std::string> names;
@@ -328,7 +328,7 @@ TEST_F(DaemonTest, NamedViewIsAnEntryThatSharesTheBase) {
   ASSERT_RPC_OK(api_->Write("nv/a", "", region, v1::ORDER_F));
   v1::ArrayInfo view;
   ASSERT_RPC_OK(api_->Slice("nv/a", "::-1, 1:4", "nv/v", &view));
-  const shm::Layout expected = LayoutOf(base).Apply(shm::ParseIndex("::-1, 1:4"));
+  const shm::Layout expected = LayoutOf(base).slice(shm::ParseIndex("::-1, 1:4"));
   ExpectLayout(view, expected);
   EXPECT_EQ(view.name(), "nv/v");
   EXPECT_EQ(view.kind(), v1::ARRAY_KIND_VIEW);
@@ -345,7 +345,7 @@ TEST_F(DaemonTest, NamedViewIsAnEntryThatSharesTheBase) {
   EXPECT_EQ(bytes, Gather(region, expected, shm::Order::kC));
   // A view of a view composes.
   ASSERT_RPC_OK(api_->Read("nv/v", "1, ::2", &bytes));
-  EXPECT_EQ(bytes, Gather(region, expected.Apply(shm::ParseIndex("1, ::2")), shm::Order::kC));
+  EXPECT_EQ(bytes, Gather(region, expected.slice(shm::ParseIndex("1, ::2")), shm::Order::kC));
   // Writing through the view lands in the base.
   const std::string patch = Pattern(4 * 3 * 4, 6);
   ASSERT_RPC_OK(api_->Write("nv/v", "", patch));
@@ -364,7 +364,7 @@ TEST_F(DaemonTest, CopyMaterializesAndCopiesBetweenArrays) {
   ASSERT_RPC_OK(api_->Create("cp/a", "<q", {6, 5}, v1::ORDER_C, &src));
   const std::string data = Pattern(6 * 5 * 8, 11);
   ASSERT_RPC_OK(api_->Write("cp/a", "", data));
-  const shm::Layout sel = LayoutOf(src).Apply(shm::ParseIndex("::2, 1:"));
+  const shm::Layout sel = LayoutOf(src).slice(shm::ParseIndex("::2, 1:"));
 
   for (v1::Order order : {v1::ORDER_C, v1::ORDER_F}) {
     SCOPED_TRACE(order);
@@ -395,7 +395,7 @@ TEST_F(DaemonTest, CopyMaterializesAndCopiesBetweenArrays) {
   ASSERT_RPC_OK(api_->Copy(into, &info));
   std::string row;
   ASSERT_RPC_OK(api_->Read("cp/c", "2", &row));
-  EXPECT_EQ(row, Gather(data, LayoutOf(src).Apply(shm::ParseIndex("1, 1:")), shm::Order::kC));
+  EXPECT_EQ(row, Gather(data, LayoutOf(src).slice(shm::ParseIndex("1, 1:")), shm::Order::kC));
   // Broadcasting as Cython: a source axis of extent 1 is repeated.
   into.set_source("cp/a");
   *into.mutable_source_index() = TextIndex("0:1, 1:");
@@ -405,7 +405,7 @@ TEST_F(DaemonTest, CopyMaterializesAndCopiesBetweenArrays) {
   std::string all;
   ASSERT_RPC_OK(api_->Read("cp/f", "", &all));
   const std::string row0 =
-      Gather(data, LayoutOf(src).Apply(shm::ParseIndex("0, 1:")), shm::Order::kC);
+      Gather(data, LayoutOf(src).slice(shm::ParseIndex("0, 1:")), shm::Order::kC);
   EXPECT_EQ(all, row0 + row0 + row0);
   DeleteEverything();
 }
@@ -437,7 +437,7 @@ TEST_F(DaemonTest, ReadStreamsChunksInEitherOrder) {
   req.set_order(v1::ORDER_C);
   req.set_chunk_size(0);
   ASSERT_RPC_OK(api_->Read(req, &bytes, &header, &chunks));
-  EXPECT_EQ(bytes, Gather(data, layout.Apply(shm::ParseIndex("1::3, ::-2")), shm::Order::kC));
+  EXPECT_EQ(bytes, Gather(data, layout.slice(shm::ParseIndex("1::3, ::-2")), shm::Order::kC));
   EXPECT_EQ(chunks, 1);
   EXPECT_THAT(header.shape(), ElementsAre(3, 4));
 
@@ -535,7 +535,7 @@ TEST_F(DaemonTest, WritePartsLandAtTheirOffsetsOfTheSelection) {
     EXPECT_EQ(resp.bytes_written(), end - begin);
   }
   std::string expected = before;
-  Scatter(&expected, LayoutOf(info).Apply(shm::ParseIndex(index)), shm::Order::kF, patch);
+  Scatter(&expected, LayoutOf(info).slice(shm::ParseIndex(index)), shm::Order::kF, patch);
   std::string bytes;
   ASSERT_RPC_OK(api_->Read("bw/a", "", &bytes));
   EXPECT_EQ(bytes, expected);
@@ -582,7 +582,7 @@ TEST_F(DaemonTest, WriteAcceptsAnyChunkingAndOrder) {
   EXPECT_EQ(bytes, region);
 
   // A strided selection in F order.
-  const shm::Layout sel = layout.Apply(shm::ParseIndex("::-2, 1::2"));
+  const shm::Layout sel = layout.slice(shm::ParseIndex("::-2, 1::2"));
   const std::string patch = Pattern(2 * 3 * 4, 15);
   ASSERT_RPC_OK(api_->Write("wr/a", "::-2, 1::2", patch, v1::ORDER_F, &resp, 5));
   EXPECT_EQ(resp.bytes_written(), 24);

@@ -164,7 +164,7 @@ class BadInputTest : public ::testing::TestWithParam<BadCase> {
     if (!(e = check("s s", api_->Seal("canary/sealed"))).empty()) return e;
     if (!(e = check("v", api_->Slice("canary/c", "1:, ::2", "canary/view"))).empty()) return e;
     const shm::Layout view =
-        Contiguous(4, {3, 4}, shm::Order::kC).Apply(shm::ParseIndex("1:, ::2"));
+        Contiguous(4, {3, 4}, shm::Order::kC).slice(shm::ParseIndex("1:, ::2"));
     canaries_ = {{"canary/c", v1::ORDER_C, c},
                  {"canary/f", v1::ORDER_F, f},
                  {"canary/sealed", v1::ORDER_C, sealed},

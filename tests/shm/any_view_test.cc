@@ -84,19 +84,19 @@ TEST(AnyViewTest, RelayoutsShareMemory) {
   View<int, 2> v = a.as<int, 2>();
   for (int i = 0; i < 3; ++i)
     for (int j = 0; j < 4; ++j) v(i, j) = i * 4 + j;
-  AnyView col = a.Slice(ParseIndex(":, 1"));
+  AnyView col = a.slice(ParseIndex(":, 1"));
   EXPECT_EQ(col.ndim(), 1);
   EXPECT_EQ(col.base(), a.base());
   EXPECT_EQ((col.as<int, 1>()(2)), 9);
-  AnyView t = a.Transposed();
+  AnyView t = a.T();
   EXPECT_EQ((t.as<int, 2>()(3, 2)), 11);
   EXPECT_TRUE(t.is_f_contig());
   const int axes[2] = {1, 0};
-  EXPECT_EQ(a.Permuted(axes).layout(), t.layout());
+  EXPECT_EQ(a.permute(axes).layout(), t.layout());
   AnyView ro = a.AsReadOnly();
   EXPECT_TRUE(ro.readonly());
   EXPECT_EQ(ro.data(), a.data());
-  EXPECT_EQ(MessageOf([&] { (void)a.Slice(ParseIndex("3")); }), "Index out of bounds (axis 0)");
+  EXPECT_EQ(MessageOf([&] { (void)a.slice(ParseIndex("3")); }), "Index out of bounds (axis 0)");
 }
 
 TEST(AnyViewTest, CopyInBothOrders) {
@@ -104,9 +104,9 @@ TEST(AnyViewTest, CopyInBothOrders) {
   View<short, 2> v = a.as<short, 2>();
   for (int i = 0; i < 3; ++i)
     for (int j = 0; j < 5; ++j) v(i, j) = static_cast<short>(i * 10 + j);
-  AnyView s = a.Slice(ParseIndex("::-1, 1::2"));
+  AnyView s = a.slice(ParseIndex("::-1, 1::2"));
   for (Order order : {Order::kC, Order::kF}) {
-    AnyView c = s.AsReadOnly().Copy(order);
+    AnyView c = s.AsReadOnly().copy(order);
     EXPECT_FALSE(c.readonly());
     EXPECT_NE(c.data(), a.data());
     EXPECT_EQ(c.layout().shape, (std::vector<int64_t>{3, 2}));
@@ -136,7 +136,7 @@ TEST(AnyViewTest, CopyIntoChecksAndMessages) {
   rv(2) = 3;
   CopyInto(d, row);
   EXPECT_EQ((d.as<int, 2>()(1, 2)), 3);
-  CopyInto(s.Slice(ParseIndex("1:")), d);
+  CopyInto(s.slice(ParseIndex("1:")), d);
   EXPECT_EQ((s.as<int, 2>()(2, 1)), 2);
   EXPECT_EQ((s.as<int, 2>()(0, 1)), 0);
 }
@@ -153,7 +153,7 @@ TEST(ArrayTest, AdoptCallsFreeExactlyOnceWhenTheLastViewGoes) {
     });
     EXPECT_EQ(a.data(), reinterpret_cast<std::byte*>(mem));
     keep = a.view<double, 2>();
-    any_keep = a.any().Slice(ParseIndex("1"));
+    any_keep = a.any().slice(ParseIndex("1"));
   }
   EXPECT_EQ(frees.load(), 0);
   keep = View<double, 2>();

@@ -111,7 +111,7 @@ TEST(CythonGuideTest, PartialViewRestrictsRows) {
   EXPECT_EQ(partial_view.stride(0), 24);
   EXPECT_EQ(partial_view(0, 0), 3);             // row 1
   EXPECT_EQ(partial_view(50, 2), 101 * 3 + 2);  // row 101
-  View<int, 2> same = a.view<int, 2>().sliced<2>("1:102:2, :");
+  View<int, 2> same = a.view<int, 2>().slice<2>("1:102:2, :");
   EXPECT_EQ(same.data(), partial_view.data());
   EXPECT_EQ(same.shape(), partial_view.shape());
 }
@@ -164,7 +164,7 @@ TEST(CythonGuideTest, EllipsisEquivalences) {
   View<int, 2> x = my_view.slice(10, all, all);
   View<int, 2> y = my_view.slice(10, ellipsis);
   View<int, 2> z = my_view[10];
-  View<int, 2> w = my_view.sliced<2>("10, ...");
+  View<int, 2> w = my_view.slice<2>("10, ...");
   View<int, 2> u = my_view.slice(10);
   for (const View<int, 2>& v : {y, z, w, u}) {
     EXPECT_EQ(v.data(), x.data());
@@ -248,7 +248,7 @@ TEST(CythonGuideTest, NewAxis) {
   EXPECT_EQ(s.strides(), (std::array<int64_t, 3>{0, 16, 0}));
   EXPECT_EQ(s(0, 0, 0), myslice(10));
   EXPECT_EQ(s(0, 9, 0), myslice(28));
-  View<double, 3> t = myslice.sliced<3>("None, 10:-20:2, None");
+  View<double, 3> t = myslice.slice<3>("None, 10:-20:2, None");
   EXPECT_EQ(t.shape(), s.shape());
   EXPECT_EQ(t.strides(), s.strides());
   EXPECT_EQ(t.data(), s.data());
@@ -343,12 +343,12 @@ TEST(CythonGuideTest, MemoryviewAttributes) {
   EXPECT_EQ(a.base(), original.base());
   EXPECT_EQ(a.shape(), (std::array<int64_t, 1>{5}));
   EXPECT_EQ(a.strides(), (std::array<int64_t, 1>{8}));
-  EXPECT_EQ(a.ndim, 1);
+  EXPECT_EQ(a.ndim(), 1);
   EXPECT_EQ(a.size(), 5);
   EXPECT_EQ(a.itemsize(), 4);
   EXPECT_EQ(a.nbytes(), 20);
   View<int32_t, 3> b = Arange<int32_t>({2, 3, 4}).view<int32_t, 3>();
-  EXPECT_EQ(b.ndim, 3);
+  EXPECT_EQ(b.ndim(), 3);
   EXPECT_EQ(b.size(), 24);
   EXPECT_EQ(b.nbytes(), 96);
 }
@@ -438,7 +438,7 @@ void MultiplyBy10InC(double arr[], unsigned int n) {
 
 // def multiply_by_10(arr): copies when not C-contiguous, then works on double[::1].
 AnyView MultiplyBy10(AnyView arr) {
-  if (!arr.is_c_contig()) arr = arr.Copy(Order::kC);  // np.ascontiguousarray(arr)
+  if (!arr.is_c_contig()) arr = arr.copy(Order::kC);  // np.ascontiguousarray(arr)
   View<double, 1, c_contig> arr_memview = arr.as<double, 1, c_contig>();
   MultiplyBy10InC(&arr_memview[0], static_cast<unsigned int>(arr_memview.shape(0)));
   return arr;
@@ -453,7 +453,7 @@ TEST(CythonGuideTest, MultiplyBy10) {
 
   Array b_full = Array::Allocate<double>({10});
   b_full.view<double, 1>().fill(1.0);
-  AnyView b = b_full.any().Slice(ParseIndex("::2"));  // b is not contiguous
+  AnyView b = b_full.any().slice(ParseIndex("::2"));  // b is not contiguous
   EXPECT_FALSE(b.is_c_contig());
   EXPECT_THROW(((void)b.as<double, 1, c_contig>()), ShapeError);
   AnyView rb = MultiplyBy10(b);  // but our function still works as expected

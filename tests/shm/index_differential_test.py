@@ -3,7 +3,7 @@
 #
 # File: index_differential_test.py
 # -----------------------------------------------------------------------------
-# Differential test of shm::ParseIndex + Layout::Apply against NumPy basic
+# Differential test of shm::ParseIndex + Layout::slice against NumPy basic
 # indexing. Random base arrays (strided views of a bigger buffer: negative,
 # zero, transposed, non-contiguous and odd byte strides, extents 0 and 1,
 # itemsizes 1..16) and random index expressions (integers in and out of range,

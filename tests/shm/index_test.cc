@@ -67,7 +67,7 @@ TEST(IndexParseTest, Slices) {
   EXPECT_EQ(ParseIndex("1:5:"), IndexExpr{S(1, 5)});
   EXPECT_EQ(ParseIndex("-7::-1"), IndexExpr{S(-7, std::nullopt, -1)});
   EXPECT_EQ(ParseIndex(":-7:-1"), IndexExpr{S(std::nullopt, -7, -1)});
-  // A zero step parses; Layout::Apply and NormalizeSlice reject it.
+  // A zero step parses; Layout::slice and NormalizeSlice reject it.
   EXPECT_EQ(ParseIndex("::0"), IndexExpr{S(std::nullopt, std::nullopt, 0)});
 }
 
@@ -79,7 +79,7 @@ TEST(IndexParseTest, NewAxisSpellings) {
 
 TEST(IndexParseTest, Ellipsis) {
   EXPECT_EQ(ParseIndex("..."), IndexExpr{ellipsis});
-  // A second ellipsis parses; Layout::Apply rejects it with NumPy's message.
+  // A second ellipsis parses; Layout::slice rejects it with NumPy's message.
   EXPECT_EQ(ParseIndex("..., ..."), (IndexExpr{ellipsis, ellipsis}));
 }
 

@@ -3,9 +3,9 @@
 // File: layout_test.cc
 // -----------------------------------------------------------------------------
 // Tests for shm/layout: contiguous layouts, NumPy's contiguity flags, byte
-// extents and bounds checks (with overflow), transposition, and Apply with
+// extents and bounds checks (with overflow), transposition, and slice() with
 // every rule and message of docs/views.md. tests/shm/index_differential_test.py
-// compares Apply with NumPy on random cases.
+// compares slice() with NumPy on random cases.
 
 #include "shmarray/shm/layout.h"
 
@@ -57,9 +57,9 @@ std::string MessageOf(F&& f) {
   return "no error";
 }
 
-std::string ApplyError(const Layout& l, std::string_view index) {
+std::string SliceError(const Layout& l, std::string_view index) {
   try {
-    l.Apply(ParseIndex(index));
+    l.slice(ParseIndex(index));
   } catch (const IndexError& e) {
     return std::string("IndexError: ") + e.what();
   } catch (const IndexExprError& e) {
@@ -79,8 +79,8 @@ TEST(LayoutContiguousTest, COrder) {
   EXPECT_EQ(a.ndim(), 2);
   EXPECT_EQ(a.size(), 24);
   EXPECT_EQ(a.nbytes(), 192);
-  EXPECT_TRUE(a.is_c_contiguous());
-  EXPECT_FALSE(a.is_f_contiguous());
+  EXPECT_TRUE(a.is_c_contig());
+  EXPECT_FALSE(a.is_f_contig());
 }
 
 TEST(LayoutContiguousTest, FOrderAndOffset) {
@@ -88,8 +88,8 @@ TEST(LayoutContiguousTest, FOrderAndOffset) {
   const Layout a = Layout::Contiguous(4, shape, Order::kF, 4096);
   EXPECT_EQ(a.strides, (Shape{4, 8, 24}));
   EXPECT_EQ(a.offset, 4096);
-  EXPECT_TRUE(a.is_f_contiguous());
-  EXPECT_FALSE(a.is_c_contiguous());
+  EXPECT_TRUE(a.is_f_contig());
+  EXPECT_FALSE(a.is_c_contig());
 }
 
 TEST(LayoutContiguousTest, ZeroDimensional) {
@@ -97,8 +97,8 @@ TEST(LayoutContiguousTest, ZeroDimensional) {
   EXPECT_EQ(a.ndim(), 0);
   EXPECT_EQ(a.size(), 1);
   EXPECT_EQ(a.nbytes(), 16);
-  EXPECT_TRUE(a.is_c_contiguous());
-  EXPECT_TRUE(a.is_f_contiguous());
+  EXPECT_TRUE(a.is_c_contig());
+  EXPECT_TRUE(a.is_f_contig());
 }
 
 TEST(LayoutContiguousTest, ZeroExtentCountsAsOneInStrides) {
@@ -137,33 +137,32 @@ TEST(LayoutContiguousTest, Errors) {
 
 TEST(LayoutFlagsTest, ExtentOneAxesAreIgnored) {
   // Strict (Cython) rules say only C; NumPy says both.
-  EXPECT_TRUE(Make(4, {3, 1}, {4, 4}).is_c_contiguous());
-  EXPECT_TRUE(Make(4, {3, 1}, {4, 4}).is_f_contiguous());
-  EXPECT_TRUE(Make(8, {1, 4}, {1000, 8}).is_c_contiguous());
-  EXPECT_TRUE(Make(8, {1, 1, 1}, {7, -3, 0}).is_c_contiguous());
-  EXPECT_TRUE(Make(8, {1, 1, 1}, {7, -3, 0}).is_f_contiguous());
+  EXPECT_TRUE(Make(4, {3, 1}, {4, 4}).is_c_contig());
+  EXPECT_TRUE(Make(4, {3, 1}, {4, 4}).is_f_contig());
+  EXPECT_TRUE(Make(8, {1, 4}, {1000, 8}).is_c_contig());
+  EXPECT_TRUE(Make(8, {1, 1, 1}, {7, -3, 0}).is_c_contig());
+  EXPECT_TRUE(Make(8, {1, 1, 1}, {7, -3, 0}).is_f_contig());
 }
 
 TEST(LayoutFlagsTest, EmptyIsBoth) {
   const Layout e = Make(8, {3, 0, 5}, {-100, 7, 3});
-  EXPECT_TRUE(e.is_c_contiguous());
-  EXPECT_TRUE(e.is_f_contiguous());
+  EXPECT_TRUE(e.is_c_contig());
+  EXPECT_TRUE(e.is_f_contig());
 }
 
 TEST(LayoutFlagsTest, StridedNegativeAndBroadcastAreNeither) {
-  for (const Layout& l :
-       {Make(8, {4}, {16}), Make(8, {4}, {-8}), Make(8, {4}, {0}),
-        Make(8, {2, 3}, {8, 16}).Transposed().Transposed(), Make(8, {2, 3}, {32, 8})}) {
-    EXPECT_FALSE(l.is_c_contiguous()) << l.DebugString();
+  for (const Layout& l : {Make(8, {4}, {16}), Make(8, {4}, {-8}), Make(8, {4}, {0}),
+                          Make(8, {2, 3}, {8, 16}).T().T(), Make(8, {2, 3}, {32, 8})}) {
+    EXPECT_FALSE(l.is_c_contig()) << l.DebugString();
   }
-  EXPECT_TRUE(Make(8, {2, 3}, {8, 16}).is_f_contiguous());
-  EXPECT_TRUE(Make(8, {4}, {8}).is_f_contiguous());
-  EXPECT_TRUE(Make(8, {4}, {8}).is_c_contiguous());
+  EXPECT_TRUE(Make(8, {2, 3}, {8, 16}).is_f_contig());
+  EXPECT_TRUE(Make(8, {4}, {8}).is_f_contig());
+  EXPECT_TRUE(Make(8, {4}, {8}).is_c_contig());
 }
 
 TEST(LayoutFlagsTest, MalformedOrOverflowingIsNotContiguous) {
-  EXPECT_FALSE(Make(8, {4}, {}).is_c_contiguous());
-  EXPECT_FALSE(Make(8, {kMax / 4, 8}, {8, 8}).is_f_contiguous());
+  EXPECT_FALSE(Make(8, {4}, {}).is_c_contig());
+  EXPECT_FALSE(Make(8, {kMax / 4, 8}, {8, 8}).is_f_contig());
 }
 
 // IsContiguous is the one test behind both Layout flags (and View's and the
@@ -184,9 +183,9 @@ TEST(IsContiguousTest, AgreesWithTheLayoutFlags) {
       Make(8, {4}, {8}),
   };
   for (const Layout& l : cases) {
-    EXPECT_EQ(IsContiguous(l.itemsize, l.shape, l.strides, Order::kC), l.is_c_contiguous())
+    EXPECT_EQ(IsContiguous(l.itemsize, l.shape, l.strides, Order::kC), l.is_c_contig())
         << l.DebugString();
-    EXPECT_EQ(IsContiguous(l.itemsize, l.shape, l.strides, Order::kF), l.is_f_contiguous())
+    EXPECT_EQ(IsContiguous(l.itemsize, l.shape, l.strides, Order::kF), l.is_f_contig())
         << l.DebugString();
   }
 }
@@ -291,34 +290,34 @@ TEST(LayoutCheckWithinTest, OverflowIsAnErrorNotWrapAround) {
   EXPECT_THROW(Make(8, {3}, {int64_t{1} << 62}, 0).CheckWithin(1 << 20), ShapeError);
 }
 
-// --- Transposed / Permuted / DebugString -------------------------------------
+// --- T / permute / DebugString ----------------------------------------------
 
-TEST(LayoutPermuteTest, Transposed) {
-  const Layout t = Make(8, {2, 3, 4}, {96, 32, 8}, 16).Transposed();
+TEST(LayoutPermuteTest, T) {
+  const Layout t = Make(8, {2, 3, 4}, {96, 32, 8}, 16).T();
   EXPECT_EQ(t, Make(8, {4, 3, 2}, {8, 32, 96}, 16));
-  EXPECT_TRUE(t.is_f_contiguous());
-  EXPECT_EQ(C(8, {}).Transposed(), C(8, {}));
+  EXPECT_TRUE(t.is_f_contig());
+  EXPECT_EQ(C(8, {}).T(), C(8, {}));
 }
 
-TEST(LayoutPermuteTest, Permuted) {
+TEST(LayoutPermuteTest, Permute) {
   const Layout a = Make(8, {2, 3, 4}, {96, 32, 8}, 16);
   const int axes[] = {1, 2, 0};
-  EXPECT_EQ(a.Permuted(axes), Make(8, {3, 4, 2}, {32, 8, 96}, 16));
+  EXPECT_EQ(a.permute(axes), Make(8, {3, 4, 2}, {32, 8, 96}, 16));
   const int identity[] = {0, 1, 2};
-  EXPECT_EQ(a.Permuted(identity), a);
+  EXPECT_EQ(a.permute(identity), a);
 }
 
 TEST(LayoutPermuteTest, NonPermutationsAreShapeErrors) {
   const Layout a = C(8, {2, 3});
   EXPECT_EQ(MessageOf<ShapeError>([&] {
-              a.Permuted(std::vector<int>{0, 0});
+              a.permute(std::vector<int>{0, 0});
             }),
             "axes (0, 0) don't match array: not a permutation of the 2 axes");
-  EXPECT_EQ(MessageOf<ShapeError>([&] { a.Permuted(std::vector<int>{0}); }),
+  EXPECT_EQ(MessageOf<ShapeError>([&] { a.permute(std::vector<int>{0}); }),
             "axes (0,) don't match array: not a permutation of the 2 axes");
-  EXPECT_THROW(a.Permuted(std::vector<int>{0, 2}), ShapeError);
-  EXPECT_THROW(a.Permuted(std::vector<int>{-1, 0}), ShapeError);
-  EXPECT_THROW(a.Permuted(std::vector<int>{0, 1, 2}), ShapeError);
+  EXPECT_THROW(a.permute(std::vector<int>{0, 2}), ShapeError);
+  EXPECT_THROW(a.permute(std::vector<int>{-1, 0}), ShapeError);
+  EXPECT_THROW(a.permute(std::vector<int>{0, 1, 2}), ShapeError);
 }
 
 TEST(LayoutDebugStringTest, PythonTupleStyle) {
@@ -327,12 +326,12 @@ TEST(LayoutDebugStringTest, PythonTupleStyle) {
   EXPECT_EQ(C(2, {}).DebugString(), "itemsize=2 shape=() strides=() offset=0");
 }
 
-// --- Apply: the rules ----------------------------------------------------------
+// --- slice: the rules --------------------------------------------------------
 
-TEST(LayoutApplyTest, HeaderExample) {
+TEST(LayoutSliceTest, HeaderExample) {
   const Layout a = Layout::Contiguous(8, {4, 6}, Order::kC);
   EXPECT_EQ(a.strides, (Shape{48, 8}));
-  const Layout b = a.Apply(ParseIndex("::2, ::-1"));
+  const Layout b = a.slice(ParseIndex("::2, ::-1"));
   EXPECT_EQ(b, Make(8, {2, 6}, {96, -8}, 40));
   EXPECT_NO_THROW(b.CheckWithin(a.nbytes()));
 }
@@ -341,158 +340,158 @@ TEST(LayoutContiguousTest, BracedListOverloads) {
   EXPECT_EQ(Layout::Contiguous(4, {}, Order::kF), C(4, {}));
   EXPECT_EQ(Layout::Contiguous(4, {2, 3}, Order::kF, 8), Make(4, {2, 3}, {4, 8}, 8));
   EXPECT_EQ(ContiguousStrides(2, {3, 4, 5}, Order::kC), (Shape{40, 10, 2}));
-  EXPECT_EQ(C(8, {2, 3}).Permuted({1, 0}), C(8, {2, 3}).Transposed());
+  EXPECT_EQ(C(8, {2, 3}).permute({1, 0}), C(8, {2, 3}).T());
 }
 
-TEST(LayoutApplyTest, IntegersWrapNegativeAndDropTheAxis) {
+TEST(LayoutSliceTest, IntegersWrapNegativeAndDropTheAxis) {
   const Layout a = C(8, {4, 6});
-  EXPECT_EQ(a.Apply({int64_t{1}}), Make(8, {6}, {8}, 48));
-  EXPECT_EQ(a.Apply({int64_t{-1}}), Make(8, {6}, {8}, 144));
-  EXPECT_EQ(a.Apply({int64_t{-4}, int64_t{-6}}), Make(8, {}, {}, 0));
-  EXPECT_EQ(a.Apply({int64_t{3}, int64_t{5}}), Make(8, {}, {}, 184));
+  EXPECT_EQ(a.slice({int64_t{1}}), Make(8, {6}, {8}, 48));
+  EXPECT_EQ(a.slice({int64_t{-1}}), Make(8, {6}, {8}, 144));
+  EXPECT_EQ(a.slice({int64_t{-4}, int64_t{-6}}), Make(8, {}, {}, 0));
+  EXPECT_EQ(a.slice({int64_t{3}, int64_t{5}}), Make(8, {}, {}, 184));
 }
 
-TEST(LayoutApplyTest, OutOfRangeIntegerIsIndexErrorNamingTheAxis) {
+TEST(LayoutSliceTest, OutOfRangeIntegerIsIndexErrorNamingTheAxis) {
   const Layout a = C(8, {4, 6});
-  EXPECT_EQ(ApplyError(a, "4"), "IndexError: Index out of bounds (axis 0)");
-  EXPECT_EQ(ApplyError(a, "-5"), "IndexError: Index out of bounds (axis 0)");
-  EXPECT_EQ(ApplyError(a, "0, 6"), "IndexError: Index out of bounds (axis 1)");
-  EXPECT_EQ(ApplyError(a, "None, ..., -7"), "IndexError: Index out of bounds (axis 1)");
-  EXPECT_EQ(ApplyError(a, "-9223372036854775808"), "IndexError: Index out of bounds (axis 0)");
-  EXPECT_EQ(ApplyError(a, "9223372036854775807"), "IndexError: Index out of bounds (axis 0)");
-  EXPECT_EQ(ApplyError(C(8, {0}), "0"), "IndexError: Index out of bounds (axis 0)");
-  EXPECT_THROW(a.Apply({int64_t{4}}), std::out_of_range);
+  EXPECT_EQ(SliceError(a, "4"), "IndexError: Index out of bounds (axis 0)");
+  EXPECT_EQ(SliceError(a, "-5"), "IndexError: Index out of bounds (axis 0)");
+  EXPECT_EQ(SliceError(a, "0, 6"), "IndexError: Index out of bounds (axis 1)");
+  EXPECT_EQ(SliceError(a, "None, ..., -7"), "IndexError: Index out of bounds (axis 1)");
+  EXPECT_EQ(SliceError(a, "-9223372036854775808"), "IndexError: Index out of bounds (axis 0)");
+  EXPECT_EQ(SliceError(a, "9223372036854775807"), "IndexError: Index out of bounds (axis 0)");
+  EXPECT_EQ(SliceError(C(8, {0}), "0"), "IndexError: Index out of bounds (axis 0)");
+  EXPECT_THROW(a.slice({int64_t{4}}), std::out_of_range);
 }
 
-TEST(LayoutApplyTest, Slices) {
+TEST(LayoutSliceTest, Slices) {
   const Layout a = C(4, {10});
-  EXPECT_EQ(a.Apply({S(2, 8, 3)}), Make(4, {2}, {12}, 8));
-  EXPECT_EQ(a.Apply({S(std::nullopt, std::nullopt, -1)}), Make(4, {10}, {-4}, 36));
-  EXPECT_EQ(a.Apply({S(-3, std::nullopt, std::nullopt)}), Make(4, {3}, {4}, 28));
-  EXPECT_EQ(a.Apply({S(-100, 100, std::nullopt)}), a);
-  EXPECT_EQ(a.Apply({S(100, -100, -4)}), Make(4, {3}, {-16}, 36));
+  EXPECT_EQ(a.slice({S(2, 8, 3)}), Make(4, {2}, {12}, 8));
+  EXPECT_EQ(a.slice({S(std::nullopt, std::nullopt, -1)}), Make(4, {10}, {-4}, 36));
+  EXPECT_EQ(a.slice({S(-3, std::nullopt, std::nullopt)}), Make(4, {3}, {4}, 28));
+  EXPECT_EQ(a.slice({S(-100, 100, std::nullopt)}), a);
+  EXPECT_EQ(a.slice({S(100, -100, -4)}), Make(4, {3}, {-16}, 36));
 }
 
-TEST(LayoutApplyTest, EmptySliceKeepsStrideAndOffset) {
+TEST(LayoutSliceTest, EmptySliceKeepsStrideAndOffset) {
   // As NumPy: an empty slice does not move the data pointer, keeps the stride.
   const Layout a = Make(4, {10}, {-8}, 72);
-  EXPECT_EQ(a.Apply({S(5, 5, std::nullopt)}), Make(4, {0}, {-8}, 72));
-  EXPECT_EQ(a.Apply({S(8, 2, 3)}), Make(4, {0}, {-8}, 72));
+  EXPECT_EQ(a.slice({S(5, 5, std::nullopt)}), Make(4, {0}, {-8}, 72));
+  EXPECT_EQ(a.slice({S(8, 2, 3)}), Make(4, {0}, {-8}, 72));
 }
 
-TEST(LayoutApplyTest, CythonDivergentSlicesFollowPython) {
+TEST(LayoutSliceTest, CythonDivergentSlicesFollowPython) {
   const Layout a = C(8, {4});
-  EXPECT_EQ(a.Apply(ParseIndex("1:0:2")).shape, Shape{0});
-  EXPECT_EQ(a.Apply(ParseIndex("5:4:2")).shape, Shape{0});
-  EXPECT_EQ(a.Apply(ParseIndex("-7::-1")).shape, Shape{0});
-  EXPECT_EQ(a.Apply(ParseIndex(":-7:-1")), Make(8, {4}, {-8}, 24));
-  EXPECT_EQ(a.Apply(ParseIndex("4:-6:-1")), Make(8, {4}, {-8}, 24));
+  EXPECT_EQ(a.slice(ParseIndex("1:0:2")).shape, Shape{0});
+  EXPECT_EQ(a.slice(ParseIndex("5:4:2")).shape, Shape{0});
+  EXPECT_EQ(a.slice(ParseIndex("-7::-1")).shape, Shape{0});
+  EXPECT_EQ(a.slice(ParseIndex(":-7:-1")), Make(8, {4}, {-8}, 24));
+  EXPECT_EQ(a.slice(ParseIndex("4:-6:-1")), Make(8, {4}, {-8}, 24));
 }
 
-TEST(LayoutApplyTest, HugeStepSelectsOneItemAndKeepsTheAxisStride) {
+TEST(LayoutSliceTest, HugeStepSelectsOneItemAndKeepsTheAxisStride) {
   const Layout a = C(8, {5});
   // 8 * 2^62 overflows; the single item's stride is never used, so the
   // axis keeps its own (NumPy's value would be wrapped garbage).
-  EXPECT_EQ(a.Apply(ParseIndex("::4611686018427387904")), Make(8, {1}, {8}, 0));
-  EXPECT_EQ(a.Apply(ParseIndex("::-9223372036854775808")), Make(8, {1}, {8}, 32));
-  EXPECT_EQ(a.Apply(ParseIndex("::1000")), Make(8, {1}, {8000}, 0));
+  EXPECT_EQ(a.slice(ParseIndex("::4611686018427387904")), Make(8, {1}, {8}, 0));
+  EXPECT_EQ(a.slice(ParseIndex("::-9223372036854775808")), Make(8, {1}, {8}, 32));
+  EXPECT_EQ(a.slice(ParseIndex("::1000")), Make(8, {1}, {8000}, 0));
 }
 
-TEST(LayoutApplyTest, ZeroStepNamesTheAxis) {
+TEST(LayoutSliceTest, ZeroStepNamesTheAxis) {
   const Layout a = C(8, {4, 6});
-  EXPECT_EQ(ApplyError(a, "::0"), "IndexExprError: Step may not be zero (axis 0)");
-  EXPECT_EQ(ApplyError(a, "None, 1, 2:3:0"), "IndexExprError: Step may not be zero (axis 1)");
-  EXPECT_EQ(ApplyError(a, "..., ::0"), "IndexExprError: Step may not be zero (axis 1)");
+  EXPECT_EQ(SliceError(a, "::0"), "IndexExprError: Step may not be zero (axis 0)");
+  EXPECT_EQ(SliceError(a, "None, 1, 2:3:0"), "IndexExprError: Step may not be zero (axis 1)");
+  EXPECT_EQ(SliceError(a, "..., ::0"), "IndexExprError: Step may not be zero (axis 1)");
 }
 
-TEST(LayoutApplyTest, EllipsisExpandsToTheMissingAxes) {
+TEST(LayoutSliceTest, EllipsisExpandsToTheMissingAxes) {
   const Layout a = C(1, {2, 3, 4, 5});
-  EXPECT_EQ(a.Apply(ParseIndex("...")), a);
-  EXPECT_EQ(a.Apply(ParseIndex("1, ..., 2")), Make(1, {3, 4}, {20, 5}, 62));
-  EXPECT_EQ(a.Apply(ParseIndex("..., 1")), Make(1, {2, 3, 4}, {60, 20, 5}, 1));
-  EXPECT_EQ(a.Apply(ParseIndex("0, 0, ..., 0, 0")), Make(1, {}, {}, 0));
-  EXPECT_EQ(C(8, {}).Apply(ParseIndex("...")), C(8, {}));
+  EXPECT_EQ(a.slice(ParseIndex("...")), a);
+  EXPECT_EQ(a.slice(ParseIndex("1, ..., 2")), Make(1, {3, 4}, {20, 5}, 62));
+  EXPECT_EQ(a.slice(ParseIndex("..., 1")), Make(1, {2, 3, 4}, {60, 20, 5}, 1));
+  EXPECT_EQ(a.slice(ParseIndex("0, 0, ..., 0, 0")), Make(1, {}, {}, 0));
+  EXPECT_EQ(C(8, {}).slice(ParseIndex("...")), C(8, {}));
 }
 
-TEST(LayoutApplyTest, SecondEllipsisIsAnError) {
+TEST(LayoutSliceTest, SecondEllipsisIsAnError) {
   const Layout a = C(8, {4, 6});
-  EXPECT_EQ(ApplyError(a, "..., ..."),
+  EXPECT_EQ(SliceError(a, "..., ..."),
             "IndexExprError: an index can only have a single ellipsis ('...')");
   // Checked before the number of indices, as NumPy does.
-  EXPECT_EQ(ApplyError(a, "1, 2, 3, ..., ..."),
+  EXPECT_EQ(SliceError(a, "1, 2, 3, ..., ..."),
             "IndexExprError: an index can only have a single ellipsis ('...')");
 }
 
-TEST(LayoutApplyTest, NewAxisInsertsExtentOneStrideZero) {
+TEST(LayoutSliceTest, NewAxisInsertsExtentOneStrideZero) {
   const Layout a = C(8, {4, 6});
-  EXPECT_EQ(a.Apply(ParseIndex("None")), Make(8, {1, 4, 6}, {0, 48, 8}));
-  EXPECT_EQ(a.Apply(ParseIndex(":, None, 2, np.newaxis")), Make(8, {4, 1, 1}, {48, 0, 0}, 16));
-  EXPECT_EQ(C(8, {}).Apply(ParseIndex("None, None")), Make(8, {1, 1}, {0, 0}));
+  EXPECT_EQ(a.slice(ParseIndex("None")), Make(8, {1, 4, 6}, {0, 48, 8}));
+  EXPECT_EQ(a.slice(ParseIndex(":, None, 2, np.newaxis")), Make(8, {4, 1, 1}, {48, 0, 0}, 16));
+  EXPECT_EQ(C(8, {}).slice(ParseIndex("None, None")), Make(8, {1, 1}, {0, 0}));
 }
 
-TEST(LayoutApplyTest, MissingTrailingIndicesAreFullSlices) {
+TEST(LayoutSliceTest, MissingTrailingIndicesAreFullSlices) {
   const Layout a = Make(2, {3, 4, 5}, {-40, 10, 2}, 80);
-  EXPECT_EQ(a.Apply({}), a);
-  EXPECT_EQ(a.Apply({int64_t{1}}), Make(2, {4, 5}, {10, 2}, 40));
-  EXPECT_EQ(a.Apply({all}), a);
+  EXPECT_EQ(a.slice({}), a);
+  EXPECT_EQ(a.slice({int64_t{1}}), Make(2, {4, 5}, {10, 2}, 40));
+  EXPECT_EQ(a.slice({all}), a);
 }
 
-TEST(LayoutApplyTest, TooManyIndices) {
+TEST(LayoutSliceTest, TooManyIndices) {
   const Layout a = C(8, {4, 6});
-  EXPECT_EQ(ApplyError(a, "1, 2, 3"),
+  EXPECT_EQ(SliceError(a, "1, 2, 3"),
             "IndexExprError: too many indices for array: array is 2-dimensional, but 3 were "
             "indexed");
   // None and ... are not indices; checked before bounds, as NumPy does.
-  EXPECT_EQ(ApplyError(a, "None, 9, :, :, ..."),
+  EXPECT_EQ(SliceError(a, "None, 9, :, :, ..."),
             "IndexExprError: too many indices for array: array is 2-dimensional, but 3 were "
             "indexed");
-  EXPECT_EQ(ApplyError(C(8, {}), "0"),
+  EXPECT_EQ(SliceError(C(8, {}), "0"),
             "IndexExprError: too many indices for array: array is 0-dimensional, but 1 were "
             "indexed");
 }
 
-TEST(LayoutApplyTest, ErrorsComeInNumPysOrder) {
+TEST(LayoutSliceTest, ErrorsComeInNumPysOrder) {
   const Layout a = C(8, {4, 6});
-  EXPECT_EQ(ApplyError(a, "9, ::0"), "IndexError: Index out of bounds (axis 0)");
-  EXPECT_EQ(ApplyError(a, "::0, 9"), "IndexExprError: Step may not be zero (axis 0)");
+  EXPECT_EQ(SliceError(a, "9, ::0"), "IndexError: Index out of bounds (axis 0)");
+  EXPECT_EQ(SliceError(a, "::0, 9"), "IndexExprError: Step may not be zero (axis 0)");
 }
 
-TEST(LayoutApplyTest, ResultOverKMaxDimsIsShapeError) {
+TEST(LayoutSliceTest, ResultOverKMaxDimsIsShapeError) {
   const IndexExpr nones(kMaxDims + 1, newaxis);
-  EXPECT_EQ(ApplyError(C(8, {}), FormatIndex(nones)),
+  EXPECT_EQ(SliceError(C(8, {}), FormatIndex(nones)),
             "ShapeError: the result of indexing has more than 32 dimensions");
   const IndexExpr just_enough(kMaxDims, newaxis);
-  EXPECT_EQ(C(8, {}).Apply(just_enough).ndim(), kMaxDims);
+  EXPECT_EQ(C(8, {}).slice(just_enough).ndim(), kMaxDims);
 }
 
-TEST(LayoutApplyTest, OffsetOverflowIsShapeError) {
+TEST(LayoutSliceTest, OffsetOverflowIsShapeError) {
   const Layout huge = Make(8, {4}, {int64_t{1} << 62});
-  EXPECT_EQ(huge.Apply({int64_t{1}}).offset, int64_t{1} << 62);
-  EXPECT_EQ(ApplyError(huge, "3"),
+  EXPECT_EQ(huge.slice({int64_t{1}}).offset, int64_t{1} << 62);
+  EXPECT_EQ(SliceError(huge, "3"),
             "ShapeError: the byte offset of the index on axis 0 overflows int64 for layout "
             "itemsize=8 shape=(4,) strides=(4611686018427387904,) offset=0");
-  EXPECT_THROW(Make(8, {4}, {1}, kMax).Apply({int64_t{1}}), ShapeError);
+  EXPECT_THROW(Make(8, {4}, {1}, kMax).slice({int64_t{1}}), ShapeError);
   // stride * step overflows with more than one item selected.
-  EXPECT_THROW(huge.Apply({S(std::nullopt, std::nullopt, 2)}), ShapeError);
+  EXPECT_THROW(huge.slice({S(std::nullopt, std::nullopt, 2)}), ShapeError);
 }
 
-TEST(LayoutApplyTest, IntegerIntoAnEmptyLayoutCanLeaveTheBuffer) {
+TEST(LayoutSliceTest, IntegerIntoAnEmptyLayoutCanLeaveTheBuffer) {
   // As NumPy: the strides of an empty array are not bounded by any buffer.
   const Layout a = Make(8, {3, 0}, {1000, 8});
   EXPECT_NO_THROW(a.CheckWithin(16));
-  const Layout v = a.Apply({int64_t{2}});
+  const Layout v = a.slice({int64_t{2}});
   EXPECT_EQ(v, Make(8, {0}, {8}, 2000));
   EXPECT_THROW(v.CheckWithin(16), ShapeError);
 }
 
-TEST(LayoutApplyTest, MalformedLayoutIsShapeError) {
-  EXPECT_THROW(Make(8, {4, 6}, {8}).Apply({}), ShapeError);
-  EXPECT_THROW(Make(8, {-1}, {8}).Apply({}), ShapeError);
+TEST(LayoutSliceTest, MalformedLayoutIsShapeError) {
+  EXPECT_THROW(Make(8, {4, 6}, {8}).slice({}), ShapeError);
+  EXPECT_THROW(Make(8, {-1}, {8}).slice({}), ShapeError);
 }
 
 // Safety invariant: whatever the expression, a view of a layout inside a
 // buffer stays inside it.
-TEST(LayoutApplyTest, ViewsOfLayoutsInsideABufferStayInside) {
+TEST(LayoutSliceTest, ViewsOfLayoutsInsideABufferStayInside) {
   std::mt19937_64 rng(7);
   auto pick = [&rng](int64_t lo, int64_t hi) {
     return lo + static_cast<int64_t>(rng() % static_cast<uint64_t>(hi - lo + 1));
@@ -530,7 +529,7 @@ TEST(LayoutApplyTest, ViewsOfLayoutsInsideABufferStayInside) {
       }
     }
     try {
-      const Layout v = l.Apply(e);
+      const Layout v = l.slice(e);
       ASSERT_NO_THROW(v.CheckWithin(buffer)) << l.DebugString() << " [" << FormatIndex(e) << "]";
       ++views;
     } catch (const IndexError&) {

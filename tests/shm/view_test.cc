@@ -91,7 +91,7 @@ TYPED_TEST(ViewTypedTest, AccessSliceCopyTransposeAssign) {
       v.slice(Slice{std::nullopt, std::nullopt, 2}, Slice{std::nullopt, std::nullopt, -1});
   EXPECT_EQ(s.shape(), (std::array<int64_t, 2>{2, 5}));
   EXPECT_EQ(s(1, 0), Value<T>(14));
-  View<T, 2> r = v.template sliced<2>("::2, ::-1");
+  View<T, 2> r = v.template slice<2>("::2, ::-1");
   EXPECT_EQ(r.data(), s.data());
   EXPECT_EQ(r.strides(), s.strides());
 
@@ -137,7 +137,7 @@ TYPED_TEST(ViewLayoutTest, BindsWhatConformsAndRejectsTheRest) {
   using C = TypeParam;
   Array ca = Array::Allocate<double>({3, 4, 5}, Order::kC);
   Array fa = Array::Allocate<double>({3, 4, 5}, Order::kF);
-  AnyView odd = ca.any().Slice(ParseIndex(":, ::2, :"));
+  AnyView odd = ca.any().slice(ParseIndex(":, ::2, :"));
   if constexpr (std::is_same_v<C, strided>) {
     EXPECT_NO_THROW((ca.view<double, 3, C>()));
     EXPECT_NO_THROW((fa.view<double, 3, C>()));
@@ -241,7 +241,7 @@ TEST(ViewFromTest, RejectsMisalignment) {
   EXPECT_EQ(MessageOf([&] { (void)b.as<double, 1>(); }),
             "buffer is not aligned for 'double': stride 12 of axis 0 is not a multiple of 8 bytes");
   // Chars never are misaligned.
-  AnyView c = Array::Allocate<char>({9}).any().Slice(ParseIndex("1::3"));
+  AnyView c = Array::Allocate<char>({9}).any().slice(ParseIndex("1::3"));
   EXPECT_NO_THROW(((void)c.as<char, 1>()));
 }
 
@@ -279,16 +279,16 @@ TEST(ViewAccessTest, OutOfBoundsMessages) {
   EXPECT_EQ(MessageOf([&] { (void)v[1][4]; }), "Out of bounds on buffer access (axis 0)");
   EXPECT_EQ(MessageOf([&] { (void)v.slice(all, 4); }), "Index out of bounds (axis 1)");
   EXPECT_EQ(MessageOf([&] { (void)v.slice(Slice{0, 3, 0}); }), "Step may not be zero (axis 0)");
-  EXPECT_EQ(MessageOf([&] { (void)v.sliced<2>("..., ..."); }),
+  EXPECT_EQ(MessageOf([&] { (void)v.slice<2>("..., ..."); }),
             "an index can only have a single ellipsis ('...')");
-  EXPECT_EQ(MessageOf([&] { (void)v.sliced<0>("1, 2, 3"); }),
+  EXPECT_EQ(MessageOf([&] { (void)v.slice<0>("1, 2, 3"); }),
             "too many indices for array: array is 2-dimensional, but 3 were indexed");
-  EXPECT_EQ(MessageOf([&] { (void)v.sliced<2>("1"); }),
+  EXPECT_EQ(MessageOf([&] { (void)v.slice<2>("1"); }),
             "Buffer has wrong number of dimensions (expected 2, got 1)");
-  EXPECT_EQ(MessageOf([&] { (void)v.sliced<1>("1, :, 9"); }),
+  EXPECT_EQ(MessageOf([&] { (void)v.slice<1>("1, :, 9"); }),
             "too many indices for array: array is 2-dimensional, but 3 were indexed");
-  EXPECT_EQ(MessageOf([&] { (void)v.sliced<1>(":, 4"); }), "Index out of bounds (axis 1)");
-  EXPECT_THROW((void)v.sliced<1>(":, 4"), IndexError);
+  EXPECT_EQ(MessageOf([&] { (void)v.slice<1>(":, 4"); }), "Index out of bounds (axis 1)");
+  EXPECT_THROW((void)v.slice<1>(":, 4"), IndexError);
 }
 
 TEST(ViewAccessTest, NegativeAndZeroStrides) {
@@ -319,7 +319,7 @@ TEST(ViewAccessTest, SliceRankAndEquivalences) {
   EXPECT_EQ(v.slice(-1, -1, -1)(), 59);
   View<int, 4> w = v.slice(1, newaxis, ellipsis, newaxis);
   EXPECT_EQ(w.shape(), (std::array<int64_t, 4>{1, 4, 5, 1}));
-  View<int, 4> w2 = v.sliced<4>("1, None, ..., None");
+  View<int, 4> w2 = v.slice<4>("1, None, ..., None");
   EXPECT_EQ(w2.shape(), w.shape());
   EXPECT_EQ(w2.strides(), w.strides());
   EXPECT_EQ(w2.data(), w.data());
@@ -364,7 +364,7 @@ TEST(ViewAssignTest, BroadcastingAndExtentMessages) {
   Array dd = Array::Allocate<double>({2, 3});
   EXPECT_EQ(MessageOf([&] { dst.assign(dd.any()); }),
             "Buffer dtype mismatch, expected 'int32_t' but got 'double'");
-  dst.assign(s.any().Slice(ParseIndex("1:, :")));
+  dst.assign(s.any().slice(ParseIndex("1:, :")));
   EXPECT_EQ(dst(0, 0), 0);
 }
 

@@ -129,15 +129,15 @@ std::string Handle(const std::string& line) {
   if (buf_bytes < 0 || buf_bytes > (int64_t{1} << 30)) throw std::runtime_error("bad bufbytes");
   try {
     base.CheckWithin(buf_bytes);
-    const Layout r = base.Apply(shmarray::shm::ParseIndex(fields[5]));
+    const Layout r = base.slice(shmarray::shm::ParseIndex(fields[5]));
     r.CheckWithin(buf_bytes);
     std::vector<unsigned char> buf(static_cast<size_t>(buf_bytes));
     for (size_t i = 0; i < buf.size(); ++i) buf[i] = static_cast<unsigned char>((i * 7 + 3) % 256);
     return "{\"ok\":true,\"shape\":" + JsonList(r.shape) + ",\"strides\":" + JsonList(r.strides) +
            ",\"offset\":" + std::to_string(r.offset) +
-           ",\"c\":" + (r.is_c_contiguous() ? "true" : "false") +
-           ",\"f\":" + (r.is_f_contiguous() ? "true" : "false") + ",\"data\":\"" +
-           PackedHex(r, buf) + "\"}";
+           ",\"c\":" + (r.is_c_contig() ? "true" : "false") +
+           ",\"f\":" + (r.is_f_contig() ? "true" : "false") + ",\"data\":\"" + PackedHex(r, buf) +
+           "\"}";
   } catch (const IndexError& e) {
     return "{\"ok\":false,\"kind\":\"IndexError\",\"error\":" + JsonString(e.what()) + "}";
   } catch (const IndexExprError& e) {

@@ -154,7 +154,7 @@ int Run(Client& client, const std::vector<std::string>& args) {
       std::cout << "unreachable: " << e.what() << "\n";
       return 3;
     }
-    const AnyView part = mapped.Slice(ParseIndex(arg(2)));
+    const AnyView part = mapped.slice(ParseIndex(arg(2)));
     if (cmd == "set") {
       View<int64_t, 1> v = part.as<int64_t, 1>();
       if (v.shape(0) != static_cast<int64_t>(values.size())) return Usage();

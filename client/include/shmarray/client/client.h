@@ -11,7 +11,7 @@
 //   a.at(0, 0) = 21.5;                                      // every attacher sees it
 //   View<const double, 2, c_contig> r = client.attach_readonly<double, 2, c_contig>("temps");
 //   AnyView rows = client.read("temps", "::2, :");          // streamed over gRPC
-//   client.write("temps", "0, :", rows.Slice(ParseIndex("0")));
+//   client.write("temps", "0, :", rows.slice(ParseIndex("0")));
 //
 // attach() is Stat + map + checked bind (on a Unix socket, after the first
 // attach, a lookup in the daemon's catalog file in shared memory replaces the
@@ -22,9 +22,15 @@
 // /dev/shm) gets SegmentUnreachableError and uses read()/write(), which
 // stream the bytes through gRPC.
 //
-// Errors. Every call that reaches the daemon throws RpcError when the daemon
-// (or gRPC) answers with a non-OK status; code() is the gRPC status code and
-// what() the server's message, e.g. kNotFound for a missing name,
+// Errors. One regime: every call throws RpcError carrying the gRPC status
+// code; no member of Client or WatchHandle returns an absl::Status or
+// StatusOr (DefaultSocketPath, re-exported from shm/instance.h at the end,
+// keeps that library's StatusOr). Connect()
+// throws for bad options, every call that reaches the daemon throws when the
+// daemon (or gRPC) answers with a non-OK status, and WatchHandle::wait()
+// throws the error that ended a watch. code() is the gRPC status code,
+// status() the same error as an absl::Status, and what() the server's
+// message, word for word, e.g. kNotFound for a missing name,
 // kAlreadyExists for a taken one, kInvalidArgument for a bad name, format,
 // shape or index expression, kOutOfRange for an integer index outside its
 // axis, kFailedPrecondition for a write to a read-only array or a delete of a
@@ -32,8 +38,9 @@
 // missing or wrong token, kUnavailable when no daemon answers,
 // kDeadlineExceeded after ClientOptions::timeout_ms. A name that is not a
 // valid shm::ArrayName is refused here, before any RPC, with the daemon's
-// own message (kInvalidArgument). Binding a mapped array
-// to a typed view throws the view library's exceptions (shm/errors.h) with
+// own message (kInvalidArgument). attach() throws SegmentUnreachableError, an
+// RpcError, when the segment cannot be opened. Binding a mapped array to a
+// typed view throws the view library's exceptions (shm/errors.h) with
 // Cython's messages: shm::ReadOnlyError "buffer source array is read-only",
 // shm::ShapeError "Buffer has wrong number of dimensions (expected 2, got 3)",
 // shm::FormatError "Buffer dtype mismatch, expected 'int32_t' but got
@@ -60,7 +67,6 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "absl/status/statusor.h"
 #include "shmarray/shm/any_view.h"
 #include "shmarray/shm/format.h"
 #include "shmarray/shm/index.h"
@@ -232,10 +238,14 @@ class WatchHandle {
   void cancel();
   // True until the stream has ended (cancelled, or closed by the server).
   bool active() const;
-  // Blocks until the stream ends (the server closes it, an error, or
-  // cancel() from another thread) and returns its final status: OK or
-  // kCancelled after cancel(), else the server's error.
-  absl::Status wait();
+  // Blocks until the stream ends. Returns when it ended cleanly: the server
+  // closed it with OK, or it was cancelled (cancel() from another thread, or
+  // a kCancelled status). Throws RpcError with the stream's final code and
+  // message otherwise, e.g. the server's refusal of the watch
+  // (kUnauthenticated, ...) or kUnavailable when the daemon went away;
+  // RpcError kFailedPrecondition "no watch" for a default-constructed or
+  // moved-from handle. May be called again: it returns or throws the same.
+  void wait();
 
   class Impl;
 
@@ -251,10 +261,10 @@ class Client {
   // daemon (the first call does, and throws RpcError kUnavailable if no daemon
   // answers). Errors: RpcError kInvalidArgument for a bad instance name or an
   // empty unix: path, kFailedPrecondition when neither XDG_RUNTIME_DIR is set
-  // nor the process is root and no target is given.
+  // nor the process is root and no target is given, kInvalidArgument when
+  // options.streams is outside [1, kMaxStreams], kInternal when gRPC cannot
+  // create the channel.
   static Client Connect(const ClientOptions& options = {});
-  // As Connect(), returning the error as a Status instead of throwing.
-  static absl::StatusOr<Client> Create(const ClientOptions& options = {});
 
   Client(Client&&) noexcept;
   Client& operator=(Client&&) noexcept;
@@ -401,8 +411,8 @@ class Client {
   // Calls `callback` on a background thread for every created / sealed /
   // deleted event of names starting with `prefix`, until the returned handle
   // is cancelled or destroyed or the server closes the stream. Returns once
-  // the server has registered the watch (or refused it: the handle's status
-  // says why), so every event of a change made after it returns is
+  // the server has registered the watch (or refused it: the handle's wait()
+  // throws the RpcError that says why), so every event of a change made after it returns is
   // delivered; earlier ones are not.
   // `callback` must not throw and must not cancel its own handle. The handle
   // keeps the connection alive: it may outlive this Client.

@@ -6,7 +6,7 @@
 // between shmarray and Python with `np.save` / `np.load`:
 //
 //   shm::AnyView a = ReadNpy("x.npy");                 // owning array, file's dtype and order
-//   WriteNpy("y.npy", a.Slice(shm::ParseIndex("::2")), shm::Order::kF);  // packs the strided view
+//   WriteNpy("y.npy", a.slice(shm::ParseIndex("::2")), shm::Order::kF);  // packs the strided view
 //
 //   NpyReader in = NpyReader::Open("big.npy");         // streaming: header first ...
 //   std::vector<std::byte> buf(1 << 20);

@@ -9,7 +9,7 @@
 //
 //   AnyView any = AnyView::Allocate(Format::Parse("d"), {3, 4}, Order::kC);
 //   View<double, 2, c_contig> v = any.as<double, 2, c_contig>();
-//   AnyView col = any.Slice(ParseIndex(":, 1"));   // shares `any`'s memory
+//   AnyView col = any.slice(ParseIndex(":, 1"));   // shares `any`'s memory
 //
 // Thread-safety: AnyView is a value; copies may be used from several threads.
 // The memory it points at is shared, not synchronised.
@@ -23,6 +23,7 @@
 #include <initializer_list>
 #include <memory>
 #include <span>
+#include <vector>
 
 #include "shmarray/shm/copy.h"
 #include "shmarray/shm/format.h"
@@ -71,22 +72,29 @@ class AnyView {
   bool readonly() const { return readonly_; }
   const std::shared_ptr<const void>& base() const { return base_; }
 
+  // Cython's attributes, spelled as View spells them (and as Layout does).
+  const std::vector<int64_t>& shape() const { return layout_.shape; }
+  // Strides in bytes.
+  const std::vector<int64_t>& strides() const { return layout_.strides; }
   int ndim() const { return layout_.ndim(); }
   int64_t itemsize() const { return layout_.itemsize; }
   int64_t size() const { return layout_.size(); }
   int64_t nbytes() const { return layout_.nbytes(); }
-  bool is_c_contig() const { return layout_.is_c_contiguous(); }
-  bool is_f_contig() const { return layout_.is_f_contiguous(); }
+  bool is_c_contig() const { return layout_.is_c_contig(); }
+  bool is_f_contig() const { return layout_.is_f_contig(); }
 
-  // Same memory, new layout; see Layout::Apply for errors.
-  AnyView Slice(const IndexExpr& expr) const;
-  AnyView Transposed() const;
-  AnyView Permuted(std::span<const int> axes) const;
+  // Same memory, new layout (this[expr], .T, axes reordered); see
+  // Layout::slice, Layout::T and Layout::permute for errors.
+  AnyView slice(const IndexExpr& expr) const;
+  AnyView T() const;
+  AnyView permute(std::span<const int> axes) const;
   // A read-only alias of the same memory.
   AnyView AsReadOnly() const;
 
-  // New owning contiguous copy in `order` (copy() / copy_fortran()).
-  AnyView Copy(Order order = Order::kC) const;
+  // New owning contiguous copy in `order`; copy_fortran() is copy(Order::kF),
+  // as View's copy() / copy_fortran().
+  AnyView copy(Order order = Order::kC) const;
+  AnyView copy_fortran() const { return copy(Order::kF); }
 
   // Checked cast to a typed view; throws as View::From does.
   template <typename T, int N, typename Contig = strided>

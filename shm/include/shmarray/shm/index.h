@@ -11,7 +11,7 @@
 //
 // Items: an integer (negative counts from the end), a slice with optional
 // start/stop/step (clamped as Python's slice.indices does), one `...`, and
-// `None` / `newaxis`. Applying an expression to a layout is Layout::Apply
+// `None` / `newaxis`. Slicing a layout by an expression is Layout::slice
 // (layout.h).
 //
 // The text syntax is what Python accepts between `a[` and `]` for basic
@@ -77,7 +77,7 @@ inline constexpr size_t kMaxIndexItems = 64;
 //   invalid index expression '9223372036854775808': integer out of range of int64 at position 0
 //   invalid index expression '0,0,...': more than 64 items at position 128
 //   invalid index expression: text of 16385 characters exceeds the limit of 16384
-// A second `...` and a zero step parse (Layout::Apply rejects them with
+// A second `...` and a zero step parse (Layout::slice rejects them with
 // NumPy's and Cython's messages).
 IndexExpr ParseIndex(std::string_view text);
 

@@ -8,7 +8,7 @@
 // pure arithmetic; it never touches memory.
 //
 //   Layout a = Layout::Contiguous(8, {4, 6}, Order::kC);  // strides {48, 8}
-//   Layout b = a.Apply(ParseIndex("::2, ::-1"));  // shape {2, 6}, strides {96, -8}, offset 40
+//   Layout b = a.slice(ParseIndex("::2, ::-1"));  // shape {2, 6}, strides {96, -8}, offset 40
 //   b.CheckWithin(a.nbytes());                    // throws ShapeError if outside
 //
 // Contiguity follows NumPy: axes of extent 1 are ignored, an empty array is
@@ -63,8 +63,8 @@ struct Layout {
 
   // NumPy's flags: ignore extent-1 axes; size 0 is both; 0-d is both. The
   // offset does not matter. Never throw (a malformed layout is neither).
-  bool is_c_contiguous() const;
-  bool is_f_contiguous() const;
+  bool is_c_contig() const;
+  bool is_f_contig() const;
 
   // Byte range [lo, hi) relative to the data region that the items touch;
   // {offset, offset} when size() == 0. Throws ShapeError for a malformed
@@ -86,13 +86,13 @@ struct Layout {
   void CheckWithin(int64_t buffer_bytes) const;
 
   // Reversed axes (.T). Throws ShapeError for a malformed layout.
-  Layout Transposed() const;
+  Layout T() const;
   // Axes reordered: result axis i is this axis axes[i]. Throws ShapeError
   // unless `axes` is a permutation of 0..ndim-1 (no negative axes):
   // "axes (0, 0) don't match array: not a permutation of the 2 axes".
-  Layout Permuted(std::span<const int> axes) const;
-  Layout Permuted(std::initializer_list<int> axes) const {
-    return Permuted(std::span<const int>(axes.begin(), axes.size()));
+  Layout permute(std::span<const int> axes) const;
+  Layout permute(std::initializer_list<int> axes) const {
+    return permute(std::span<const int>(axes.begin(), axes.size()));
   }
 
   // The layout of `this[expr]` with NumPy basic-indexing semantics: integers
@@ -114,7 +114,7 @@ struct Layout {
   //   ShapeError     result with more than kMaxDims axes, a malformed layout,
   //                  or an offset or stride that overflows int64
   // Axis numbers are those of this layout.
-  Layout Apply(const IndexExpr& expr) const;
+  Layout slice(const IndexExpr& expr) const;
 
   // "itemsize=8 shape=(2, 3) strides=(24, 8) offset=0", for messages and logs.
   std::string DebugString() const;
@@ -129,7 +129,7 @@ std::string TupleString(std::span<const int64_t> values, std::string_view separa
 
 // NumPy's relaxed contiguity test over byte strides, in C or Fortran order:
 // axes of extent 1 are ignored, an empty array (some extent 0) and a 0-d one
-// are contiguous. The one implementation behind Layout::is_c_contiguous(),
+// are contiguous. The one implementation behind Layout::is_c_contig(),
 // View::is_c_contig() and the copy planner. Overflow-safe: strides that
 // a contiguous array of this shape could not have (the running product
 // overflows int64) are not contiguous. Never throws; false when `shape` and

@@ -9,7 +9,7 @@
 //
 //   absl::StatusOr<Layout> SliceOf(const Layout& l, std::string_view text) {
 //     try {
-//       return l.Apply(ParseIndex(text));
+//       return l.slice(ParseIndex(text));
 //     } catch (...) {
 //       return shm::StatusFromCurrentException();  // IndexError -> kOutOfRange
 //     }

@@ -17,7 +17,7 @@
 //   v[i, j, k]   (checked)          v.at(i, j, k)     IndexError naming the axis
 //   v[i, j, k]   (boundscheck off)  v(i, j, k)        unchecked, noexcept
 //   v[1:102:2, ...]                 v.slice(Slice{1, 102, 2}, ellipsis)
-//   v[None, :, -1]                  v.slice(newaxis, all, -1) or v.sliced<2>("None, :, -1")
+//   v[None, :, -1]                  v.slice(newaxis, all, -1) or v.slice<2>("None, :, -1")
 //   dst[...] = src; dst[...] = 3    dst.assign(src); dst.fill(3)
 //   v.copy(), v.copy_fortran()      v.copy(), v.copy_fortran()
 //
@@ -176,8 +176,8 @@ class View {
   using data_handle_type = Elem*;
   using reference = Elem&;
 
-  // Number of dimensions (Cython's `ndim` attribute).
-  static constexpr int ndim = N;
+  // Number of dimensions (Cython's `ndim` attribute), as AnyView::ndim().
+  static constexpr int ndim() noexcept { return N; }
   static constexpr rank_type rank() noexcept { return N; }
   static constexpr rank_type rank_dynamic() noexcept { return N; }
 
@@ -446,14 +446,14 @@ class View {
   }
 
   // Slicing with an expression known only at run time, e.g.
-  // v.sliced<2>("1:102:2, ..., None, -1"). Same rules and errors as
-  // Layout::Apply (plus IndexExprError from ParseIndex for bad text); throws
+  // v.slice<2>("1:102:2, ..., None, -1"). Same rules and errors as
+  // Layout::slice (plus IndexExprError from ParseIndex for bad text); throws
   // ShapeError "Buffer has wrong number of dimensions (expected M, got k)"
   // when the result rank is not M.
   template <int M>
-  View<Elem, M, strided> sliced(const IndexExpr& expr) const {
+  View<Elem, M, strided> slice(const IndexExpr& expr) const {
     Layout layout = ToLayout();
-    const Layout r = layout.Apply(expr);
+    const Layout r = layout.slice(expr);
     if (r.ndim() != M) internal::ThrowWrongNdim(M, r.ndim());
     View<Elem, M, strided> out;
     for (int k = 0; k < M; ++k) {
@@ -465,8 +465,8 @@ class View {
     return out;
   }
   template <int M>
-  View<Elem, M, strided> sliced(std::string_view text) const {
-    return sliced<M>(ParseIndex(text));
+  View<Elem, M, strided> slice(std::string_view text) const {
+    return slice<M>(ParseIndex(text));
   }
 
   // Transpose (Cython's .T): axes reversed, no data copied. A C-contiguous
