@@ -943,7 +943,8 @@ TEST_F(ClientTest, WatchDeliversCreatedSealedDeletedUnderThePrefix) {
     std::unique_lock<std::mutex> lock(mu);
     return cv.wait_for(lock, std::chrono::seconds(10), [&] { return pred(events); });
   };
-  // The watch registers asynchronously: create probes until one is seen.
+  // A probe first: the stream delivers at all (watch() returned after the
+  // daemon registered it, so the first probe is normally the one seen).
   bool seen = false;
   for (int i = 0; i < 50 && !seen; ++i) {
     const std::string probe = "w/probe" + std::to_string(i);

@@ -95,7 +95,7 @@ TEST_F(DaemonTest, CreateDescribesTheArrayFully) {
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
     v1::ArrayInfo info;
-    ASSERT_RPC_OK(api_->Create(c.name, c.format, c.shape, c.order, &info));
+    SHMARRAY_ASSERT_RPC_OK(api_->Create(c.name, c.format, c.shape, c.order, &info));
     const shm::Format format = shm::Format::Parse(c.format.empty() ? "B" : c.format);
     EXPECT_EQ(info.name(), c.name);
     EXPECT_EQ(info.format(), format.canonical());
@@ -114,11 +114,11 @@ TEST_F(DaemonTest, CreateDescribesTheArrayFully) {
     EXPECT_GE(info.created_unix_ns(), before_ns);
     // A fresh array reads as zeros.
     std::string bytes;
-    ASSERT_RPC_OK(api_->Read(c.name, "", &bytes));
+    SHMARRAY_ASSERT_RPC_OK(api_->Read(c.name, "", &bytes));
     EXPECT_EQ(bytes, std::string(static_cast<size_t>(info.nbytes()), '\0'));
     // Stat says the same as Create.
     v1::ArrayInfo stat;
-    ASSERT_RPC_OK(api_->Stat(c.name, &stat));
+    SHMARRAY_ASSERT_RPC_OK(api_->Stat(c.name, &stat));
     EXPECT_TRUE(SameInfo(info, stat)) << info.DebugString() << "\nvs\n" << stat.DebugString();
   }
   EXPECT_EQ(daemon_->ListSegments().size(), cases.size());
@@ -129,21 +129,23 @@ TEST_F(DaemonTest, CreateWithFillAndItemsize) {
   ASSERT_NO_FATAL_FAILURE(StartDaemon());
   const std::string item("\x01\x02\x03\x04", 4);
   v1::ArrayInfo info;
-  ASSERT_RPC_OK(api_->Create(CreateReq("fill/a", "<i", {2, 3}, v1::ORDER_C, item), &info));
+  SHMARRAY_ASSERT_RPC_OK(api_->Create(CreateReq("fill/a", "<i", {2, 3}, v1::ORDER_C, item), &info));
   std::string bytes;
-  ASSERT_RPC_OK(api_->Read("fill/a", "", &bytes));
+  SHMARRAY_ASSERT_RPC_OK(api_->Read("fill/a", "", &bytes));
   std::string expected;
   for (int i = 0; i < 6; ++i) expected += item;
   EXPECT_EQ(bytes, expected);
 
   // itemsize larger than the format's: trailing padding, kept as given.
-  ASSERT_RPC_OK(api_->Create(CreateReq("fill/padded", "<h", {3}, v1::ORDER_C, "", 8), &info));
+  SHMARRAY_ASSERT_RPC_OK(
+      api_->Create(CreateReq("fill/padded", "<h", {3}, v1::ORDER_C, "", 8), &info));
   EXPECT_EQ(info.itemsize(), 8);
   EXPECT_THAT(info.strides(), ElementsAre(8));
   EXPECT_EQ(info.nbytes(), 24);
   const std::string item8 = Pattern(8, 3);
-  ASSERT_RPC_OK(api_->Create(CreateReq("fill/padded2", "<h", {2}, v1::ORDER_C, item8, 8), &info));
-  ASSERT_RPC_OK(api_->Read("fill/padded2", "", &bytes));
+  SHMARRAY_ASSERT_RPC_OK(
+      api_->Create(CreateReq("fill/padded2", "<h", {2}, v1::ORDER_C, item8, 8), &info));
+  SHMARRAY_ASSERT_RPC_OK(api_->Read("fill/padded2", "", &bytes));
   EXPECT_EQ(bytes, item8 + item8);
   DeleteEverything();
 }
@@ -151,20 +153,20 @@ TEST_F(DaemonTest, CreateWithFillAndItemsize) {
 TEST_F(DaemonTest, ListIsSortedFilteredAndPaged) {
   ASSERT_NO_FATAL_FAILURE(StartDaemon());
   for (const char* name : {"l/c", "l/a", "m/x", "l/b", "l2", "l/d/e"}) {
-    ASSERT_RPC_OK(api_->Create(name, "B", {4}));
+    SHMARRAY_ASSERT_RPC_OK(api_->Create(name, "B", {4}));
   }
-  ASSERT_RPC_OK(api_->Slice("l/a", "1:", "l/v"));
+  SHMARRAY_ASSERT_RPC_OK(api_->Slice("l/a", "1:", "l/v"));
   std::vector<std::string> names;
-  ASSERT_RPC_OK(api_->ListNames("l/", &names));
+  SHMARRAY_ASSERT_RPC_OK(api_->ListNames("l/", &names));
   EXPECT_THAT(names, ElementsAre("l/a", "l/b", "l/c", "l/d/e", "l/v"));
   for (int page_size : {1, 2, 3, 1000}) {
     SCOPED_TRACE(page_size);
-    ASSERT_RPC_OK(api_->ListNames("l/", &names, page_size));
+    SHMARRAY_ASSERT_RPC_OK(api_->ListNames("l/", &names, page_size));
     EXPECT_THAT(names, ElementsAre("l/a", "l/b", "l/c", "l/d/e", "l/v"));
   }
-  ASSERT_RPC_OK(api_->ListNames("", &names, 2));
+  SHMARRAY_ASSERT_RPC_OK(api_->ListNames("", &names, 2));
   EXPECT_THAT(names, ElementsAre("l/a", "l/b", "l/c", "l/d/e", "l/v", "l2", "m/x"));
-  ASSERT_RPC_OK(api_->ListNames("zzz", &names));
+  SHMARRAY_ASSERT_RPC_OK(api_->ListNames("zzz", &names));
   EXPECT_THAT(names, IsEmpty());
 
   // A page holds at most page_size entries and full descriptions.
@@ -172,11 +174,11 @@ TEST_F(DaemonTest, ListIsSortedFilteredAndPaged) {
   req.set_prefix("l/");
   req.set_page_size(2);
   v1::ListResponse resp;
-  ASSERT_RPC_OK(api_->List(req, &resp));
+  SHMARRAY_ASSERT_RPC_OK(api_->List(req, &resp));
   ASSERT_EQ(resp.arrays_size(), 2);
   EXPECT_FALSE(resp.next_page_token().empty());
   v1::ArrayInfo stat;
-  ASSERT_RPC_OK(api_->Stat("l/a", &stat));
+  SHMARRAY_ASSERT_RPC_OK(api_->Stat("l/a", &stat));
   EXPECT_TRUE(SameInfo(resp.arrays(0), stat)) << resp.arrays(0).DebugString();
   DeleteEverything();
 }
@@ -184,17 +186,17 @@ TEST_F(DaemonTest, ListIsSortedFilteredAndPaged) {
 TEST_F(DaemonTest, DeleteRemovesNameAndSegment) {
   ASSERT_NO_FATAL_FAILURE(StartDaemon());
   v1::ArrayInfo info;
-  ASSERT_RPC_OK(api_->Create("d/a", "d", {10}, v1::ORDER_C, &info));
+  SHMARRAY_ASSERT_RPC_OK(api_->Create("d/a", "d", {10}, v1::ORDER_C, &info));
   ASSERT_TRUE(FileExists("/dev/shm/" + info.segment_name()));
   v1::DeleteResponse resp;
-  ASSERT_RPC_OK(api_->Delete("d/a", false, &resp));
+  SHMARRAY_ASSERT_RPC_OK(api_->Delete("d/a", false, &resp));
   EXPECT_THAT(resp.deleted(), ElementsAre("d/a"));
   EXPECT_FALSE(FileExists("/dev/shm/" + info.segment_name()));
-  EXPECT_RPC_CODE(api_->Stat("d/a"), Code::NOT_FOUND);
-  EXPECT_RPC_CODE(api_->Delete("d/a"), Code::NOT_FOUND);
+  SHMARRAY_EXPECT_RPC_CODE(api_->Stat("d/a"), Code::NOT_FOUND);
+  SHMARRAY_EXPECT_RPC_CODE(api_->Delete("d/a"), Code::NOT_FOUND);
   // The name is free at once, with a new generation.
   v1::ArrayInfo again;
-  ASSERT_RPC_OK(api_->Create("d/a", "d", {10}, v1::ORDER_C, &again));
+  SHMARRAY_ASSERT_RPC_OK(api_->Create("d/a", "d", {10}, v1::ORDER_C, &again));
   EXPECT_NE(again.generation(), info.generation());
   EXPECT_NE(again.segment_name(), info.segment_name());
   DeleteEverything();
@@ -202,9 +204,9 @@ TEST_F(DaemonTest, DeleteRemovesNameAndSegment) {
 
 TEST_F(DaemonTest, DeleteOfBaseIsRefusedWhileViewsExistUnlessCascade) {
   ASSERT_NO_FATAL_FAILURE(StartDaemon());
-  ASSERT_RPC_OK(api_->Create("v/base", "<i", {4, 4}));
-  ASSERT_RPC_OK(api_->Slice("v/base", "::2", "v/even"));
-  ASSERT_RPC_OK(api_->Slice("v/base", "..., 1", "v/col1"));
+  SHMARRAY_ASSERT_RPC_OK(api_->Create("v/base", "<i", {4, 4}));
+  SHMARRAY_ASSERT_RPC_OK(api_->Slice("v/base", "::2", "v/even"));
+  SHMARRAY_ASSERT_RPC_OK(api_->Slice("v/base", "..., 1", "v/col1"));
   const std::vector<std::string> before = daemon_->ListSegments();
   EXPECT_EQ(before.size(), 3u);  // one array, two header-only view segments
 
@@ -213,23 +215,23 @@ TEST_F(DaemonTest, DeleteOfBaseIsRefusedWhileViewsExistUnlessCascade) {
   EXPECT_THAT(refused.error_message(), HasSubstr("v/even"));
   EXPECT_THAT(refused.error_message(), HasSubstr("v/col1"));
   EXPECT_EQ(daemon_->ListSegments(), before);
-  EXPECT_RPC_OK(api_->Stat("v/base"));
+  SHMARRAY_EXPECT_RPC_OK(api_->Stat("v/base"));
 
   // Deleting a view alone is fine and leaves the base.
   v1::DeleteResponse resp;
-  ASSERT_RPC_OK(api_->Delete("v/col1", false, &resp));
+  SHMARRAY_ASSERT_RPC_OK(api_->Delete("v/col1", false, &resp));
   EXPECT_THAT(resp.deleted(), ElementsAre("v/col1"));
-  EXPECT_RPC_OK(api_->Stat("v/base"));
+  SHMARRAY_EXPECT_RPC_OK(api_->Stat("v/base"));
   EXPECT_EQ(daemon_->ListSegments().size(), 2u);
 
-  ASSERT_RPC_OK(api_->Slice("v/base", "1:3, 1:3", "v/mid"));
-  ASSERT_RPC_OK(api_->Delete("v/base", /*cascade=*/true, &resp));
+  SHMARRAY_ASSERT_RPC_OK(api_->Slice("v/base", "1:3, 1:3", "v/mid"));
+  SHMARRAY_ASSERT_RPC_OK(api_->Delete("v/base", /*cascade=*/true, &resp));
   ASSERT_EQ(resp.deleted_size(), 3);
   EXPECT_EQ(resp.deleted(0), "v/base");
   EXPECT_THAT(std::vector<std::string>(resp.deleted().begin() + 1, resp.deleted().end()),
               UnorderedElementsAreArray({"v/even", "v/mid"}));
   for (const char* name : {"v/base", "v/even", "v/mid"}) {
-    EXPECT_RPC_CODE(api_->Stat(name), Code::NOT_FOUND);
+    SHMARRAY_EXPECT_RPC_CODE(api_->Stat(name), Code::NOT_FOUND);
   }
   EXPECT_THAT(daemon_->ListSegments(), IsEmpty());
 }
@@ -237,46 +239,46 @@ TEST_F(DaemonTest, DeleteOfBaseIsRefusedWhileViewsExistUnlessCascade) {
 TEST_F(DaemonTest, SealMakesReadOnlyForGood) {
   ASSERT_NO_FATAL_FAILURE(StartDaemon());
   const std::string data = Pattern(48, 1);
-  ASSERT_RPC_OK(api_->Create("s/a", "<i", {3, 4}));
-  ASSERT_RPC_OK(api_->Write("s/a", "", data));
-  ASSERT_RPC_OK(api_->Slice("s/a", "1:", "s/before"));
+  SHMARRAY_ASSERT_RPC_OK(api_->Create("s/a", "<i", {3, 4}));
+  SHMARRAY_ASSERT_RPC_OK(api_->Write("s/a", "", data));
+  SHMARRAY_ASSERT_RPC_OK(api_->Slice("s/a", "1:", "s/before"));
   v1::ArrayInfo info;
-  ASSERT_RPC_OK(api_->Seal("s/a", &info));
+  SHMARRAY_ASSERT_RPC_OK(api_->Seal("s/a", &info));
   EXPECT_TRUE(info.readonly());
   EXPECT_EQ(info.name(), "s/a");
-  ASSERT_RPC_OK(api_->Stat("s/a", &info));
+  SHMARRAY_ASSERT_RPC_OK(api_->Stat("s/a", &info));
   EXPECT_TRUE(info.readonly());
   // The file mode lost every write bit.
   EXPECT_EQ(FileMode("/dev/shm/" + info.segment_name()) & 0222, 0u);
   // Views of a sealed array are read-only, whenever they were made.
-  ASSERT_RPC_OK(api_->Stat("s/before", &info));
+  SHMARRAY_ASSERT_RPC_OK(api_->Stat("s/before", &info));
   EXPECT_TRUE(info.readonly());
-  ASSERT_RPC_OK(api_->Slice("s/a", "::2", "s/after", &info));
+  SHMARRAY_ASSERT_RPC_OK(api_->Slice("s/a", "::2", "s/after", &info));
   EXPECT_TRUE(info.readonly());
-  ASSERT_RPC_OK(api_->Slice("s/a", "0", "", &info));
+  SHMARRAY_ASSERT_RPC_OK(api_->Slice("s/a", "0", "", &info));
   EXPECT_TRUE(info.readonly());
 
-  EXPECT_RPC_CODE(api_->Write("s/a", "", Pattern(48, 2)), Code::FAILED_PRECONDITION);
-  EXPECT_RPC_CODE(api_->Write("s/before", "", Pattern(32, 2)), Code::FAILED_PRECONDITION);
+  SHMARRAY_EXPECT_RPC_CODE(api_->Write("s/a", "", Pattern(48, 2)), Code::FAILED_PRECONDITION);
+  SHMARRAY_EXPECT_RPC_CODE(api_->Write("s/before", "", Pattern(32, 2)), Code::FAILED_PRECONDITION);
   // Reads and copies out still work; the copy is writable.
   std::string bytes;
-  ASSERT_RPC_OK(api_->Read("s/a", "", &bytes));
+  SHMARRAY_ASSERT_RPC_OK(api_->Read("s/a", "", &bytes));
   EXPECT_EQ(bytes, data);
   v1::CopyRequest copy;
   copy.set_source("s/a");
   copy.set_new_name("s/copy");
-  ASSERT_RPC_OK(api_->Copy(copy, &info));
+  SHMARRAY_ASSERT_RPC_OK(api_->Copy(copy, &info));
   EXPECT_FALSE(info.readonly());
-  EXPECT_RPC_OK(api_->Write("s/copy", "0", Pattern(16, 4)));
+  SHMARRAY_EXPECT_RPC_OK(api_->Write("s/copy", "0", Pattern(16, 4)));
   DeleteEverything();
 }
 
 TEST_F(DaemonTest, SliceComputesNumpyLayouts) {
   ASSERT_NO_FATAL_FAILURE(StartDaemon());
   v1::ArrayInfo base;
-  ASSERT_RPC_OK(api_->Create("sl/a", "<d", {5, 6, 7}, v1::ORDER_C, &base));
+  SHMARRAY_ASSERT_RPC_OK(api_->Create("sl/a", "<d", {5, 6, 7}, v1::ORDER_C, &base));
   const std::string data = Pattern(5 * 6 * 7 * 8, 9);
-  ASSERT_RPC_OK(api_->Write("sl/a", "", data));
+  SHMARRAY_ASSERT_RPC_OK(api_->Write("sl/a", "", data));
   const shm::Layout layout = LayoutOf(base);
   const std::vector<std::string> texts = {"",
                                           "1",
@@ -290,14 +292,14 @@ TEST_F(DaemonTest, SliceComputesNumpyLayouts) {
   for (const std::string& text : texts) {
     SCOPED_TRACE(text);
     v1::ArrayInfo info;
-    ASSERT_RPC_OK(api_->Slice("sl/a", text, "", &info));
+    SHMARRAY_ASSERT_RPC_OK(api_->Slice("sl/a", text, "", &info));
     const shm::Layout expected = layout.slice(shm::ParseIndex(text));
     ExpectLayout(info, expected);
     EXPECT_EQ(info.format(), base.format());
     EXPECT_EQ(info.generation(), base.generation());
     EXPECT_EQ(info.segment_name(), base.segment_name());
     std::string bytes;
-    ASSERT_RPC_OK(api_->Read("sl/a", text, &bytes));
+    SHMARRAY_ASSERT_RPC_OK(api_->Read("sl/a", text, &bytes));
     EXPECT_EQ(bytes, Gather(data, expected, shm::Order::kC));
   }
   // The structured form means the same as the text.
@@ -310,12 +312,12 @@ TEST_F(DaemonTest, SliceComputesNumpyLayouts) {
   req.mutable_index()->add_items()->mutable_new_axis();
   req.mutable_index()->add_items()->mutable_ellipsis();
   v1::ArrayInfo info;
-  ASSERT_RPC_OK(api_->Slice(req, &info));
+  SHMARRAY_ASSERT_RPC_OK(api_->Slice(req, &info));
   ExpectLayout(info, layout.slice(shm::ParseIndex("-1, 5::-2, None, ...")));
   // No name: nothing registered.
   EXPECT_EQ(daemon_->ListSegments(), before);
   std::vector<std::string> names;
-  ASSERT_RPC_OK(api_->ListNames("", &names));
+  SHMARRAY_ASSERT_RPC_OK(api_->ListNames("", &names));
   EXPECT_THAT(names, ElementsAre("sl/a"));
   DeleteEverything();
 }
@@ -323,11 +325,11 @@ TEST_F(DaemonTest, SliceComputesNumpyLayouts) {
 TEST_F(DaemonTest, NamedViewIsAnEntryThatSharesTheBase) {
   ASSERT_NO_FATAL_FAILURE(StartDaemon());
   v1::ArrayInfo base;
-  ASSERT_RPC_OK(api_->Create("nv/a", "<i", {4, 5}, v1::ORDER_F, &base));
+  SHMARRAY_ASSERT_RPC_OK(api_->Create("nv/a", "<i", {4, 5}, v1::ORDER_F, &base));
   std::string region = Pattern(80, 5);
-  ASSERT_RPC_OK(api_->Write("nv/a", "", region, v1::ORDER_F));
+  SHMARRAY_ASSERT_RPC_OK(api_->Write("nv/a", "", region, v1::ORDER_F));
   v1::ArrayInfo view;
-  ASSERT_RPC_OK(api_->Slice("nv/a", "::-1, 1:4", "nv/v", &view));
+  SHMARRAY_ASSERT_RPC_OK(api_->Slice("nv/a", "::-1, 1:4", "nv/v", &view));
   const shm::Layout expected = LayoutOf(base).slice(shm::ParseIndex("::-1, 1:4"));
   ExpectLayout(view, expected);
   EXPECT_EQ(view.name(), "nv/v");
@@ -337,23 +339,23 @@ TEST_F(DaemonTest, NamedViewIsAnEntryThatSharesTheBase) {
   EXPECT_EQ(view.segment_name(), base.segment_name());
   EXPECT_EQ(view.data_size(), base.data_size());
   v1::ArrayInfo stat;
-  ASSERT_RPC_OK(api_->Stat("nv/v", &stat));
+  SHMARRAY_ASSERT_RPC_OK(api_->Stat("nv/v", &stat));
   EXPECT_TRUE(SameInfo(view, stat)) << view.DebugString() << "\nvs\n" << stat.DebugString();
 
   std::string bytes;
-  ASSERT_RPC_OK(api_->Read("nv/v", "", &bytes));
+  SHMARRAY_ASSERT_RPC_OK(api_->Read("nv/v", "", &bytes));
   EXPECT_EQ(bytes, Gather(region, expected, shm::Order::kC));
   // A view of a view composes.
-  ASSERT_RPC_OK(api_->Read("nv/v", "1, ::2", &bytes));
+  SHMARRAY_ASSERT_RPC_OK(api_->Read("nv/v", "1, ::2", &bytes));
   EXPECT_EQ(bytes, Gather(region, expected.slice(shm::ParseIndex("1, ::2")), shm::Order::kC));
   // Writing through the view lands in the base.
   const std::string patch = Pattern(4 * 3 * 4, 6);
-  ASSERT_RPC_OK(api_->Write("nv/v", "", patch));
+  SHMARRAY_ASSERT_RPC_OK(api_->Write("nv/v", "", patch));
   Scatter(&region, expected, shm::Order::kC, patch);
-  ASSERT_RPC_OK(api_->Read("nv/a", "", &bytes, v1::ORDER_F));
+  SHMARRAY_ASSERT_RPC_OK(api_->Read("nv/a", "", &bytes, v1::ORDER_F));
   EXPECT_EQ(bytes, region);
   // A named view of a named view names the array as its base.
-  ASSERT_RPC_OK(api_->Slice("nv/v", "0", "nv/vv", &view));
+  SHMARRAY_ASSERT_RPC_OK(api_->Slice("nv/v", "0", "nv/vv", &view));
   EXPECT_EQ(view.base(), "nv/a");
   DeleteEverything();
 }
@@ -361,9 +363,9 @@ TEST_F(DaemonTest, NamedViewIsAnEntryThatSharesTheBase) {
 TEST_F(DaemonTest, CopyMaterializesAndCopiesBetweenArrays) {
   ASSERT_NO_FATAL_FAILURE(StartDaemon());
   v1::ArrayInfo src;
-  ASSERT_RPC_OK(api_->Create("cp/a", "<q", {6, 5}, v1::ORDER_C, &src));
+  SHMARRAY_ASSERT_RPC_OK(api_->Create("cp/a", "<q", {6, 5}, v1::ORDER_C, &src));
   const std::string data = Pattern(6 * 5 * 8, 11);
-  ASSERT_RPC_OK(api_->Write("cp/a", "", data));
+  SHMARRAY_ASSERT_RPC_OK(api_->Write("cp/a", "", data));
   const shm::Layout sel = LayoutOf(src).slice(shm::ParseIndex("::2, 1:"));
 
   for (v1::Order order : {v1::ORDER_C, v1::ORDER_F}) {
@@ -375,14 +377,14 @@ TEST_F(DaemonTest, CopyMaterializesAndCopiesBetweenArrays) {
     req.set_new_name(name);
     req.set_order(order);
     v1::ArrayInfo info;
-    ASSERT_RPC_OK(api_->Copy(req, &info));
+    SHMARRAY_ASSERT_RPC_OK(api_->Copy(req, &info));
     EXPECT_EQ(info.name(), name);
     EXPECT_EQ(info.format(), src.format());
     EXPECT_NE(info.generation(), src.generation());
     ExpectLayout(info,
                  Contiguous(8, {3, 4}, order == v1::ORDER_C ? shm::Order::kC : shm::Order::kF));
     std::string bytes;
-    ASSERT_RPC_OK(api_->Read(name, "", &bytes));
+    SHMARRAY_ASSERT_RPC_OK(api_->Read(name, "", &bytes));
     EXPECT_EQ(bytes, Gather(data, sel, shm::Order::kC));
   }
   // Into an existing array: cp/a[1, 1:] -> cp/c[2].
@@ -392,18 +394,18 @@ TEST_F(DaemonTest, CopyMaterializesAndCopiesBetweenArrays) {
   into.set_destination("cp/c");
   *into.mutable_destination_index() = TextIndex("2");
   v1::ArrayInfo info;
-  ASSERT_RPC_OK(api_->Copy(into, &info));
+  SHMARRAY_ASSERT_RPC_OK(api_->Copy(into, &info));
   std::string row;
-  ASSERT_RPC_OK(api_->Read("cp/c", "2", &row));
+  SHMARRAY_ASSERT_RPC_OK(api_->Read("cp/c", "2", &row));
   EXPECT_EQ(row, Gather(data, LayoutOf(src).slice(shm::ParseIndex("1, 1:")), shm::Order::kC));
   // Broadcasting as Cython: a source axis of extent 1 is repeated.
   into.set_source("cp/a");
   *into.mutable_source_index() = TextIndex("0:1, 1:");
   into.set_destination("cp/f");
   into.clear_destination_index();
-  ASSERT_RPC_OK(api_->Copy(into, &info));
+  SHMARRAY_ASSERT_RPC_OK(api_->Copy(into, &info));
   std::string all;
-  ASSERT_RPC_OK(api_->Read("cp/f", "", &all));
+  SHMARRAY_ASSERT_RPC_OK(api_->Read("cp/f", "", &all));
   const std::string row0 =
       Gather(data, LayoutOf(src).slice(shm::ParseIndex("0, 1:")), shm::Order::kC);
   EXPECT_EQ(all, row0 + row0 + row0);
@@ -413,9 +415,9 @@ TEST_F(DaemonTest, CopyMaterializesAndCopiesBetweenArrays) {
 TEST_F(DaemonTest, ReadStreamsChunksInEitherOrder) {
   ASSERT_NO_FATAL_FAILURE(StartDaemon());
   v1::ArrayInfo info;
-  ASSERT_RPC_OK(api_->Create("rd/a", "<H", {9, 7}, v1::ORDER_C, &info));
+  SHMARRAY_ASSERT_RPC_OK(api_->Create("rd/a", "<H", {9, 7}, v1::ORDER_C, &info));
   const std::string data = Pattern(9 * 7 * 2, 12);
-  ASSERT_RPC_OK(api_->Write("rd/a", "", data));
+  SHMARRAY_ASSERT_RPC_OK(api_->Write("rd/a", "", data));
   const shm::Layout layout = LayoutOf(info);
 
   v1::ReadRequest req;
@@ -425,7 +427,7 @@ TEST_F(DaemonTest, ReadStreamsChunksInEitherOrder) {
   std::string bytes;
   v1::ArrayInfo header;
   int chunks = 0;
-  ASSERT_RPC_OK(api_->Read(req, &bytes, &header, &chunks));
+  SHMARRAY_ASSERT_RPC_OK(api_->Read(req, &bytes, &header, &chunks));
   EXPECT_EQ(bytes, Gather(data, layout, shm::Order::kF));
   EXPECT_EQ(chunks, 1);  // chunk_size 10 is raised to the 64 KiB floor
   // The header describes the stream: contiguous in the requested order.
@@ -436,27 +438,27 @@ TEST_F(DaemonTest, ReadStreamsChunksInEitherOrder) {
   *req.mutable_index() = TextIndex("1::3, ::-2");
   req.set_order(v1::ORDER_C);
   req.set_chunk_size(0);
-  ASSERT_RPC_OK(api_->Read(req, &bytes, &header, &chunks));
+  SHMARRAY_ASSERT_RPC_OK(api_->Read(req, &bytes, &header, &chunks));
   EXPECT_EQ(bytes, Gather(data, layout.slice(shm::ParseIndex("1::3, ::-2")), shm::Order::kC));
   EXPECT_EQ(chunks, 1);
   EXPECT_THAT(header.shape(), ElementsAre(3, 4));
 
   // Empty selection: a header and no data.
-  ASSERT_RPC_OK(api_->Read("rd/a", "3:3", &bytes));
+  SHMARRAY_ASSERT_RPC_OK(api_->Read("rd/a", "3:3", &bytes));
   EXPECT_EQ(bytes, "");
   // A big array arrives in chunks of at most 4 MiB.
-  ASSERT_RPC_OK(api_->Create("rd/big", "B", {9 * kMiB + 5}));
+  SHMARRAY_ASSERT_RPC_OK(api_->Create("rd/big", "B", {9 * kMiB + 5}));
   const std::string big = Pattern(9 * kMiB + 5, 13);
-  ASSERT_RPC_OK(api_->Write("rd/big", "", big));
+  SHMARRAY_ASSERT_RPC_OK(api_->Write("rd/big", "", big));
   req.Clear();
   req.set_name("rd/big");
   req.set_chunk_size(64 << 20);
-  ASSERT_RPC_OK(api_->Read(req, &bytes, &header, &chunks));
+  SHMARRAY_ASSERT_RPC_OK(api_->Read(req, &bytes, &header, &chunks));
   EXPECT_TRUE(bytes == big);
   EXPECT_GE(chunks, 3);
   // A tiny chunk_size does not make a message per byte: 64 KiB at least.
   req.set_chunk_size(1);
-  ASSERT_RPC_OK(api_->Read(req, &bytes, &header, &chunks));
+  SHMARRAY_ASSERT_RPC_OK(api_->Read(req, &bytes, &header, &chunks));
   EXPECT_TRUE(bytes == big);
   EXPECT_EQ(chunks, (9 * kMiB + 5 + 65535) / 65536);
   DeleteEverything();
@@ -468,11 +470,11 @@ TEST_F(DaemonTest, ReadStreamsChunksInEitherOrder) {
 TEST_F(DaemonTest, ReadOfAByteRangeCarriesThoseBytesOfTheStream) {
   ASSERT_NO_FATAL_FAILURE(StartDaemon());
   v1::ArrayInfo info;
-  ASSERT_RPC_OK(api_->Create("br/a", "<i", {8, 10}, v1::ORDER_C, &info));
-  ASSERT_RPC_OK(api_->Write("br/a", "", Pattern(320, 41)));
+  SHMARRAY_ASSERT_RPC_OK(api_->Create("br/a", "<i", {8, 10}, v1::ORDER_C, &info));
+  SHMARRAY_ASSERT_RPC_OK(api_->Write("br/a", "", Pattern(320, 41)));
   for (const v1::Order order : {v1::ORDER_C, v1::ORDER_F}) {
     std::string whole;
-    ASSERT_RPC_OK(api_->Read("br/a", "::-2, 1::3", &whole, order));
+    SHMARRAY_ASSERT_RPC_OK(api_->Read("br/a", "::-2, 1::3", &whole, order));
     ASSERT_EQ(whole.size(), 4u * 3u * 4u);
     const int64_t n = static_cast<int64_t>(whole.size());
     for (const auto& [offset, count] : std::vector<std::pair<int64_t, int64_t>>{
@@ -487,7 +489,7 @@ TEST_F(DaemonTest, ReadOfAByteRangeCarriesThoseBytesOfTheStream) {
       std::string bytes;
       v1::ArrayInfo described;
       SCOPED_TRACE(absl::StrCat("offset ", offset, ", count ", count));
-      ASSERT_RPC_OK(api_->Read(req, &bytes, &described));
+      SHMARRAY_ASSERT_RPC_OK(api_->Read(req, &bytes, &described));
       const size_t end = count == 0 ? whole.size() : std::min<size_t>(whole.size(), offset + count);
       EXPECT_EQ(bytes, whole.substr(offset, end - offset));
       EXPECT_THAT(described.shape(), ElementsAre(4, 3));  // the whole selection
@@ -497,15 +499,15 @@ TEST_F(DaemonTest, ReadOfAByteRangeCarriesThoseBytesOfTheStream) {
   req.set_name("br/a");
   std::string bytes;
   req.set_byte_offset(321);
-  EXPECT_RPC_CODE(api_->Read(req, &bytes), Code::OUT_OF_RANGE);
+  SHMARRAY_EXPECT_RPC_CODE(api_->Read(req, &bytes), Code::OUT_OF_RANGE);
   req.set_byte_offset(-1);
-  EXPECT_RPC_CODE(api_->Read(req, &bytes), Code::INVALID_ARGUMENT);
+  SHMARRAY_EXPECT_RPC_CODE(api_->Read(req, &bytes), Code::INVALID_ARGUMENT);
   req.set_byte_offset(0);
   req.set_byte_count(-5);
-  EXPECT_RPC_CODE(api_->Read(req, &bytes), Code::INVALID_ARGUMENT);
+  SHMARRAY_EXPECT_RPC_CODE(api_->Read(req, &bytes), Code::INVALID_ARGUMENT);
   req.set_byte_count(0);
   req.set_generation(info.generation() + 1);
-  EXPECT_RPC_CODE(api_->Read(req, &bytes), Code::FAILED_PRECONDITION);
+  SHMARRAY_EXPECT_RPC_CODE(api_->Read(req, &bytes), Code::FAILED_PRECONDITION);
   DeleteEverything();
 }
 
@@ -515,9 +517,9 @@ TEST_F(DaemonTest, ReadOfAByteRangeCarriesThoseBytesOfTheStream) {
 TEST_F(DaemonTest, WritePartsLandAtTheirOffsetsOfTheSelection) {
   ASSERT_NO_FATAL_FAILURE(StartDaemon());
   v1::ArrayInfo info;
-  ASSERT_RPC_OK(api_->Create("bw/a", "<h", {6, 8}, v1::ORDER_C, &info));
+  SHMARRAY_ASSERT_RPC_OK(api_->Create("bw/a", "<h", {6, 8}, v1::ORDER_C, &info));
   const std::string before = Pattern(96, 42);
-  ASSERT_RPC_OK(api_->Write("bw/a", "", before));
+  SHMARRAY_ASSERT_RPC_OK(api_->Write("bw/a", "", before));
   const std::string index = "1::2, ::-1";  // 3 x 8 items of 2 bytes
   const std::string patch = Pattern(48, 43);
   // Three parts, sent out of order, each in odd-sized chunks.
@@ -531,13 +533,13 @@ TEST_F(DaemonTest, WritePartsLandAtTheirOffsetsOfTheSelection) {
     }
     v1::WriteResponse resp;
     SCOPED_TRACE(absl::StrCat("part at ", begin));
-    ASSERT_RPC_OK(api_->Write(msgs, &resp));
+    SHMARRAY_ASSERT_RPC_OK(api_->Write(msgs, &resp));
     EXPECT_EQ(resp.bytes_written(), end - begin);
   }
   std::string expected = before;
   Scatter(&expected, LayoutOf(info).slice(shm::ParseIndex(index)), shm::Order::kF, patch);
   std::string bytes;
-  ASSERT_RPC_OK(api_->Read("bw/a", "", &bytes));
+  SHMARRAY_ASSERT_RPC_OK(api_->Read("bw/a", "", &bytes));
   EXPECT_EQ(bytes, expected);
 
   // Refused parts change nothing.
@@ -548,62 +550,62 @@ TEST_F(DaemonTest, WritePartsLandAtTheirOffsetsOfTheSelection) {
     if (nbytes > 0) msgs.push_back(DataMsg(std::string(static_cast<size_t>(nbytes), 'x')));
     return api_->Write(msgs);
   };
-  EXPECT_RPC_CODE(part(40, 9, 0), Code::OUT_OF_RANGE);
-  EXPECT_RPC_CODE(part(49, 0, 0), Code::OUT_OF_RANGE);
-  EXPECT_RPC_CODE(part(-1, 1, 0), Code::INVALID_ARGUMENT);
-  EXPECT_RPC_CODE(part(0, -1, 0), Code::INVALID_ARGUMENT);
-  EXPECT_RPC_CODE(part(0, 4, info.generation() + 1), Code::FAILED_PRECONDITION);
-  ASSERT_RPC_OK(api_->Read("bw/a", "", &bytes));
+  SHMARRAY_EXPECT_RPC_CODE(part(40, 9, 0), Code::OUT_OF_RANGE);
+  SHMARRAY_EXPECT_RPC_CODE(part(49, 0, 0), Code::OUT_OF_RANGE);
+  SHMARRAY_EXPECT_RPC_CODE(part(-1, 1, 0), Code::INVALID_ARGUMENT);
+  SHMARRAY_EXPECT_RPC_CODE(part(0, -1, 0), Code::INVALID_ARGUMENT);
+  SHMARRAY_EXPECT_RPC_CODE(part(0, 4, info.generation() + 1), Code::FAILED_PRECONDITION);
+  SHMARRAY_ASSERT_RPC_OK(api_->Read("bw/a", "", &bytes));
   EXPECT_EQ(bytes, expected);
   // A part that carries more or fewer bytes than its nbytes fails as a
   // whole write does.
   std::vector<v1::WriteRequest> msgs = {TargetMsg("bw/a", index, 4)};
   msgs[0].mutable_target()->set_byte_offset(2);
   msgs.push_back(DataMsg("abcdef"));
-  EXPECT_RPC_CODE(api_->Write(msgs), Code::INVALID_ARGUMENT);
+  SHMARRAY_EXPECT_RPC_CODE(api_->Write(msgs), Code::INVALID_ARGUMENT);
   DeleteEverything();
 }
 
 TEST_F(DaemonTest, WriteAcceptsAnyChunkingAndOrder) {
   ASSERT_NO_FATAL_FAILURE(StartDaemon());
   v1::ArrayInfo info;
-  ASSERT_RPC_OK(api_->Create("wr/a", "<f", {4, 6}, v1::ORDER_F, &info));
+  SHMARRAY_ASSERT_RPC_OK(api_->Create("wr/a", "<f", {4, 6}, v1::ORDER_F, &info));
   std::string region(96, '\0');
   const shm::Layout layout = LayoutOf(info);
 
   // Whole array in C order, 7-byte chunks (not item aligned).
   const std::string whole = Pattern(96, 14);
   v1::WriteResponse resp;
-  ASSERT_RPC_OK(api_->Write("wr/a", "", whole, v1::ORDER_C, &resp, 7));
+  SHMARRAY_ASSERT_RPC_OK(api_->Write("wr/a", "", whole, v1::ORDER_C, &resp, 7));
   EXPECT_EQ(resp.bytes_written(), 96);
   Scatter(&region, layout, shm::Order::kC, whole);
   std::string bytes;
-  ASSERT_RPC_OK(api_->Read("wr/a", "", &bytes, v1::ORDER_F));
+  SHMARRAY_ASSERT_RPC_OK(api_->Read("wr/a", "", &bytes, v1::ORDER_F));
   EXPECT_EQ(bytes, region);
 
   // A strided selection in F order.
   const shm::Layout sel = layout.slice(shm::ParseIndex("::-2, 1::2"));
   const std::string patch = Pattern(2 * 3 * 4, 15);
-  ASSERT_RPC_OK(api_->Write("wr/a", "::-2, 1::2", patch, v1::ORDER_F, &resp, 5));
+  SHMARRAY_ASSERT_RPC_OK(api_->Write("wr/a", "::-2, 1::2", patch, v1::ORDER_F, &resp, 5));
   EXPECT_EQ(resp.bytes_written(), 24);
   ExpectLayout(resp.info(), sel);
   Scatter(&region, sel, shm::Order::kF, patch);
-  ASSERT_RPC_OK(api_->Read("wr/a", "", &bytes, v1::ORDER_F));
+  SHMARRAY_ASSERT_RPC_OK(api_->Read("wr/a", "", &bytes, v1::ORDER_F));
   EXPECT_EQ(bytes, region);
 
   // Explicit matching format spellings are accepted.
   std::vector<v1::WriteRequest> msgs = {TargetMsg("wr/a", "0, 0", 4, v1::ORDER_C, "f"),
                                         DataMsg(std::string("\0\0\x80\x3f", 4))};
-  ASSERT_RPC_OK(api_->Write(msgs, &resp));
-  ASSERT_RPC_OK(api_->Read("wr/a", "0, 0", &bytes));
+  SHMARRAY_ASSERT_RPC_OK(api_->Write(msgs, &resp));
+  SHMARRAY_ASSERT_RPC_OK(api_->Read("wr/a", "0, 0", &bytes));
   EXPECT_EQ(bytes, std::string("\0\0\x80\x3f", 4));
   // A 0-d array and a zero-byte write.
-  ASSERT_RPC_OK(api_->Create("wr/scalar", "<d", {}));
-  ASSERT_RPC_OK(api_->Write("wr/scalar", "", Pattern(8, 16), v1::ORDER_C, &resp));
+  SHMARRAY_ASSERT_RPC_OK(api_->Create("wr/scalar", "<d", {}));
+  SHMARRAY_ASSERT_RPC_OK(api_->Write("wr/scalar", "", Pattern(8, 16), v1::ORDER_C, &resp));
   EXPECT_EQ(resp.bytes_written(), 8);
-  ASSERT_RPC_OK(api_->Read("wr/scalar", "", &bytes));
+  SHMARRAY_ASSERT_RPC_OK(api_->Read("wr/scalar", "", &bytes));
   EXPECT_EQ(bytes, Pattern(8, 16));
-  ASSERT_RPC_OK(api_->Write("wr/a", "2:2", "", v1::ORDER_C, &resp));
+  SHMARRAY_ASSERT_RPC_OK(api_->Write("wr/a", "2:2", "", v1::ORDER_C, &resp));
   EXPECT_EQ(resp.bytes_written(), 0);
   DeleteEverything();
 }
@@ -666,7 +668,7 @@ TEST_F(DaemonTest, WatchStreamsCreatedSealedDeleted) {
   // until one is seen (bounded).
   bool synced = false;
   for (int i = 0; i < 40 && !synced; ++i) {
-    ASSERT_RPC_OK(api_->Create("w/probe" + std::to_string(i), "B", {1}));
+    SHMARRAY_ASSERT_RPC_OK(api_->Create("w/probe" + std::to_string(i), "B", {1}));
     for (;;) {
       std::optional<v1::WatchEvent> event = watch.Next(std::chrono::milliseconds(250));
       if (!event) break;
@@ -675,11 +677,11 @@ TEST_F(DaemonTest, WatchStreamsCreatedSealedDeleted) {
   }
   ASSERT_TRUE(synced) << "no event for any probe; stream: " << watch.status();
 
-  ASSERT_RPC_OK(api_->Create("other/x", "B", {1}));  // outside the prefix
+  SHMARRAY_ASSERT_RPC_OK(api_->Create("other/x", "B", {1}));  // outside the prefix
   v1::ArrayInfo created;
-  ASSERT_RPC_OK(api_->Create("w/a", "<i", {2}, v1::ORDER_C, &created));
-  ASSERT_RPC_OK(api_->Seal("w/a"));
-  ASSERT_RPC_OK(api_->Delete("w/a"));
+  SHMARRAY_ASSERT_RPC_OK(api_->Create("w/a", "<i", {2}, v1::ORDER_C, &created));
+  SHMARRAY_ASSERT_RPC_OK(api_->Seal("w/a"));
+  SHMARRAY_ASSERT_RPC_OK(api_->Delete("w/a"));
   const auto timeout = std::chrono::seconds(10);
   std::optional<v1::WatchEvent> e1 = watch.Next(timeout);
   ASSERT_TRUE(e1.has_value()) << watch.status();
@@ -702,22 +704,22 @@ TEST_F(DaemonTest, WatchStreamsCreatedSealedDeleted) {
 
 TEST_F(DaemonTest, QuotasAnswerResourceExhausted) {
   ASSERT_NO_FATAL_FAILURE(StartDaemon(WithFlags({"--max-arrays", "3", "--max-bytes", "64K"})));
-  ASSERT_RPC_OK(api_->Create("q/a", "B", {48 * 1024}));
+  SHMARRAY_ASSERT_RPC_OK(api_->Create("q/a", "B", {48 * 1024}));
   const grpc::Status over_bytes = api_->Create("q/b", "B", {32 * 1024});
   EXPECT_EQ(over_bytes.error_code(), Code::RESOURCE_EXHAUSTED) << DescribeStatus(over_bytes);
   v1::CopyRequest copy;
   copy.set_source("q/a");
   copy.set_new_name("q/c");
-  EXPECT_RPC_CODE(api_->Copy(copy), Code::RESOURCE_EXHAUSTED);
-  ASSERT_RPC_OK(api_->Create("q/b", "B", {8 * 1024}));
-  ASSERT_RPC_OK(api_->Slice("q/a", "::2", "q/v"));  // a view is an entry, without bytes
-  EXPECT_RPC_CODE(api_->Create("q/d", "B", {1}), Code::RESOURCE_EXHAUSTED);
-  EXPECT_RPC_CODE(api_->Slice("q/a", "1::2", "q/w"), Code::RESOURCE_EXHAUSTED);
+  SHMARRAY_EXPECT_RPC_CODE(api_->Copy(copy), Code::RESOURCE_EXHAUSTED);
+  SHMARRAY_ASSERT_RPC_OK(api_->Create("q/b", "B", {8 * 1024}));
+  SHMARRAY_ASSERT_RPC_OK(api_->Slice("q/a", "::2", "q/v"));  // a view is an entry, without bytes
+  SHMARRAY_EXPECT_RPC_CODE(api_->Create("q/d", "B", {1}), Code::RESOURCE_EXHAUSTED);
+  SHMARRAY_EXPECT_RPC_CODE(api_->Slice("q/a", "1::2", "q/w"), Code::RESOURCE_EXHAUSTED);
   EXPECT_EQ(daemon_->ListSegments().size(), 3u);
-  ASSERT_RPC_OK(api_->Delete("q/v"));
-  ASSERT_RPC_OK(api_->Create("q/d", "B", {4 * 1024}));
-  ASSERT_RPC_OK(api_->Delete("q/a"));
-  ASSERT_RPC_OK(api_->Create("q/e", "B", {48 * 1024}));  // the bytes came back
+  SHMARRAY_ASSERT_RPC_OK(api_->Delete("q/v"));
+  SHMARRAY_ASSERT_RPC_OK(api_->Create("q/d", "B", {4 * 1024}));
+  SHMARRAY_ASSERT_RPC_OK(api_->Delete("q/a"));
+  SHMARRAY_ASSERT_RPC_OK(api_->Create("q/e", "B", {48 * 1024}));  // the bytes came back
   DeleteEverything();
 }
 

@@ -180,15 +180,15 @@ class BadInputTest : public ::testing::TestWithParam<BadCase> {
   void ExpectUnchanged() {
     ASSERT_TRUE(daemon_->running()) << "the daemon died:\n" << daemon_->StderrTail();
     v1::ArrayInfo info;
-    ASSERT_RPC_OK(api_->Stat("canary/c", &info));
+    SHMARRAY_ASSERT_RPC_OK(api_->Stat("canary/c", &info));
     EXPECT_THAT(info.shape(), ElementsAre(3, 4));
     for (const Canary& canary : canaries_) {
       std::string bytes;
-      ASSERT_RPC_OK(api_->Read(canary.name, "", &bytes, canary.order));
+      SHMARRAY_ASSERT_RPC_OK(api_->Read(canary.name, "", &bytes, canary.order));
       EXPECT_EQ(bytes, canary.content) << canary.name << " changed";
     }
     std::vector<std::string> names;
-    ASSERT_RPC_OK(api_->ListNames("", &names));
+    SHMARRAY_ASSERT_RPC_OK(api_->ListNames("", &names));
     EXPECT_THAT(names, ElementsAre("canary/c", "canary/f", "canary/sealed", "canary/view"));
     EXPECT_EQ(daemon_->ListSegments(), segments_);
   }

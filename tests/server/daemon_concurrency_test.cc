@@ -89,11 +89,11 @@ TEST_F(DaemonTest, DeleteWhileAnotherProcessHoldsAMapping) {
   ASSERT_NO_FATAL_FAILURE(StartDaemon());
   const int64_t n = 3 * 4096 + 100;
   v1::ArrayInfo info;
-  ASSERT_RPC_OK(api_->Create("dm/a", "B", {n}, v1::ORDER_C, &info));
+  SHMARRAY_ASSERT_RPC_OK(api_->Create("dm/a", "B", {n}, v1::ORDER_C, &info));
   const std::string first = Pattern(n, 70);
   const std::string second = Pattern(n, 71);
-  ASSERT_RPC_OK(api_->Write("dm/a", "", first));
-  ASSERT_RPC_OK(api_->Stat("dm/a", &info));
+  SHMARRAY_ASSERT_RPC_OK(api_->Write("dm/a", "", first));
+  SHMARRAY_ASSERT_RPC_OK(api_->Stat("dm/a", &info));
   const std::string segment = info.segment_name();
 
   int ready[2], go[2], done[2];
@@ -156,12 +156,12 @@ TEST_F(DaemonTest, DeleteWhileAnotherProcessHoldsAMapping) {
   ASSERT_TRUE(owner.ok()) << owner.status();
 
   v1::DeleteResponse deleted;
-  ASSERT_RPC_OK(api_->Delete("dm/a", false, &deleted));
+  SHMARRAY_ASSERT_RPC_OK(api_->Delete("dm/a", false, &deleted));
   // The segment's file is gone at once; the name is free at once.
   EXPECT_FALSE(FileExists("/dev/shm/" + segment));
   EXPECT_TRUE(ProcMapsHasPath("/dev/shm/" + segment));
   v1::ArrayInfo again;
-  ASSERT_RPC_OK(api_->Create("dm/a", "B", {n}, v1::ORDER_C, &again));
+  SHMARRAY_ASSERT_RPC_OK(api_->Create("dm/a", "B", {n}, v1::ORDER_C, &again));
   EXPECT_NE(again.generation(), info.generation());
   EXPECT_NE(again.segment_name(), segment);
   // The old generation can no longer be mapped by name.
@@ -179,7 +179,7 @@ TEST_F(DaemonTest, DeleteWhileAnotherProcessHoldsAMapping) {
       << "the child's write is not visible in the old (deleted) mapping";
   // The new array is other memory: still zeros.
   std::string bytes;
-  ASSERT_RPC_OK(api_->Read("dm/a", "", &bytes));
+  SHMARRAY_ASSERT_RPC_OK(api_->Read("dm/a", "", &bytes));
   EXPECT_EQ(bytes, std::string(static_cast<size_t>(n), '\0'));
 
   const int status = reaper.Wait();
@@ -287,7 +287,7 @@ TEST_F(DaemonTest, SixteenConcurrentClients) {
     EXPECT_TRUE(s.ok() || s.error_code() == Code::NOT_FOUND) << DescribeStatus(s);
   }
   std::vector<std::string> names;
-  ASSERT_RPC_OK(api_->ListNames("", &names));
+  SHMARRAY_ASSERT_RPC_OK(api_->ListNames("", &names));
   EXPECT_THAT(names, IsEmpty());
   EXPECT_THAT(daemon_->ListSegments(), IsEmpty()) << "segments leaked";
 }
@@ -299,7 +299,7 @@ TEST_F(DaemonTest, NoByteLandsAfterSealReturns) {
   ASSERT_NO_FATAL_FAILURE(StartDaemon());
   constexpr int64_t kBytes = 4 * kMiB;
   v1::ArrayInfo info;
-  ASSERT_RPC_OK(api_->Create("sw/a", "B", {kBytes}, v1::ORDER_C, &info));
+  SHMARRAY_ASSERT_RPC_OK(api_->Create("sw/a", "B", {kBytes}, v1::ORDER_C, &info));
   std::byte* mapped = nullptr;
   absl::StatusOr<std::shared_ptr<const void>> owner = shm::MapDataRegion(
       info.segment_name(), shm::Segment::Access::kReadOnly, info.generation(), kBytes, &mapped);
@@ -331,7 +331,7 @@ TEST_F(DaemonTest, NoByteLandsAfterSealReturns) {
         << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count()
         << " ms; the wait " << (landed ? "saw it land" : "timed out");
   }
-  ASSERT_RPC_OK(api_->Seal("sw/a"));
+  SHMARRAY_ASSERT_RPC_OK(api_->Seal("sw/a"));
   const std::string at_seal(reinterpret_cast<const char*>(mapped), kBytes);
   for (int64_t pos = kMiB; pos < kBytes; pos += kMiB) {
     if (!writer->Write(DataMsg(data.substr(pos, kMiB)))) break;
@@ -344,11 +344,11 @@ TEST_F(DaemonTest, NoByteLandsAfterSealReturns) {
   EXPECT_TRUE(after == at_seal) << "bytes landed after Seal returned";
   EXPECT_TRUE(after.substr(kMiB) == std::string(kBytes - kMiB, '\0'));
   // Copy into a sealed array is refused the same way.
-  ASSERT_RPC_OK(api_->Create("sw/src", "B", {kBytes}));
+  SHMARRAY_ASSERT_RPC_OK(api_->Create("sw/src", "B", {kBytes}));
   v1::CopyRequest copy;
   copy.set_source("sw/src");
   copy.set_destination("sw/a");
-  EXPECT_RPC_CODE(api_->Copy(copy), Code::FAILED_PRECONDITION);
+  SHMARRAY_EXPECT_RPC_CODE(api_->Copy(copy), Code::FAILED_PRECONDITION);
   owner = absl::CancelledError("unmapped");
   DeleteEverything();
 }
@@ -359,14 +359,14 @@ TEST_F(DaemonTest, NoByteLandsAfterSealReturns) {
 TEST_F(DaemonTest, SealRacingWritesAndCopiesFreezesTheArray) {
   ASSERT_NO_FATAL_FAILURE(StartDaemon());
   constexpr int64_t kBytes = 2 * kMiB;
-  ASSERT_RPC_OK(api_->Create("sr/src", "B", {kBytes}));
-  ASSERT_RPC_OK(api_->Write("sr/src", "", Pattern(kBytes, 95)));
+  SHMARRAY_ASSERT_RPC_OK(api_->Create("sr/src", "B", {kBytes}));
+  SHMARRAY_ASSERT_RPC_OK(api_->Write("sr/src", "", Pattern(kBytes, 95)));
   std::mt19937 rng(77);
   for (int round = 0; round < 20; ++round) {
     SCOPED_TRACE("round " + std::to_string(round));
     const std::string name = "sr/a" + std::to_string(round);
     v1::ArrayInfo info;
-    ASSERT_RPC_OK(api_->Create(name, "B", {kBytes}, v1::ORDER_C, &info));
+    SHMARRAY_ASSERT_RPC_OK(api_->Create(name, "B", {kBytes}, v1::ORDER_C, &info));
     std::byte* mapped = nullptr;
     absl::StatusOr<std::shared_ptr<const void>> owner = shm::MapDataRegion(
         info.segment_name(), shm::Segment::Access::kReadOnly, info.generation(), kBytes, &mapped);
@@ -394,7 +394,7 @@ TEST_F(DaemonTest, SealRacingWritesAndCopiesFreezesTheArray) {
     const int wait_for = 2 + static_cast<int>(rng() % 6);
     const auto deadline = Clock::now() + std::chrono::seconds(30);
     while (started.load() < wait_for && Clock::now() < deadline) std::this_thread::yield();
-    ASSERT_RPC_OK(api_->Seal(name));
+    SHMARRAY_ASSERT_RPC_OK(api_->Seal(name));
     const std::string at_seal(reinterpret_cast<const char*>(mapped), kBytes);
     stop = true;
     writer.join();
@@ -420,7 +420,7 @@ TEST_F(DaemonTest, AttachRacingASealIsNeverDataLoss) {
   for (int round = 0; round < 50; ++round) {
     const std::string name = "as/a" + std::to_string(round);
     v1::ArrayInfo info;
-    ASSERT_RPC_OK(api_->Create(name, "<d", {512}, v1::ORDER_C, &info));
+    SHMARRAY_ASSERT_RPC_OK(api_->Create(name, "<d", {512}, v1::ORDER_C, &info));
     std::atomic<bool> stop{false};
     std::thread client([&] {
       while (!stop.load()) {
@@ -432,7 +432,7 @@ TEST_F(DaemonTest, AttachRacingASealIsNeverDataLoss) {
         if (!owner.ok() && failures++ == 0) first_failure = owner.status().ToString();
       }
     });
-    ASSERT_RPC_OK(api_->Seal(name));
+    SHMARRAY_ASSERT_RPC_OK(api_->Seal(name));
     stop = true;
     client.join();
   }
@@ -458,7 +458,7 @@ TEST_F(DaemonTest, StatIsNotBlockedByDeletingLargeArrays) {
     GTEST_SKIP() << "needs 1.5 GiB free in /dev/shm";
   }
   ASSERT_NO_FATAL_FAILURE(StartDaemon());
-  ASSERT_RPC_OK(api_->Create("lat/small", "B", {8}));
+  SHMARRAY_ASSERT_RPC_OK(api_->Create("lat/small", "B", {8}));
   using Ns = std::chrono::nanoseconds;
   struct Call {
     Clock::time_point start, end;
@@ -506,13 +506,13 @@ TEST_F(DaemonTest, StatIsNotBlockedByDeletingLargeArrays) {
   std::vector<std::pair<Clock::time_point, Clock::time_point>> deleting, quiet;
   for (int round = 0; round < 4; ++round) {
     // A filled array: its pages are mapped and populated in the daemon.
-    ASSERT_RPC_OK(api_->Create(CreateReq("lat/big", "B", {kBig}, v1::ORDER_C, "\x5a")));
+    SHMARRAY_ASSERT_RPC_OK(api_->Create(CreateReq("lat/big", "B", {kBig}, v1::ORDER_C, "\x5a")));
     const Clock::time_point quiet_from = Clock::now();
     // A quiet window of comparable length: only Stats.
     while (Clock::now() - quiet_from < std::chrono::milliseconds(300)) std::this_thread::yield();
     quiet.emplace_back(quiet_from, Clock::now());
     const Clock::time_point from = Clock::now();
-    ASSERT_RPC_OK(api_->Delete("lat/big"));
+    SHMARRAY_ASSERT_RPC_OK(api_->Delete("lat/big"));
     deleting.emplace_back(from, Clock::now());
   }
   stop = true;

@@ -327,13 +327,13 @@ void DaemonTest::ExpectHealthy() {
 
 void DaemonTest::DeleteEverything() {
   std::vector<std::string> names;
-  ASSERT_RPC_OK(api_->ListNames("", &names));
+  SHMARRAY_ASSERT_RPC_OK(api_->ListNames("", &names));
   for (const std::string& name : names) {
     grpc::Status s = api_->Delete(name, /*cascade=*/true);
     EXPECT_TRUE(s.ok() || s.error_code() == grpc::StatusCode::NOT_FOUND)
         << name << DescribeStatus(s);
   }
-  ASSERT_RPC_OK(api_->ListNames("", &names));
+  SHMARRAY_ASSERT_RPC_OK(api_->ListNames("", &names));
   EXPECT_THAT(names, IsEmpty());
   EXPECT_THAT(daemon_->ListSegments(), IsEmpty());
 }

@@ -11,8 +11,8 @@
 //
 //   TEST_F(DaemonTest, Example) {
 //     ASSERT_NO_FATAL_FAILURE(StartDaemon());
-//     ASSERT_RPC_OK(api_->Create("a", "<i", {3, 4}));
-//     ASSERT_RPC_OK(api_->Write("a", "", Pattern(48, 1)));
+//     SHMARRAY_ASSERT_RPC_OK(api_->Create("a", "<i", {3, 4}));
+//     SHMARRAY_ASSERT_RPC_OK(api_->Write("a", "", Pattern(48, 1)));
 //     DeleteEverything();  // and expects nothing left in /dev/shm
 //   }
 //
@@ -47,19 +47,19 @@ inline constexpr int64_t kMiB = 1 << 20;
 
 // --- assertions on grpc::Status ---------------------------------------------
 
-#define EXPECT_RPC_OK(expr)                                                            \
+#define SHMARRAY_EXPECT_RPC_OK(expr)                                                   \
   do {                                                                                 \
     const grpc::Status rpc_status_ = (expr);                                           \
     EXPECT_TRUE(rpc_status_.ok()) << #expr << " -> "                                   \
                                   << ::shmarray::testing::DescribeStatus(rpc_status_); \
   } while (0)
-#define ASSERT_RPC_OK(expr)                                                            \
+#define SHMARRAY_ASSERT_RPC_OK(expr)                                                   \
   do {                                                                                 \
     const grpc::Status rpc_status_ = (expr);                                           \
     ASSERT_TRUE(rpc_status_.ok()) << #expr << " -> "                                   \
                                   << ::shmarray::testing::DescribeStatus(rpc_status_); \
   } while (0)
-#define EXPECT_RPC_CODE(expr, code)                                             \
+#define SHMARRAY_EXPECT_RPC_CODE(expr, code)                                    \
   do {                                                                          \
     const grpc::Status rpc_status_ = (expr);                                    \
     EXPECT_EQ(rpc_status_.error_code(), (code))                                 \

@@ -76,21 +76,21 @@ TEST_F(DaemonTest, RestartAfterSigkillKeepsEveryArray) {
   int seed = 30;
   for (const Spec& spec : specs) {
     v1::ArrayInfo info;
-    ASSERT_RPC_OK(api_->Create(spec.name, spec.format, spec.shape, spec.order, &info));
-    ASSERT_RPC_OK(api_->Write(spec.name, "", Pattern(info.nbytes(), seed++)));
+    SHMARRAY_ASSERT_RPC_OK(api_->Create(spec.name, spec.format, spec.shape, spec.order, &info));
+    SHMARRAY_ASSERT_RPC_OK(api_->Write(spec.name, "", Pattern(info.nbytes(), seed++)));
   }
-  ASSERT_RPC_OK(api_->Seal("r/sealed"));
-  ASSERT_RPC_OK(api_->Slice("r/int", "::-1, 1:3", "r/view"));
-  ASSERT_RPC_OK(api_->Slice("r/dbl", "1", "r/dbl_row"));
+  SHMARRAY_ASSERT_RPC_OK(api_->Seal("r/sealed"));
+  SHMARRAY_ASSERT_RPC_OK(api_->Slice("r/int", "::-1, 1:3", "r/view"));
+  SHMARRAY_ASSERT_RPC_OK(api_->Slice("r/dbl", "1", "r/dbl_row"));
 
   auto snapshot = [&]() {
     std::map<std::string, Snapshot> snap;
     std::vector<std::string> names;
-    EXPECT_RPC_OK(api_->ListNames("", &names));
+    SHMARRAY_EXPECT_RPC_OK(api_->ListNames("", &names));
     for (const std::string& name : names) {
       Snapshot s;
-      EXPECT_RPC_OK(api_->Stat(name, &s.info));
-      EXPECT_RPC_OK(api_->Read(name, "", &s.bytes));
+      SHMARRAY_EXPECT_RPC_OK(api_->Stat(name, &s.info));
+      SHMARRAY_EXPECT_RPC_OK(api_->Read(name, "", &s.bytes));
       snap[name] = s;
     }
     return snap;
@@ -118,24 +118,24 @@ TEST_F(DaemonTest, RestartAfterSigkillKeepsEveryArray) {
   EXPECT_EQ(daemon_->ListSegments(), segments);
   // Sealed stays sealed; the views still work and still write through.
   EXPECT_TRUE(after.at("r/sealed").info.readonly());
-  EXPECT_RPC_CODE(api_->Write("r/sealed", "", Pattern(12, 1)), Code::FAILED_PRECONDITION);
+  SHMARRAY_EXPECT_RPC_CODE(api_->Write("r/sealed", "", Pattern(12, 1)), Code::FAILED_PRECONDITION);
   const std::string patch = Pattern(3 * 2 * 4, 40);
-  ASSERT_RPC_OK(api_->Write("r/view", "", patch));
+  SHMARRAY_ASSERT_RPC_OK(api_->Write("r/view", "", patch));
   std::string bytes;
-  ASSERT_RPC_OK(api_->Read("r/int", "::-1, 1:3", &bytes));
+  SHMARRAY_ASSERT_RPC_OK(api_->Read("r/int", "::-1, 1:3", &bytes));
   EXPECT_EQ(bytes, patch);
-  EXPECT_RPC_CODE(api_->Delete("r/int"), Code::FAILED_PRECONDITION);
+  SHMARRAY_EXPECT_RPC_CODE(api_->Delete("r/int"), Code::FAILED_PRECONDITION);
   // New arrays never reuse a generation.
   v1::ArrayInfo fresh;
-  ASSERT_RPC_OK(api_->Create("r/new", "B", {3}, v1::ORDER_C, &fresh));
+  SHMARRAY_ASSERT_RPC_OK(api_->Create("r/new", "B", {3}, v1::ORDER_C, &fresh));
   for (const auto& [name, snap] : before) EXPECT_NE(fresh.generation(), snap.info.generation());
   DeleteEverything();
 }
 
 TEST_F(DaemonTest, RestartRemovesHalfCreatedSegmentsAndOrphanViews) {
   ASSERT_NO_FATAL_FAILURE(StartDaemon());
-  ASSERT_RPC_OK(api_->Create("h/keep", "<i", {4}));
-  ASSERT_RPC_OK(api_->Write("h/keep", "", Pattern(16, 50)));
+  SHMARRAY_ASSERT_RPC_OK(api_->Create("h/keep", "<i", {4}));
+  SHMARRAY_ASSERT_RPC_OK(api_->Write("h/keep", "", Pattern(16, 50)));
   const std::vector<std::string> good = daemon_->ListSegments();
   ASSERT_EQ(good.size(), 1u);
   daemon_->Kill();
@@ -188,23 +188,23 @@ TEST_F(DaemonTest, RestartRemovesHalfCreatedSegmentsAndOrphanViews) {
   ResetApi();
   EXPECT_EQ(daemon_->ListSegments(), good);
   std::vector<std::string> names;
-  ASSERT_RPC_OK(api_->ListNames("", &names));
+  SHMARRAY_ASSERT_RPC_OK(api_->ListNames("", &names));
   EXPECT_THAT(names, ElementsAre("h/keep"));
   std::string bytes;
-  ASSERT_RPC_OK(api_->Read("h/keep", "", &bytes));
+  SHMARRAY_ASSERT_RPC_OK(api_->Read("h/keep", "", &bytes));
   EXPECT_EQ(bytes, Pattern(16, 50));
-  EXPECT_RPC_CODE(api_->Stat("h/half"), Code::NOT_FOUND);
-  EXPECT_RPC_CODE(api_->Stat("h/orphan"), Code::NOT_FOUND);
+  SHMARRAY_EXPECT_RPC_CODE(api_->Stat("h/half"), Code::NOT_FOUND);
+  SHMARRAY_EXPECT_RPC_CODE(api_->Stat("h/orphan"), Code::NOT_FOUND);
   // The names are usable.
-  EXPECT_RPC_OK(api_->Create("h/half", "B", {16}));
+  SHMARRAY_EXPECT_RPC_OK(api_->Create("h/half", "B", {16}));
   DeleteEverything();
 }
 
 TEST_F(DaemonTest, SigtermIsGracefulAndKeepsArrays) {
   ASSERT_NO_FATAL_FAILURE(StartDaemon());
-  ASSERT_RPC_OK(api_->Create("t/a", "<d", {100}));
-  ASSERT_RPC_OK(api_->Write("t/a", "", Pattern(800, 60)));
-  ASSERT_RPC_OK(api_->Slice("t/a", "::3", "t/v"));
+  SHMARRAY_ASSERT_RPC_OK(api_->Create("t/a", "<d", {100}));
+  SHMARRAY_ASSERT_RPC_OK(api_->Write("t/a", "", Pattern(800, 60)));
+  SHMARRAY_ASSERT_RPC_OK(api_->Slice("t/a", "::3", "t/v"));
   const std::vector<std::string> segments = daemon_->ListSegments();
   ASSERT_TRUE(FileExists(daemon_->socket_path()));
 
@@ -218,10 +218,10 @@ TEST_F(DaemonTest, SigtermIsGracefulAndKeepsArrays) {
   ASSERT_TRUE(restarted.ok()) << restarted;
   ResetApi();
   std::string bytes;
-  ASSERT_RPC_OK(api_->Read("t/a", "", &bytes));
+  SHMARRAY_ASSERT_RPC_OK(api_->Read("t/a", "", &bytes));
   EXPECT_EQ(bytes, Pattern(800, 60));
   v1::ArrayInfo view;
-  ASSERT_RPC_OK(api_->Stat("t/v", &view));
+  SHMARRAY_ASSERT_RPC_OK(api_->Stat("t/v", &view));
   EXPECT_EQ(view.base(), "t/a");
   // SIGINT is graceful too.
   ASSERT_TRUE(daemon_->Signal(SIGINT).ok());
@@ -233,7 +233,7 @@ TEST_F(DaemonTest, SigtermIsGracefulAndKeepsArrays) {
 
 TEST_F(DaemonTest, SecondDaemonOnALiveSocketFailsAndLeavesTheFirstAlone) {
   ASSERT_NO_FATAL_FAILURE(StartDaemon());
-  ASSERT_RPC_OK(api_->Create("live/a", "B", {4}));
+  SHMARRAY_ASSERT_RPC_OK(api_->Create("live/a", "B", {4}));
   absl::StatusOr<ExitResult> second =
       TestDaemon::RunUntilExit(WithSocket(daemon_->socket_path()), std::chrono::seconds(10));
   ASSERT_TRUE(second.ok()) << second.status();
@@ -241,7 +241,7 @@ TEST_F(DaemonTest, SecondDaemonOnALiveSocketFailsAndLeavesTheFirstAlone) {
   EXPECT_NE(second->code, 0) << second->stderr_text;
   EXPECT_TRUE(FileExists(daemon_->socket_path()));
   ASSERT_NO_FATAL_FAILURE(ExpectHealthy());
-  EXPECT_RPC_OK(api_->Stat("live/a"));
+  SHMARRAY_EXPECT_RPC_OK(api_->Stat("live/a"));
   DeleteEverything();
 }
 
@@ -252,7 +252,7 @@ TEST_F(DaemonTest, StaleSocketFileIsReplaced) {
   const absl::Status restarted = daemon_->Restart();
   ASSERT_TRUE(restarted.ok()) << restarted;
   ResetApi();
-  EXPECT_RPC_CODE(api_->Stat("x"), Code::NOT_FOUND);
+  SHMARRAY_EXPECT_RPC_CODE(api_->Stat("x"), Code::NOT_FOUND);
 }
 
 }  // namespace

@@ -167,13 +167,13 @@ TEST_F(DaemonTest, SocketAndSegmentModesAre0600) {
   ASSERT_NO_FATAL_FAILURE(StartDaemon());
   EXPECT_EQ(FileMode(daemon_->socket_path()), 0600u);
   v1::ArrayInfo info;
-  ASSERT_RPC_OK(api_->Create("m/a", "B", {4}, v1::ORDER_C, &info));
+  SHMARRAY_ASSERT_RPC_OK(api_->Create("m/a", "B", {4}, v1::ORDER_C, &info));
   EXPECT_EQ(FileMode("/dev/shm/" + info.segment_name()), 0600u);
-  ASSERT_RPC_OK(api_->Slice("m/a", "1:", "m/v"));
+  SHMARRAY_ASSERT_RPC_OK(api_->Slice("m/a", "1:", "m/v"));
   for (const std::string& seg : daemon_->ListSegments()) {
     EXPECT_EQ(FileMode("/dev/shm/" + seg), 0600u) << seg;
   }
-  ASSERT_RPC_OK(api_->Seal("m/a"));
+  SHMARRAY_ASSERT_RPC_OK(api_->Seal("m/a"));
   EXPECT_EQ(FileMode("/dev/shm/" + info.segment_name()), 0400u);
   DeleteEverything();
 }
@@ -185,29 +185,29 @@ TEST_F(DaemonTest, BearerTokenIsRequiredExceptForHealth) {
   const Api wrong(&daemon_->stub(), "Bearer s3cret-tokem");
   const Api basic(&daemon_->stub(), "Basic s3cret-token");
 
-  ASSERT_RPC_OK(authorized.Create("a/x", "B", {4}));
+  SHMARRAY_ASSERT_RPC_OK(authorized.Create("a/x", "B", {4}));
   for (const Api* api : {&anonymous, &wrong, &basic}) {
-    EXPECT_RPC_CODE(api->Stat("a/x"), Code::UNAUTHENTICATED);
-    EXPECT_RPC_CODE(api->Create("a/y", "B", {4}), Code::UNAUTHENTICATED);
-    EXPECT_RPC_CODE(api->Delete("a/x"), Code::UNAUTHENTICATED);
+    SHMARRAY_EXPECT_RPC_CODE(api->Stat("a/x"), Code::UNAUTHENTICATED);
+    SHMARRAY_EXPECT_RPC_CODE(api->Create("a/y", "B", {4}), Code::UNAUTHENTICATED);
+    SHMARRAY_EXPECT_RPC_CODE(api->Delete("a/x"), Code::UNAUTHENTICATED);
     std::string bytes;
-    EXPECT_RPC_CODE(api->Read("a/x", "", &bytes), Code::UNAUTHENTICATED);
-    EXPECT_RPC_CODE(api->Write("a/x", "", "abcd"), Code::UNAUTHENTICATED);
+    SHMARRAY_EXPECT_RPC_CODE(api->Read("a/x", "", &bytes), Code::UNAUTHENTICATED);
+    SHMARRAY_EXPECT_RPC_CODE(api->Write("a/x", "", "abcd"), Code::UNAUTHENTICATED);
     std::vector<std::string> names;
-    EXPECT_RPC_CODE(api->ListNames("", &names), Code::UNAUTHENTICATED);
+    SHMARRAY_EXPECT_RPC_CODE(api->ListNames("", &names), Code::UNAUTHENTICATED);
   }
   EXPECT_THAT(wrong.Stat("a/x").error_message(), HasSubstr("invalid bearer token"));
   // Nothing happened without the token.
-  EXPECT_RPC_CODE(authorized.Stat("a/y"), Code::NOT_FOUND);
+  SHMARRAY_EXPECT_RPC_CODE(authorized.Stat("a/y"), Code::NOT_FOUND);
   std::string bytes;
-  ASSERT_RPC_OK(authorized.Read("a/x", "", &bytes));
+  SHMARRAY_ASSERT_RPC_OK(authorized.Read("a/x", "", &bytes));
   EXPECT_EQ(bytes, std::string(4, '\0'));
   // The health service stays open.
   absl::StatusOr<int> serving =
       TestDaemon::HealthCheck(daemon_->channel().get(), std::chrono::seconds(10));
   ASSERT_TRUE(serving.ok()) << serving.status();
   EXPECT_EQ(*serving, TestDaemon::kServing);
-  ASSERT_RPC_OK(authorized.Delete("a/x"));
+  SHMARRAY_ASSERT_RPC_OK(authorized.Delete("a/x"));
   EXPECT_THAT(daemon_->ListSegments(), IsEmpty());
 }
 
@@ -224,17 +224,17 @@ TEST_F(DaemonTest, TcpLoopbackListenerServesTheSameCatalog) {
   const int64_t n = 3 * kMiB + 17;
   const std::string data = Pattern(n, 80);
   v1::ArrayInfo made;
-  ASSERT_RPC_OK(tcp.Create("tcp/a", "B", {n}, v1::ORDER_C, &made));
-  ASSERT_RPC_OK(tcp.Write("tcp/a", "", data));
+  SHMARRAY_ASSERT_RPC_OK(tcp.Create("tcp/a", "B", {n}, v1::ORDER_C, &made));
+  SHMARRAY_ASSERT_RPC_OK(tcp.Write("tcp/a", "", data));
   v1::ArrayInfo over_unix;
-  ASSERT_RPC_OK(api_->Stat("tcp/a", &over_unix));
+  SHMARRAY_ASSERT_RPC_OK(api_->Stat("tcp/a", &over_unix));
   EXPECT_TRUE(SameInfo(made, over_unix));
   std::string bytes;
-  ASSERT_RPC_OK(tcp.Read("tcp/a", "", &bytes));
+  SHMARRAY_ASSERT_RPC_OK(tcp.Read("tcp/a", "", &bytes));
   EXPECT_TRUE(bytes == data);
-  ASSERT_RPC_OK(api_->Read("tcp/a", "", &bytes));
+  SHMARRAY_ASSERT_RPC_OK(api_->Read("tcp/a", "", &bytes));
   EXPECT_TRUE(bytes == data);
-  ASSERT_RPC_OK(tcp.Delete("tcp/a"));
+  SHMARRAY_ASSERT_RPC_OK(tcp.Delete("tcp/a"));
   EXPECT_THAT(daemon_->ListSegments(), IsEmpty());
 }
 
@@ -362,9 +362,9 @@ TEST_F(DaemonTest, RestartIgnoresSegmentsTheDaemonDidNotMake) {
   if (!IsRoot()) GTEST_SKIP() << "needs root to act as a second user (nobody)";
   ASSERT_NO_FATAL_FAILURE(StartDaemon());
   v1::ArrayInfo info;
-  ASSERT_RPC_OK(api_->Create("victim", "<q", {64}, v1::ORDER_C, &info));
+  SHMARRAY_ASSERT_RPC_OK(api_->Create("victim", "<q", {64}, v1::ORDER_C, &info));
   const std::string real = Pattern(512, 31);
-  ASSERT_RPC_OK(api_->Write("victim", "", real));
+  SHMARRAY_ASSERT_RPC_OK(api_->Write("victim", "", real));
   const std::string legit_path = "/dev/shm/" + info.segment_name();
   const std::string prefix = daemon_->segment_prefix();
   daemon_->Kill();
@@ -414,14 +414,14 @@ TEST_F(DaemonTest, RestartIgnoresSegmentsTheDaemonDidNotMake) {
   ASSERT_TRUE(restarted.ok()) << restarted;
   ResetApi();
   v1::ArrayInfo after;
-  ASSERT_RPC_OK(api_->Stat("victim", &after));
+  SHMARRAY_ASSERT_RPC_OK(api_->Stat("victim", &after));
   EXPECT_EQ(after.generation(), info.generation()) << "a forged segment was adopted";
   EXPECT_EQ(after.segment_name(), info.segment_name());
   std::string bytes;
-  ASSERT_RPC_OK(api_->Read("victim", "", &bytes));
+  SHMARRAY_ASSERT_RPC_OK(api_->Read("victim", "", &bytes));
   EXPECT_EQ(bytes, real);
   std::vector<std::string> names;
-  ASSERT_RPC_OK(api_->ListNames("", &names));
+  SHMARRAY_ASSERT_RPC_OK(api_->ListNames("", &names));
   EXPECT_THAT(names, ElementsAre("victim"));
   // The legitimate segment is still there; the foreign files were left alone.
   EXPECT_TRUE(FileExists(legit_path));
@@ -445,7 +445,7 @@ TEST_F(DaemonTest, SquattedSegmentNamesDoNotBlockCreate) {
   if (!IsRoot()) GTEST_SKIP() << "needs root to act as a second user (nobody)";
   ASSERT_NO_FATAL_FAILURE(StartDaemon());
   v1::ArrayInfo first;
-  ASSERT_RPC_OK(api_->Create("sq/0", "B", {8}, v1::ORDER_C, &first));
+  SHMARRAY_ASSERT_RPC_OK(api_->Create("sq/0", "B", {8}, v1::ORDER_C, &first));
   const std::string prefix = daemon_->segment_prefix();
   std::vector<std::string> squatted;
   for (uint64_t g = first.generation() + 1; g <= first.generation() + 200; ++g) {
@@ -466,7 +466,7 @@ TEST_F(DaemonTest, SquattedSegmentNamesDoNotBlockCreate) {
   std::vector<uint64_t> generations = {first.generation()};
   for (int i = 1; i <= 50; ++i) {
     v1::ArrayInfo info;
-    ASSERT_RPC_OK(api_->Create("sq/" + std::to_string(i), "B", {8}, v1::ORDER_C, &info));
+    SHMARRAY_ASSERT_RPC_OK(api_->Create("sq/" + std::to_string(i), "B", {8}, v1::ORDER_C, &info));
     generations.push_back(info.generation());
   }
   // Not a counter: nobody can tell the next name from the last one.
@@ -489,9 +489,9 @@ TEST_F(DaemonTest, TruncatedSegmentFailsOnlyTheRequestsThatTouchIt) {
   constexpr int kRounds = 100;
   constexpr int64_t kBytes = 2 * kMiB;
   const std::string canary = Pattern(kMiB, 90);
-  ASSERT_RPC_OK(api_->Create("tr/canary", "B", {kMiB}));
-  ASSERT_RPC_OK(api_->Write("tr/canary", "", canary));
-  ASSERT_RPC_OK(api_->Create("tr/dst", "B", {kBytes}));
+  SHMARRAY_ASSERT_RPC_OK(api_->Create("tr/canary", "B", {kMiB}));
+  SHMARRAY_ASSERT_RPC_OK(api_->Write("tr/canary", "", canary));
+  SHMARRAY_ASSERT_RPC_OK(api_->Create("tr/dst", "B", {kBytes}));
   const std::string data = Pattern(kBytes, 91);
   std::mt19937 rng(20240917);
   int data_loss = 0;
@@ -499,7 +499,7 @@ TEST_F(DaemonTest, TruncatedSegmentFailsOnlyTheRequestsThatTouchIt) {
     SCOPED_TRACE("round " + std::to_string(round));
     const std::string name = "tr/a" + std::to_string(round);
     v1::ArrayInfo info;
-    ASSERT_RPC_OK(api_->Create(name, "B", {kBytes}, v1::ORDER_C, &info));
+    SHMARRAY_ASSERT_RPC_OK(api_->Create(name, "B", {kBytes}, v1::ORDER_C, &info));
     struct Worker {
       std::atomic<int> done{0};         // requests finished OK
       std::atomic<bool> failed{false};  // set after `error`
@@ -564,9 +564,9 @@ TEST_F(DaemonTest, TruncatedSegmentFailsOnlyTheRequestsThatTouchIt) {
     }
     ASSERT_TRUE(daemon_->running()) << "the daemon died:\n" << daemon_->StderrTail();
     std::string bytes;
-    ASSERT_RPC_OK(api_->Read("tr/canary", "", &bytes));
+    SHMARRAY_ASSERT_RPC_OK(api_->Read("tr/canary", "", &bytes));
     ASSERT_TRUE(bytes == canary) << "another array changed";
-    ASSERT_RPC_OK(api_->Delete(name));
+    SHMARRAY_ASSERT_RPC_OK(api_->Delete(name));
   }
   EXPECT_GT(data_loss, 0);
   ASSERT_NO_FATAL_FAILURE(ExpectHealthy());
@@ -578,11 +578,11 @@ TEST_F(DaemonTest, TruncatedSegmentFailsOnlyTheRequestsThatTouchIt) {
 TEST_F(DaemonTest, TruncatedSealedSegmentDoesNotKillTheDaemon) {
   ASSERT_NO_FATAL_FAILURE(StartDaemon());
   v1::ArrayInfo info;
-  ASSERT_RPC_OK(api_->Create("ts/a", "B", {8 * kMiB}, v1::ORDER_C, &info));
-  ASSERT_RPC_OK(api_->Write("ts/a", "", Pattern(8 * kMiB, 92)));
-  ASSERT_RPC_OK(api_->Seal("ts/a"));
+  SHMARRAY_ASSERT_RPC_OK(api_->Create("ts/a", "B", {8 * kMiB}, v1::ORDER_C, &info));
+  SHMARRAY_ASSERT_RPC_OK(api_->Write("ts/a", "", Pattern(8 * kMiB, 92)));
+  SHMARRAY_ASSERT_RPC_OK(api_->Seal("ts/a"));
   std::string bytes;
-  ASSERT_RPC_OK(api_->Read("ts/a", "", &bytes));  // the daemon now holds it mapped
+  SHMARRAY_ASSERT_RPC_OK(api_->Read("ts/a", "", &bytes));  // the daemon now holds it mapped
   if (!IsRoot()) GTEST_SKIP() << "opening a sealed segment for writing needs root";
   const int fd = open(("/dev/shm/" + info.segment_name()).c_str(), O_RDWR);
   ASSERT_GE(fd, 0) << std::strerror(errno);
@@ -597,9 +597,9 @@ TEST_F(DaemonTest, TruncatedSealedSegmentDoesNotKillTheDaemon) {
   ASSERT_NO_FATAL_FAILURE(ExpectHealthy());
   std::unique_ptr<v1::ArrayService::Stub> stub = daemon_->NewStub();
   const Api fresh(stub.get());
-  EXPECT_RPC_OK(fresh.Create("ts/b", "B", {16}));
-  EXPECT_RPC_OK(fresh.Delete("ts/a"));
-  EXPECT_RPC_OK(fresh.Delete("ts/b"));
+  SHMARRAY_EXPECT_RPC_OK(fresh.Create("ts/b", "B", {16}));
+  SHMARRAY_EXPECT_RPC_OK(fresh.Delete("ts/a"));
+  SHMARRAY_EXPECT_RPC_OK(fresh.Delete("ts/b"));
 }
 
 // Finding: chmod u+w after a seal let the owner write while Stat still said
@@ -607,10 +607,10 @@ TEST_F(DaemonTest, TruncatedSealedSegmentDoesNotKillTheDaemon) {
 TEST_F(DaemonTest, SealUndoneByTheOwnerIsReportedAsDataLoss) {
   ASSERT_NO_FATAL_FAILURE(StartDaemon());
   v1::ArrayInfo info;
-  ASSERT_RPC_OK(api_->Create("tamper/a", "<i", {16}, v1::ORDER_C, &info));
-  ASSERT_RPC_OK(api_->Slice("tamper/a", "::2", "tamper/v"));
-  ASSERT_RPC_OK(api_->Seal("tamper/a"));
-  ASSERT_RPC_OK(api_->Stat("tamper/a"));
+  SHMARRAY_ASSERT_RPC_OK(api_->Create("tamper/a", "<i", {16}, v1::ORDER_C, &info));
+  SHMARRAY_ASSERT_RPC_OK(api_->Slice("tamper/a", "::2", "tamper/v"));
+  SHMARRAY_ASSERT_RPC_OK(api_->Seal("tamper/a"));
+  SHMARRAY_ASSERT_RPC_OK(api_->Stat("tamper/a"));
   const std::string path = "/dev/shm/" + info.segment_name();
   ASSERT_EQ(FileMode(path) & 0222, 0u);
   ASSERT_EQ(chmod(path.c_str(), 0640), 0);  // what `chmod u+w` does as the owner
@@ -620,11 +620,11 @@ TEST_F(DaemonTest, SealUndoneByTheOwnerIsReportedAsDataLoss) {
     EXPECT_THAT(stat.error_message(), HasSubstr("writable again"));
     EXPECT_THAT(stat.error_message(), HasSubstr(std::string("'") + name + "'"));
     std::string bytes;
-    EXPECT_RPC_CODE(api_->Read(name, "", &bytes), Code::DATA_LOSS);
+    SHMARRAY_EXPECT_RPC_CODE(api_->Read(name, "", &bytes), Code::DATA_LOSS);
   }
   // It can still be listed and deleted.
   std::vector<std::string> names;
-  ASSERT_RPC_OK(api_->ListNames("", &names));
+  SHMARRAY_ASSERT_RPC_OK(api_->ListNames("", &names));
   EXPECT_THAT(names, ElementsAre("tamper/a", "tamper/v"));
   DeleteEverything();
 }
@@ -652,9 +652,9 @@ TEST_F(DaemonTest, SealHoldsAgainstAnotherUidInTheGroup) {
   options.extra_flags = {"--group", std::to_string(kNogroup)};
   ASSERT_NO_FATAL_FAILURE(StartDaemon(options));
   v1::ArrayInfo info;
-  ASSERT_RPC_OK(api_->Create("g/a", "<i", {1024}, v1::ORDER_C, &info));
+  SHMARRAY_ASSERT_RPC_OK(api_->Create("g/a", "<i", {1024}, v1::ORDER_C, &info));
   const std::string data = Pattern(4096, 93);
-  ASSERT_RPC_OK(api_->Write("g/a", "", data));
+  SHMARRAY_ASSERT_RPC_OK(api_->Write("g/a", "", data));
   const std::string path = "/dev/shm/" + info.segment_name();
   struct stat dir {};
   ASSERT_EQ(stat(daemon_->segment_dir().c_str(), &dir), 0);
@@ -672,7 +672,7 @@ TEST_F(DaemonTest, SealHoldsAgainstAnotherUidInTheGroup) {
                         return 0;
                       }),
             0);
-  ASSERT_RPC_OK(api_->Seal("g/a"));
+  SHMARRAY_ASSERT_RPC_OK(api_->Seal("g/a"));
   EXPECT_EQ(RunAsUser(kClient, kClient, {kNogroup},
                       [&]() -> int {
                         if (open(path.c_str(), O_RDWR) >= 0 || errno != EACCES) return 1;
@@ -692,10 +692,10 @@ TEST_F(DaemonTest, SealHoldsAgainstAnotherUidInTheGroup) {
                       }),
             0);
   v1::ArrayInfo sealed;
-  ASSERT_RPC_OK(api_->Stat("g/a", &sealed));
+  SHMARRAY_ASSERT_RPC_OK(api_->Stat("g/a", &sealed));
   EXPECT_TRUE(sealed.readonly());
   std::string bytes;
-  ASSERT_RPC_OK(api_->Read("g/a", "", &bytes));
+  SHMARRAY_ASSERT_RPC_OK(api_->Read("g/a", "", &bytes));
   EXPECT_EQ(bytes, data);
   DeleteEverything();
 }

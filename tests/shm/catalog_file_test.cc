@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <random>
@@ -157,10 +158,16 @@ TEST_F(CatalogFileTest, ReaderNeverSeesATornRecord) {
     for (uint64_t g = 2; !stop.load(); ++g) {
       (void)(*w)->Put(make(g));
       if (g % 5 == 0) (*w)->Remove("x");
+      // A pause now and then: with the reader on the other core and the
+      // writer never resting, every read could overlap a write and retry out.
+      if (g % 256 == 0) std::this_thread::sleep_for(std::chrono::microseconds(20));
     }
   });
+  // At least 200,000 lookups, and on until some have hit (a loaded machine
+  // may leave few windows), within a deadline.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   int hits = 0;
-  for (int i = 0; i < 200000; ++i) {
+  for (int i = 0; (i < 200000 || hits < 100) && std::chrono::steady_clock::now() < deadline; ++i) {
     CatalogFileReader::Hit hit;
     if (!(*r)->Lookup("x", &hit)) continue;
     ++hits;
