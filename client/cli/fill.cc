@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <utility>
 #include <vector>
@@ -91,7 +92,7 @@ std::pair<long double, long double> ParseComplex(const std::string& text, const 
 // One element of a non-struct node: `code` is its canonical code as
 // canonical() spells it ("d", "Zd", "s", ...), `count` its length_bytes (the
 // length of `s`/`p`), `order` '<' or '>'.
-std::vector<std::byte> EncodeScalar(const std::string& code, int64_t count, char order,
+std::vector<std::byte> EncodeScalar(std::string_view code, int64_t count, char order,
                                     const std::string& text, const std::string& format_text) {
   const std::string what = "invalid --fill value '" + text + "' for format '" + format_text + "'";
   std::vector<std::byte> out;
@@ -204,10 +205,12 @@ std::vector<std::byte> EncodeFill(const std::string& format_text, int64_t itemsi
   int64_t repeat = 1;  // the sub-array's elements, each the same value
   for (int64_t extent : root.shape) repeat *= extent;
   const char order = root.big_endian ? '>' : '<';
-  std::string code(1, root.code);
-  if (root.code == 'F' || root.code == 'D' || root.code == 'G') {
-    code = root.code == 'F' ? "Zf" : root.code == 'D' ? "Zd" : "Zg";
-  }
+  // The canonical spelling of the code: FormatNode writes Zf/Zd/Zg as F/D/G.
+  const char one_char[2] = {root.code, '\0'};
+  const std::string_view code = root.code == 'F'   ? "Zf"
+                                : root.code == 'D' ? "Zd"
+                                : root.code == 'G' ? "Zg"
+                                                   : std::string_view(one_char, 1);
   const std::vector<std::byte> one =
       EncodeScalar(code, root.length_bytes, order, text, format_text);
   std::vector<std::byte> item;
