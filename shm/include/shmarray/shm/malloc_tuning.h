@@ -32,7 +32,8 @@ inline constexpr int kStreamingTrimThreshold = 128 << 20;
 
 // Sets M_MMAP_THRESHOLD and M_TRIM_THRESHOLD to the values above, once per
 // process; later calls do nothing. Returns whether the settings are in force
-// (false without glibc, or if glibc refused them).
+// (false without glibc, or if malloc refused them, as a sanitizer's
+// allocator does).
 bool TuneMallocForStreaming();
 
 }  // namespace shmarray::shm
