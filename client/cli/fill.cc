@@ -13,7 +13,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
-#include <string_view>
 #include <system_error>
 #include <utility>
 #include <vector>
@@ -89,11 +88,13 @@ std::pair<long double, long double> ParseComplex(const std::string& text, const 
   return {ParseFloat(s.substr(0, split), what), imag_of(s.substr(split))};
 }
 
-// One element of a non-struct node: `code` is its canonical code as
-// canonical() spells it ("d", "Zd", "s", ...), `count` its length_bytes (the
-// length of `s`/`p`), `order` '<' or '>'.
-std::vector<std::byte> EncodeScalar(std::string_view code, int64_t count, char order,
-                                    const std::string& text, const std::string& format_text) {
+// One element of a non-struct node (its shape is the caller's): the code,
+// its length_bytes (the length of `s`/`p`) and byte order say how `text` is
+// written.
+std::vector<std::byte> EncodeScalar(const shm::FormatNode& node, const std::string& text,
+                                    const std::string& format_text) {
+  const char code = node.code;
+  const int64_t count = node.length_bytes;
   const std::string what = "invalid --fill value '" + text + "' for format '" + format_text + "'";
   std::vector<std::byte> out;
   auto integer = [&](int bytes, bool is_signed) {
@@ -123,7 +124,7 @@ std::vector<std::byte> EncodeScalar(std::string_view code, int64_t count, char o
     const uint64_t v = negative ? 0 - mag : mag;
     for (int i = 0; i < bytes; ++i) out.push_back(static_cast<std::byte>((v >> (8 * i)) & 0xFF));
   };
-  if (code == "?") {
+  if (code == '?') {
     std::string s = Trim(text);
     std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
     if (s == "true" || s == "1") {
@@ -133,30 +134,30 @@ std::vector<std::byte> EncodeScalar(std::string_view code, int64_t count, char o
     } else {
       throw UsageError(what + ": expected true or false");
     }
-  } else if (code == "b" || code == "B") {
-    integer(1, code == "b");
-  } else if (code == "h" || code == "H") {
-    integer(2, code == "h");
-  } else if (code == "i" || code == "I") {
-    integer(4, code == "i");
-  } else if (code == "q" || code == "Q") {
-    integer(8, code == "q");
-  } else if (code == "e") {
+  } else if (code == 'b' || code == 'B') {
+    integer(1, code == 'b');
+  } else if (code == 'h' || code == 'H') {
+    integer(2, code == 'h');
+  } else if (code == 'i' || code == 'I') {
+    integer(4, code == 'i');
+  } else if (code == 'q' || code == 'Q') {
+    integer(8, code == 'q');
+  } else if (code == 'e') {
     AppendRaw(FloatToHalf(static_cast<float>(ParseFloat(text, what))), &out);
-  } else if (code == "f") {
+  } else if (code == 'f') {
     AppendRaw(static_cast<float>(ParseFloat(text, what)), &out);
-  } else if (code == "d") {
+  } else if (code == 'd') {
     AppendRaw(static_cast<double>(ParseFloat(text, what)), &out);
-  } else if (code == "g") {
+  } else if (code == 'g') {
     out.assign(16, std::byte{0});
     const long double v = ParseFloat(text, what);
     std::memcpy(out.data(), &v, std::min<size_t>(sizeof v, 16));
-  } else if (code == "Zf" || code == "Zd" || code == "Zg") {
+  } else if (node.is_complex()) {
     const auto [re, im] = ParseComplex(text, what);
-    if (code == "Zf") {
+    if (code == 'F') {
       AppendRaw(static_cast<float>(re), &out);
       AppendRaw(static_cast<float>(im), &out);
-    } else if (code == "Zd") {
+    } else if (code == 'D') {
       AppendRaw(static_cast<double>(re), &out);
       AppendRaw(static_cast<double>(im), &out);
     } else {
@@ -164,23 +165,23 @@ std::vector<std::byte> EncodeScalar(std::string_view code, int64_t count, char o
       std::memcpy(out.data(), &re, std::min<size_t>(sizeof re, 16));
       std::memcpy(out.data() + 16, &im, std::min<size_t>(sizeof im, 16));
     }
-  } else if (code == "c") {
+  } else if (code == 'c') {
     if (text.size() != 1) throw UsageError(what + ": expected one character");
     out.push_back(static_cast<std::byte>(text[0]));
-  } else if (code == "s" || code == "p") {
-    const size_t room = static_cast<size_t>(code == "p" ? count - 1 : count);
+  } else if (code == 's' || code == 'p') {
+    const size_t room = static_cast<size_t>(code == 'p' ? count - 1 : count);
     if (text.size() > room) {
       throw UsageError(what + ": longer than " + std::to_string(room) + " bytes");
     }
-    if (code == "p") out.push_back(static_cast<std::byte>(text.size()));
+    if (code == 'p') out.push_back(static_cast<std::byte>(text.size()));
     for (char c : text) out.push_back(static_cast<std::byte>(c));
     out.resize(static_cast<size_t>(count), std::byte{0});
     return out;  // byte strings have no byte order
   } else {
     throw UsageError("--fill does not support format '" + format_text + "'");
   }
-  if (order == '>') {  // swap each scalar (each half of a complex)
-    const size_t part = code[0] == 'Z' ? out.size() / 2 : out.size();
+  if (node.big_endian) {  // swap each scalar (each half of a complex)
+    const size_t part = node.is_complex() ? out.size() / 2 : out.size();
     for (size_t b = 0; b < out.size(); b += part)
       std::reverse(out.begin() + b, out.begin() + b + part);
   }
@@ -204,15 +205,7 @@ std::vector<std::byte> EncodeFill(const std::string& format_text, int64_t itemsi
   }
   int64_t repeat = 1;  // the sub-array's elements, each the same value
   for (int64_t extent : root.shape) repeat *= extent;
-  const char order = root.big_endian ? '>' : '<';
-  // The canonical spelling of the code: FormatNode writes Zf/Zd/Zg as F/D/G.
-  const char one_char[2] = {root.code, '\0'};
-  const std::string_view code = root.code == 'F'   ? "Zf"
-                                : root.code == 'D' ? "Zd"
-                                : root.code == 'G' ? "Zg"
-                                                   : std::string_view(one_char, 1);
-  const std::vector<std::byte> one =
-      EncodeScalar(code, root.length_bytes, order, text, format_text);
+  const std::vector<std::byte> one = EncodeScalar(root, text, format_text);
   std::vector<std::byte> item;
   for (int64_t i = 0; i < repeat; ++i) item.insert(item.end(), one.begin(), one.end());
   if (itemsize > static_cast<int64_t>(item.size())) item.resize(static_cast<size_t>(itemsize));

@@ -318,11 +318,12 @@ class Parser {
       } else {
         char code = c;
         if (c == 'Z') {
-          const char next = pos_ + 1 < text_.size() ? text_[pos_ + 1] : '\0';
-          if (next != 'f' && next != 'd' && next != 'g') {
-            Fail("expected 'f', 'd' or 'g' after 'Z'", pos_ + 1);
+          const std::string_view spelling = text_.substr(pos_, 2);
+          code = '\0';
+          for (const ComplexCode& z : kComplexCodes) {
+            if (z.spelling == spelling) code = z.code;
           }
-          code = next == 'f' ? 'F' : next == 'd' ? 'D' : 'G';
+          if (code == '\0') Fail("expected 'f', 'd' or 'g' after 'Z'", pos_ + 1);
           ++pos_;
         } else if (std::string_view("?cbBhHiIlLqQnNefdgP").find(c) == std::string_view::npos) {
           FailUnknownCode(pos_);
@@ -431,12 +432,7 @@ void AppendElement(const FormatNode& e, std::string* out) {
   switch (e.kind) {
     case Kind::kScalar:
       out->push_back(e.big_endian ? '>' : '<');
-      if (e.code == 'F' || e.code == 'D' || e.code == 'G') {
-        out->push_back('Z');
-        out->push_back(e.code == 'F' ? 'f' : e.code == 'D' ? 'd' : 'g');
-      } else {
-        out->push_back(e.code);
-      }
+      out->append(e.code_spelling());
       break;
     case Kind::kBytes:
       out->push_back('<');

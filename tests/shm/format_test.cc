@@ -426,6 +426,41 @@ TEST(FormatTreeTest, Scalars) {
   EXPECT_EQ(three.element_size_bytes(), 4);
 }
 
+// code_spelling() is the code as canonical() writes it (after the byte order,
+// before a name); is_complex() holds exactly for `Zf`, `Zd`, `Zg`.
+TEST(FormatTreeTest, CodeSpellingAndIsComplex) {
+  const struct {
+    const char* format;
+    const char* spelling;
+    bool complex;
+  } cases[] = {
+      {"Zf", "Zf", true}, {">Zd", "Zd", true}, {"(2)Zg", "Zg", true}, {"d", "d", false},
+      {"l", "q", false},  {"?", "?", false},   {"c", "c", false},     {"g", "g", false},
+      {"5s", "s", false}, {"3p", "p", false},  {"ii", "T", false},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.format);
+    const Format f = Format::Parse(c.format);
+    EXPECT_EQ(f.root().code_spelling(), c.spelling);
+    EXPECT_EQ(f.root().is_complex(), c.complex);
+  }
+  const Format named = Format::Parse("T{Zd:z:4x:raw:}");
+  ASSERT_EQ(named.root().fields.size(), 2u);
+  EXPECT_EQ(named.root().fields[0].node.code_spelling(), "Zd");
+  EXPECT_TRUE(named.root().fields[0].node.is_complex());
+  EXPECT_EQ(named.root().fields[1].node.code_spelling(), "x");
+  EXPECT_FALSE(named.root().fields[1].node.is_complex());
+  // Every scalar code of the grammar: the spelling is what canonical() writes.
+  for (const char* text : {"?", "c", "b", "B", "h", "H", "i", "I",  "l",  "L",  "q",
+                           "Q", "n", "N", "e", "f", "d", "g", "Zf", "Zd", "Zg", "P"}) {
+    const Format f = Format::Parse(text);
+    const std::string& canonical = f.canonical();
+    ASSERT_FALSE(canonical.empty());
+    EXPECT_EQ(f.root().code_spelling(), std::string_view(canonical).substr(1)) << text;
+    EXPECT_EQ(f.root().is_complex(), canonical[1] == 'Z') << text;
+  }
+}
+
 TEST(FormatTreeTest, DefaultAndEmptyHaveAByteRoot) {
   for (const Format& f : {Format(), Format::Parse("")}) {
     EXPECT_EQ(f.root().kind, Kind::kScalar);

@@ -103,6 +103,15 @@ inline constexpr int kMaxSubarrayDims = 32;  // axes of a sub-array shape (NumPy
 
 struct FormatField;
 
+// The complex types: PEP 3118 spells them with two characters, `Zf` `Zd`
+// `Zg`; a FormatNode holds them as the one-character codes 'F' 'D' 'G'
+// (NumPy's). The one table of the mapping, both ways.
+struct ComplexCode {
+  char code;                  // FormatNode::code
+  std::string_view spelling;  // PEP 3118
+};
+inline constexpr ComplexCode kComplexCodes[] = {{'F', "Zf"}, {'D', "Zd"}, {'G', "Zg"}};
+
 // One node of a parsed format: a scalar, a byte string, named padding or a
 // struct, possibly repeated as a sub-array. Nodes are built by Format::Parse
 // and never change; all sizes and offsets are in bytes, in the layout the
@@ -118,8 +127,9 @@ struct FormatNode {
   Kind kind = Kind::kScalar;
   // The canonical type code. kScalar: the standard-size code canonical()
   // writes, one of `? c b B h H i I q Q e f d g`, or 'F', 'D', 'G' for `Zf`,
-  // `Zd`, `Zg` (`l`, `n`, `P`, ... never appear: they are already mapped to
-  // `i`/`q`/`Q` as in canonical()). kBytes: 's' or 'p'. kPad: 'x'. kStruct: 'T'.
+  // `Zd`, `Zg` (kComplexCodes; code_spelling() is the PEP 3118 spelling).
+  // `l`, `n`, `P`, ... never appear: they are already mapped to `i`/`q`/`Q`
+  // as in canonical(). kBytes: 's' or 'p'. kPad: 'x'. kStruct: 'T'.
   char code = 'B';
   // kScalar of more than one byte: the byte order canonical() writes (`>`
   // when true, `<` when false; `@ = ^` resolved to the host's order). False
@@ -139,6 +149,23 @@ struct FormatNode {
   // kStruct only: the fields of one element, in the order written, with
   // increasing offsets. Unnamed padding is not a field: see FormatField.
   std::vector<FormatField> fields;
+
+  // True for a complex scalar: code 'F', 'D' or 'G' (`Zf`, `Zd`, `Zg`).
+  bool is_complex() const {
+    for (const ComplexCode& c : kComplexCodes) {
+      if (c.code == code) return true;
+    }
+    return false;
+  }
+  // `code` as PEP 3118 and canonical() spell it: "Zf", "Zd", "Zg" for the
+  // complex codes, otherwise the code's one character ("d", "s", "x", "T").
+  // May view this node: valid as long as the node lives.
+  std::string_view code_spelling() const {
+    for (const ComplexCode& c : kComplexCodes) {
+      if (c.code == code) return c.spelling;
+    }
+    return std::string_view(&code, 1);
+  }
 
   // Size of one element of the sub-array: size_bytes / product(shape).
   int64_t element_size_bytes() const {
