@@ -4,7 +4,7 @@
 // -----------------------------------------------------------------------------
 // Tests for shm/array_name: which names are valid, the exact refusal messages
 // (the daemon, the client and the CLI all show them), and that Create, Validate
-// and IsValid agree on every input.
+// and IsValid agree with the rule as array_name.h states it on random input.
 
 #include "shmarray/shm/array_name.h"
 
@@ -13,6 +13,7 @@
 
 #include <random>
 #include <string>
+#include <vector>
 
 namespace shmarray::shm {
 namespace {
@@ -64,25 +65,78 @@ TEST(ArrayNameTest, NamesCompareByteByByte) {
   EXPECT_NE(a, *ArrayName::Create("A/b"));
 }
 
-// Random short strings over an alphabet that hits every rule: Create,
-// Validate and IsValid must agree, and a valid name round-trips.
-TEST(ArrayNameTest, CreateValidateAndIsValidAgree) {
+// The rule as array_name.h states it, written independently of
+// array_name.cc: 1-255 characters of [A-Za-z0-9._-] and '/', where '/'
+// separates components, none of which is empty, "." or "..".
+bool FollowsTheDocumentedRule(const std::string& text) {
+  static const std::string kAllowed =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-/";
+  if (text.empty() || text.size() > 255) return false;
+  if (text.find_first_not_of(kAllowed) != std::string::npos) return false;
+  std::vector<std::string> components(1);
+  for (char c : text) {
+    if (c == '/') {
+      components.emplace_back();
+    } else {
+      components.back().push_back(c);
+    }
+  }
+  for (const std::string& component : components) {
+    if (component.empty() || component == "." || component == "..") return false;
+  }
+  return true;
+}
+
+// Random strings, short ones over an alphabet that hits every rule (and
+// bytes just outside the allowed ranges) and long ones around the length
+// limit: Validate, IsValid and Create agree with FollowsTheDocumentedRule.
+TEST(ArrayNameTest, AgreesWithTheDocumentedRule) {
   std::mt19937 rng(12345);
-  const std::string alphabet = "ab./_-/ \x01";
+  // Every allowed class, '/' and '.' often (for "//", "." and ".."), the
+  // neighbours of the allowed ranges ('@' '[' '`' '{' ':' ',' '+'), control,
+  // DEL and non-ASCII bytes, NUL.
+  const std::string alphabet = std::string("azAZ09.././_-") + "@[`{:,+ \\*~" +
+                               std::string("\x00\x01\x1f\x7f\x80\xc3\xa9\xff", 8);
+  const std::string name_chars = "abcXYZ0189._-";
   int valid = 0;
-  for (int i = 0; i < 20000; ++i) {
-    std::string text(rng() % 8, ' ');
-    for (char& c : text) c = alphabet[rng() % alphabet.size()];
+  int invalid = 0;
+  auto check = [&](const std::string& text) {
+    const bool expected = FollowsTheDocumentedRule(text);
     const absl::Status status = ArrayName::Validate(text);
-    EXPECT_EQ(status.ok(), ArrayName::IsValid(text)) << text;
-    EXPECT_EQ(status.ok(), ArrayName::Create(text).ok()) << text;
+    EXPECT_EQ(status.ok(), expected)
+        << "'" << text << "' (" << text.size() << " bytes): " << status;
+    EXPECT_EQ(ArrayName::IsValid(text), expected) << text;
+    const absl::StatusOr<ArrayName> name = ArrayName::Create(text);
+    EXPECT_EQ(name.ok(), expected) << text;
+    if (name.ok()) {
+      EXPECT_EQ(name->str(), text);
+    }
     if (!status.ok()) {
       EXPECT_TRUE(absl::IsInvalidArgument(status)) << text;
       EXPECT_THAT(std::string(status.message()), HasSubstr("invalid name")) << text;
     }
-    valid += status.ok();
+    ++(expected ? valid : invalid);
+  };
+  for (int i = 0; i < 20000; ++i) {
+    std::string text(rng() % 9, ' ');
+    for (char& c : text) c = alphabet[rng() % alphabet.size()];
+    check(text);
   }
-  EXPECT_GT(valid, 1000);  // the alphabet makes plenty of both kinds
+  // Around the limit: names of allowed characters (a '/' now and then), some
+  // with one character replaced by any of the alphabet.
+  for (size_t length : {size_t{1}, size_t{2}, size_t{3}, kMaxNameLength - 1, kMaxNameLength,
+                        kMaxNameLength + 1, size_t{300}}) {
+    for (int i = 0; i < 500; ++i) {
+      std::string text(length, ' ');
+      for (char& c : text) c = rng() % 16 == 0 ? '/' : name_chars[rng() % name_chars.size()];
+      if (rng() % 4 == 0) text[rng() % length] = alphabet[rng() % alphabet.size()];
+      check(text);
+    }
+  }
+  check(std::string(kMaxNameLength, 'n'));
+  check(std::string(kMaxNameLength + 1, 'n'));
+  EXPECT_GT(valid, 1500);  // the alphabets make plenty of both kinds
+  EXPECT_GT(invalid, 1500);
 }
 
 }  // namespace
