@@ -52,6 +52,46 @@ int RunPython(const std::string& python, const char* script, const std::string& 
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+// Checks `cases` with NumPy: writes them (one line each, the fields
+// separated by tabs) to a temporary file and runs SHMARRAY_PYTHON3 on it,
+// with `check_source` defining `check(*fields)`, which returns a message for
+// a case NumPy disagrees with (None if it agrees). `ast`, `sys` and `np` are
+// imported. Expects every case checked and none disagreeing.
+void ExpectNumPyAgrees(const std::string& check_source,
+                       const std::vector<std::vector<std::string>>& cases) {
+  char tmpl[] = "/tmp/shmarray-dtype-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string path = std::string(tmpl) + "/cases.txt";
+  {
+    FILE* f = std::fopen(path.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    for (const std::vector<std::string>& fields : cases) {
+      for (size_t i = 0; i < fields.size(); ++i) {
+        std::fprintf(f, "%s%s", i > 0 ? "\t" : "", fields[i].c_str());
+      }
+      std::fputc('\n', f);
+    }
+    std::fclose(f);
+  }
+  const std::string script = "import ast, sys\nimport numpy as np\n" + check_source + R"PY(
+bad = []
+n = 0
+for line in open(sys.argv[1], encoding='utf-8'):
+    problem = check(*line.rstrip('\n').split('\t'))
+    if problem:
+        bad.append(problem)
+    n += 1
+print('\n'.join(bad))
+print('%d cases checked' % n)
+sys.exit(1 if bad else 0)
+)PY";
+  std::string out;
+  EXPECT_EQ(RunPython(SHMARRAY_PYTHON3, script.c_str(), path, &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr(std::to_string(cases.size()) + " cases checked")) << out;
+  std::remove(path.c_str());
+  rmdir(tmpl);
+}
+
 TEST(DtypeTest, SpellingsToCanonicalFormats) {
   const std::pair<const char*, const char*> cases[] = {
       {"f8", "<d"},
@@ -158,8 +198,7 @@ TEST(DtypeTest, HintsForNumPySpellingsGivenAsFormats) {
 // Every spelling through NumPy: np.dtype(spelling) == np.dtype(our descr) ==
 // np.dtype(our name).
 TEST(DtypeNumPyTest, AgreesWithNumPy) {
-  const std::string python = SHMARRAY_PYTHON3;
-  if (python.empty()) GTEST_SKIP() << "no python3 with NumPy";
+  if (std::string(SHMARRAY_PYTHON3).empty()) GTEST_SKIP() << "no python3 with NumPy";
   const std::vector<std::string> spellings = {"f8",
                                               "<f8",
                                               ">f8",
@@ -260,26 +299,13 @@ TEST(DtypeNumPyTest, AgreesWithNumPy) {
                                               "[('x','<f8'),('y','<f8')]",
                                               "[('x', 'f8'), ('y', 'int32', (2,))]",
                                               "[('p', [('a', '>u2'), ('b', 'S2')]), ('q', '?')]"};
-  char tmpl[] = "/tmp/shmarray-dtype-XXXXXX";
-  ASSERT_NE(mkdtemp(tmpl), nullptr);
-  const std::string path = std::string(tmpl) + "/cases.txt";
-  {
-    FILE* f = std::fopen(path.c_str(), "w");
-    ASSERT_NE(f, nullptr);
-    for (const std::string& s : spellings) {
-      const shm::Format format = shm::Format::Parse(DtypeToFormat(s));
-      std::fprintf(f, "%s\t%s\t%s\n", s.c_str(), FormatToDescr(format).c_str(),
-                   DtypeName(format).c_str());
-    }
-    std::fclose(f);
+  std::vector<std::vector<std::string>> cases;
+  for (const std::string& s : spellings) {
+    const shm::Format format = shm::Format::Parse(DtypeToFormat(s));
+    cases.push_back({s, FormatToDescr(format), DtypeName(format)});
   }
-  static constexpr char kScript[] = R"PY(
-import ast, sys
-import numpy as np
-bad = []
-n = 0
-for line in open(sys.argv[1], encoding='utf-8'):
-    spelling, descr, name = line.rstrip('\n').split('\t')
+  ExpectNumPyAgrees(R"PY(
+def check(spelling, descr, name):
     want = np.dtype(ast.literal_eval(spelling) if spelling.startswith('[') else spelling)
     ours = np.dtype(ast.literal_eval(descr))
     named = np.dtype(ast.literal_eval(name) if name.startswith('[') else name)
@@ -287,25 +313,16 @@ for line in open(sys.argv[1], encoding='utf-8'):
     if want.subdtype is not None:
         want = np.dtype([('f0', want)])
     if ours != want or named != want:
-        bad.append('%s: numpy %r, descr %s -> %r, name %s -> %r' % (spelling, want, descr, ours, name, named))
-    n += 1
-print('\n'.join(bad))
-print('%d spellings checked' % n)
-sys.exit(1 if bad else 0)
-)PY";
-  std::string out;
-  EXPECT_EQ(RunPython(python, kScript, path, &out), 0) << out;
-  EXPECT_THAT(out, HasSubstr(std::to_string(spellings.size()) + " spellings checked")) << out;
-  std::remove(path.c_str());
-  rmdir(tmpl);
+        return '%s: numpy %r, descr %s -> %r, name %s -> %r' % (spelling, want, descr, ours, name, named)
+)PY",
+                    cases);
 }
 
 // Unnamed struct fields get the names NumPy's PEP 3118 import gives them
 // (_dtype_from_pep3118, _fix_names): the first f<j> no field of the struct
 // has, counting neither padding nor the position in the format.
 TEST(DtypeNumPyTest, UnnamedFieldsAreNamedAsNumPyNamesThem) {
-  const std::string python = SHMARRAY_PYTHON3;
-  if (python.empty()) GTEST_SKIP() << "no python3 with NumPy";
+  if (std::string(SHMARRAY_PYTHON3).empty()) GTEST_SKIP() << "no python3 with NumPy";
   const std::vector<std::string> formats = {"ii",
                                             "bi",
                                             "T{<b3x<i}",
@@ -318,43 +335,23 @@ TEST(DtypeNumPyTest, UnnamedFieldsAreNamedAsNumPyNamesThem) {
                                             "T{<b(2)T{<b<d:f0:}<i:f1:}",
                                             "T{xbxxb:f0:x(3)h}",
                                             "T{<i:f0:<i:f1:<i<i:f3:<i}"};
-  char tmpl[] = "/tmp/shmarray-names-XXXXXX";
-  ASSERT_NE(mkdtemp(tmpl), nullptr);
-  const std::string path = std::string(tmpl) + "/cases.txt";
-  {
-    FILE* f = std::fopen(path.c_str(), "w");
-    ASSERT_NE(f, nullptr);
-    for (const std::string& format : formats) {
-      std::fprintf(f, "%s\t%s\n", format.c_str(),
-                   FormatToDescr(shm::Format::Parse(format)).c_str());
-    }
-    std::fclose(f);
+  std::vector<std::vector<std::string>> cases;
+  for (const std::string& format : formats) {
+    cases.push_back({format, FormatToDescr(shm::Format::Parse(format))});
   }
-  static constexpr char kScript[] = R"PY(
-import ast, sys
-import numpy as np
+  ExpectNumPyAgrees(R"PY(
 try:
     from numpy._core._internal import _dtype_from_pep3118
 except ImportError:
     from numpy.core._internal import _dtype_from_pep3118
 from numpy.lib.format import dtype_to_descr
-bad = []
-n = 0
-for line in open(sys.argv[1], encoding='utf-8'):
-    fmt, descr = line.rstrip('\n').split('\t')
+
+def check(fmt, descr):
     want = dtype_to_descr(_dtype_from_pep3118(fmt))
     if ast.literal_eval(descr) != want:
-        bad.append('%s: numpy %r, ours %s' % (fmt, want, descr))
-    n += 1
-print('\n'.join(bad))
-print('%d formats checked' % n)
-sys.exit(1 if bad else 0)
-)PY";
-  std::string out;
-  EXPECT_EQ(RunPython(python, kScript, path, &out), 0) << out;
-  EXPECT_THAT(out, HasSubstr(std::to_string(formats.size()) + " formats checked")) << out;
-  std::remove(path.c_str());
-  rmdir(tmpl);
+        return '%s: numpy %r, ours %s' % (fmt, want, descr)
+)PY",
+                    cases);
 }
 
 }  // namespace
