@@ -6,42 +6,15 @@
 
 #include "shmarray/client/json.h"
 
+#include <cstdint>
 #include <cstdio>
 #include <ctime>
 
 #include "shmarray/client/npy.h"
+#include "utf8.h"
 
 namespace shmarray::client {
 namespace {
-
-// Length of the valid UTF-8 sequence at s[i], or 0.
-size_t Utf8Length(std::string_view s, size_t i) {
-  const auto b0 = static_cast<unsigned char>(s[i]);
-  size_t len;
-  uint32_t cp;
-  if (b0 < 0x80) return 1;
-  if ((b0 & 0xE0) == 0xC0) {
-    len = 2;
-    cp = b0 & 0x1F;
-  } else if ((b0 & 0xF0) == 0xE0) {
-    len = 3;
-    cp = b0 & 0x0F;
-  } else if ((b0 & 0xF8) == 0xF0) {
-    len = 4;
-    cp = b0 & 0x07;
-  } else {
-    return 0;
-  }
-  if (i + len > s.size()) return 0;
-  for (size_t k = 1; k < len; ++k) {
-    const auto b = static_cast<unsigned char>(s[i + k]);
-    if ((b & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (b & 0x3F);
-  }
-  static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
-  if (cp < kMin[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-  return len;
-}
 
 void AppendEscape(unsigned value, std::string* out) {
   char buf[8];
@@ -57,7 +30,8 @@ std::string JsonQuote(std::string_view s) {
     const char c = s[i];
     const auto u = static_cast<unsigned char>(c);
     if (u >= 0x80) {
-      const size_t len = Utf8Length(s, i);
+      uint32_t cp;
+      const size_t len = internal::DecodeUtf8Char(s.substr(i), &cp);
       if (len == 0) {
         AppendEscape(u, &out);  // the Latin-1 character of the byte
         ++i;

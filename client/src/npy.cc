@@ -35,6 +35,7 @@
 #include "shmarray/shm/errors.h"
 #include "shmarray/shm/format.h"
 #include "shmarray/shm/layout.h"
+#include "utf8.h"
 
 namespace shmarray::client {
 namespace internal {

@@ -5,7 +5,8 @@
 // What the parts of the .npy support share. Private to client/src.
 //   py_literal.cc  the bounded parser of Python literals (no eval) that
 //                  .npy headers and NumPy's dtype list syntax are written in,
-//                  Python's str repr, UTF-8 <-> latin-1;
+//                  Python's str repr, UTF-8 <-> latin-1 (UTF-8 itself is
+//                  utf8.h);
 //   dtype.cc       NumPy dtypes (descr literals, np.dtype() spellings) <->
 //                  PEP 3118 formats (the public half is in npy.h);
 //   npy.cc         .npy headers and file I/O.
@@ -35,11 +36,6 @@ std::string Quote(std::string_view s);
 
 // --- py_literal.cc -----------------------------------------------------------
 
-// Appends code point `cp` as UTF-8.
-void AppendUtf8(uint32_t cp, std::string* out);
-// Decodes UTF-8 into code points; false for malformed input (overlong forms,
-// surrogates, truncated sequences).
-bool DecodeUtf8(std::string_view s, std::vector<uint32_t>* out);
 // Latin-1 bytes as UTF-8.
 std::string Latin1ToUtf8(std::string_view s);
 // Encodes `text` (UTF-8) as latin-1; false if a character is outside it.

@@ -25,8 +25,10 @@ TEST(JsonTest, StringsAreEscaped) {
   EXPECT_EQ(JsonQuote("a\"b\\c"), "\"a\\\"b\\\\c\"");
   EXPECT_EQ(JsonQuote("\n\t\r\b\f"), "\"\\n\\t\\r\\b\\f\"");
   EXPECT_EQ(JsonQuote(std::string("\x01\x7f", 2)), "\"\\u0001\\u007f\"");
-  EXPECT_EQ(JsonQuote("caf\xc3\xa9"), "\"caf\xc3\xa9\"");  // UTF-8 as is
-  EXPECT_EQ(JsonQuote("bad\xe9"), "\"bad\\u00e9\"");       // not UTF-8: Latin-1
+  EXPECT_EQ(JsonQuote("caf\xc3\xa9"), "\"caf\xc3\xa9\"");             // UTF-8 as is
+  EXPECT_EQ(JsonQuote("bad\xe9"), "\"bad\\u00e9\"");                  // not UTF-8: Latin-1
+  EXPECT_EQ(JsonQuote("\xed\xa0\x80"), "\"\\u00ed\\u00a0\\u0080\"");  // a surrogate: Latin-1 too
+  EXPECT_EQ(JsonQuote("\xf0\x9f\x98\x80"), "\"\xf0\x9f\x98\x80\"");   // four bytes as is
 }
 
 TEST(JsonTest, ObjectsKeepTheirKeyOrder) {

@@ -10,7 +10,6 @@
 #include <gtest/gtest.h>
 
 #include <string>
-#include <vector>
 
 #include "npy_internal.h"
 
@@ -76,8 +75,8 @@ TEST(Latin1Test, RoundTripsAndRejectsWideCharacters) {
   ASSERT_TRUE(Utf8ToLatin1(utf8, &back));
   EXPECT_EQ(back, "caf\xe9");
   EXPECT_FALSE(Utf8ToLatin1("\xe2\x82\xac", &back));  // the euro sign
-  std::vector<uint32_t> cps;
-  EXPECT_FALSE(DecodeUtf8("\xc0\x80", &cps));  // overlong NUL
+  EXPECT_FALSE(Utf8ToLatin1("\xc3", &back));          // not UTF-8 (utf8_test.cc)
+  EXPECT_FALSE(Utf8ToLatin1("\xe0\x83\xa9", &back));  // U+00E9 overlong, in three bytes
 }
 
 }  // namespace
