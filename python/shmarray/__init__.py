@@ -26,24 +26,8 @@ which exports the memory through the buffer protocol (PEP 3118) for
 a missing name, ``ValueError`` for bad input, ...): see ``shmarray._errors``.
 """
 
-from ._errors import (
-    AbortedError,
-    AlreadyExistsError,
-    ClosedError,
-    DataLossError,
-    DeadlineExceededError,
-    Error,
-    FailedPreconditionError,
-    InvalidArgumentError,
-    NotFoundError,
-    OutOfRangeError,
-    PermissionDeniedError,
-    ReadOnlyError,
-    ResourceExhaustedError,
-    SegmentUnreachableError,
-    UnauthenticatedError,
-    UnavailableError,
-)
+from . import _errors
+from ._errors import *  # noqa: F403 (the names of _errors.__all__, exported below)
 from ._shmarray import Mapping
 from ._client import ArrayInfo, Client, Watch, WatchEvent
 from ._dtypes import dtype_to_format, format_to_dtype
@@ -58,20 +42,5 @@ __all__ = [
     "WatchEvent",
     "dtype_to_format",
     "format_to_dtype",
-    "Error",
-    "NotFoundError",
-    "AlreadyExistsError",
-    "InvalidArgumentError",
-    "OutOfRangeError",
-    "FailedPreconditionError",
-    "ReadOnlyError",
-    "SegmentUnreachableError",
-    "ClosedError",
-    "PermissionDeniedError",
-    "UnauthenticatedError",
-    "ResourceExhaustedError",
-    "UnavailableError",
-    "DeadlineExceededError",
-    "AbortedError",
-    "DataLossError",
+    *_errors.__all__,
 ]

@@ -45,6 +45,30 @@ def test_exception_hierarchy_matches_builtins():
     assert str(shmarray.NotFoundError("no array 'x'")) == "no array 'x'"
 
 
+def test_every_public_error_class_is_exported():
+    from shmarray import _errors
+
+    classes = {
+        n: v
+        for n, v in vars(_errors).items()
+        if isinstance(v, type)
+        and issubclass(v, BaseException)
+        and v.__module__ == _errors.__name__
+        and not n.startswith("_")
+    }
+    assert "Error" in classes and len(classes) > 10, classes
+    assert sorted(_errors.__all__) == sorted(classes), "_errors.__all__ is not its error classes"
+    assert len(shmarray.__all__) == len(set(shmarray.__all__)), shmarray.__all__
+    for n, cls in classes.items():
+        assert n in shmarray.__all__, n
+        assert getattr(shmarray, n) is cls, n
+        assert issubclass(cls, shmarray.Error), n
+    # `from shmarray import *` binds every exported name.
+    namespace: dict = {}
+    exec("from shmarray import *", namespace)
+    assert set(shmarray.__all__) <= set(namespace), set(shmarray.__all__) - set(namespace)
+
+
 def test_missing_names(client, name, canaries):
     with pytest.raises(shmarray.NotFoundError) as e:
         client.attach(name + "missing")
