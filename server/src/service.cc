@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstring>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -558,7 +559,8 @@ class ArrayServiceImpl::ReadReactor final : public grpc::ServerWriteReactor<grpc
  public:
   ReadReactor(ArrayServiceImpl* service, grpc::CallbackServerContext* ctx,
               const grpc::ByteBuffer& request)
-      : service_(service) {
+      : service_(service), peer_(ctx->peer()) {
+    ScopedLogPeer log_peer(peer_);
     scope_.emplace(service);
     absl::Status s = scope_->status().ok() ? service->Authorize(ctx) : scope_->status();
     if (s.ok()) s = Start(request);
@@ -571,6 +573,7 @@ class ArrayServiceImpl::ReadReactor final : public grpc::ServerWriteReactor<grpc
 
   void OnWriteDone(bool ok) override {
     if (!ok) return End(absl::CancelledError("the client went away"));
+    ScopedLogPeer log_peer(peer_);
     if (in_flight_ > 0 && service_->metrics_ != nullptr) {
       service_->metrics_->AddBytesRead(in_flight_);
     }
@@ -681,6 +684,7 @@ class ArrayServiceImpl::ReadReactor final : public grpc::ServerWriteReactor<grpc
   }
 
   ArrayServiceImpl* const service_;
+  const std::string peer_;  // for the log lines of the call's callbacks
   std::optional<CallScope> scope_;
   CatalogEntry entry_;
   shm::AnyView sel_;
@@ -711,7 +715,8 @@ class ArrayServiceImpl::WriteReactor final : public grpc::ServerReadReactor<grpc
  public:
   WriteReactor(ArrayServiceImpl* service, grpc::CallbackServerContext* ctx,
                grpc::ByteBuffer* response)
-      : service_(service), response_(response) {
+      : service_(service), peer_(ctx->peer()), response_(response) {
+    ScopedLogPeer log_peer(peer_);
     scope_.emplace(service);
     const absl::Status s = scope_->status().ok() ? service->Authorize(ctx) : scope_->status();
     if (s.ok()) {
@@ -722,6 +727,7 @@ class ArrayServiceImpl::WriteReactor final : public grpc::ServerReadReactor<grpc
   }
 
   void OnReadDone(bool ok) override {
+    ScopedLogPeer log_peer(peer_);
     absl::Status s;
     if (!ok) {  // the client closed its side (or went away)
       s = ticket_ ? Complete()
@@ -872,6 +878,7 @@ class ArrayServiceImpl::WriteReactor final : public grpc::ServerReadReactor<grpc
   }
 
   ArrayServiceImpl* const service_;
+  const std::string peer_;            // for the log lines of the call's callbacks
   grpc::ByteBuffer* const response_;  // owned by gRPC for the call's lifetime
   std::optional<CallScope> scope_;
   std::optional<Catalog::WriteTicket> ticket_;  // set once the target is checked
