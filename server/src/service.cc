@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -560,6 +561,7 @@ class ArrayServiceImpl::ReadReactor final : public grpc::ServerWriteReactor<grpc
   ReadReactor(ArrayServiceImpl* service, grpc::CallbackServerContext* ctx,
               const grpc::ByteBuffer& request)
       : service_(service), peer_(ctx->peer()) {
+    const std::lock_guard<std::mutex> lock(mu_);
     ScopedLogPeer log_peer(peer_);
     scope_.emplace(service);
     absl::Status s = scope_->status().ok() ? service->Authorize(ctx) : scope_->status();
@@ -572,6 +574,7 @@ class ArrayServiceImpl::ReadReactor final : public grpc::ServerWriteReactor<grpc
   }
 
   void OnWriteDone(bool ok) override {
+    const std::lock_guard<std::mutex> lock(mu_);
     if (!ok) return End(absl::CancelledError("the client went away"));
     ScopedLogPeer log_peer(peer_);
     if (in_flight_ > 0 && service_->metrics_ != nullptr) {
@@ -587,7 +590,11 @@ class ArrayServiceImpl::ReadReactor final : public grpc::ServerWriteReactor<grpc
     StartWrite(&message_);
   }
 
-  void OnDone() override { delete this; }
+  void OnDone() override {
+    mu_.lock();  // after the last callback (see mu_)
+    mu_.unlock();
+    delete this;
+  }
 
  private:
   // Checks the request and makes the first message (the ArrayInfo).
@@ -683,6 +690,13 @@ class ArrayServiceImpl::ReadReactor final : public grpc::ServerWriteReactor<grpc
     Finish(ToGrpcStatus(status));
   }
 
+  // gRPC runs a reactor's callbacks one at a time but on different threads,
+  // handing the reactor over through its completion queue, which
+  // ThreadSanitizer cannot see into (Debian's gRPC is not instrumented).
+  // Every callback holds this uncontended lock, which states that order
+  // where it can be checked. gRPC never calls back into a reactor from
+  // StartWrite, StartRead or Finish, so holding it there cannot deadlock.
+  std::mutex mu_;
   ArrayServiceImpl* const service_;
   const std::string peer_;  // for the log lines of the call's callbacks
   std::optional<CallScope> scope_;
@@ -716,6 +730,7 @@ class ArrayServiceImpl::WriteReactor final : public grpc::ServerReadReactor<grpc
   WriteReactor(ArrayServiceImpl* service, grpc::CallbackServerContext* ctx,
                grpc::ByteBuffer* response)
       : service_(service), peer_(ctx->peer()), response_(response) {
+    const std::lock_guard<std::mutex> lock(mu_);
     ScopedLogPeer log_peer(peer_);
     scope_.emplace(service);
     const absl::Status s = scope_->status().ok() ? service->Authorize(ctx) : scope_->status();
@@ -727,6 +742,7 @@ class ArrayServiceImpl::WriteReactor final : public grpc::ServerReadReactor<grpc
   }
 
   void OnReadDone(bool ok) override {
+    const std::lock_guard<std::mutex> lock(mu_);
     ScopedLogPeer log_peer(peer_);
     absl::Status s;
     if (!ok) {  // the client closed its side (or went away)
@@ -740,7 +756,11 @@ class ArrayServiceImpl::WriteReactor final : public grpc::ServerReadReactor<grpc
     StartRead(&buffer_);
   }
 
-  void OnDone() override { delete this; }
+  void OnDone() override {
+    mu_.lock();  // after the last callback (see mu_)
+    mu_.unlock();
+    delete this;
+  }
 
  private:
   // The first message: checks the target and takes the write ticket.
@@ -877,6 +897,7 @@ class ArrayServiceImpl::WriteReactor final : public grpc::ServerReadReactor<grpc
     Finish(ToGrpcStatus(status));
   }
 
+  std::mutex mu_;  // held by every callback, as in ReadReactor
   ArrayServiceImpl* const service_;
   const std::string peer_;            // for the log lines of the call's callbacks
   grpc::ByteBuffer* const response_;  // owned by gRPC for the call's lifetime
