@@ -261,6 +261,14 @@ class Client::Impl {
       std::function<absl::StatusOr<std::pair<std::byte*, int64_t>>(const v1::ArrayInfo&)>;
   absl::Status ReadStream(grpc::Channel* channel, const v1::ReadRequest& req, StreamGroup* group,
                           const InfoSink& on_info, const std::function<void(int64_t)>& on_chunk);
+  // name[index] in `order`, over options_.streams streams, into the
+  // contiguous memory that `destination` returns for the stream's
+  // description (or its error, which cancels the stream before any byte
+  // lands). Returns the bytes read; throws RpcError.
+  using Destination = std::function<absl::StatusOr<std::byte*>(const ArrayInfo&)>;
+  int64_t Read(std::string_view name, const Index& index, shm::Order order,
+               const ProgressCallback& progress, ArrayInfo* info_out,
+               const Destination& destination);
   // One Write stream of bytes [part.begin, part.end) of `src` serialized in
   // `order`, to `target` (whose byte_offset and nbytes the caller set).
   absl::StatusOr<v1::WriteResponse> WriteStream(grpc::Channel* channel,
@@ -789,38 +797,34 @@ absl::Status Client::Impl::ReadStream(grpc::Channel* channel, const v1::ReadRequ
   return error;
 }
 
-shm::AnyView Client::read(std::string_view name, const Index& index, shm::Order order,
-                          const ProgressCallback& progress, ArrayInfo* info_out) {
-  CheckName(name);
+int64_t Client::Impl::Read(std::string_view name, const Index& index, shm::Order order,
+                           const ProgressCallback& progress, ArrayInfo* info_out,
+                           const Destination& destination) {
   v1::ReadRequest req;
   req.set_name(std::string(name));
   SetIndex(index, req.mutable_index());
   req.set_order(proto::OrderToProto(order));
-  const int streams = impl_->options_.streams;
+  const int streams = options_.streams;
   // Split: the first part alone says how large the whole is.
   if (streams > 1) req.set_byte_count(kFirstPartBytes);
   StreamGroup group;
-  shm::AnyView out;
+  std::byte* out = nullptr;
   ArrayInfo info;
   int64_t total = 0;
   Progress counter(progress, &total);
   const auto report = [&](int64_t n) { counter.Report(n); };
-  const absl::Status first = impl_->ReadStream(
-      impl_->channel_.get(), req, &group,
+  const absl::Status first = ReadStream(
+      channel_.get(), req, &group,
       [&](const v1::ArrayInfo& wire) -> absl::StatusOr<std::pair<std::byte*, int64_t>> {
         try {
           info = FromProto(wire);
-          out = shm::AnyView::Allocate(info.format, info.layout.shape, order, info.itemsize());
         } catch (const RpcError& e) {
           return e.status();
-        } catch (const std::bad_alloc&) {
-          return absl::ResourceExhaustedError("read of '" + std::string(name) +
-                                              "': cannot allocate " +
-                                              std::to_string(info.nbytes()) + " bytes");
         }
-        total = out.nbytes();
+        SHMARRAY_ASSIGN_OR_RETURN(out, destination(info));
+        total = info.nbytes();
         if (progress && total == 0) progress(0, 0);
-        return std::pair{out.data(), streams > 1 ? std::min(total, kFirstPartBytes) : total};
+        return std::pair{out, streams > 1 ? std::min(total, kFirstPartBytes) : total};
       },
       report);
   if (!first.ok()) throw RpcError(first);
@@ -835,19 +839,18 @@ shm::AnyView Client::read(std::string_view name, const Index& index, shm::Order 
       // The same incarnation, or FAILED_PRECONDITION.
       part_req.set_generation(info.generation);
       // An error is recorded in the group (and cancels the other parts).
-      impl_
-          ->ReadStream(
-              impl_->TransferChannel(k).get(), part_req, &group,
-              [&](const v1::ArrayInfo& wire) -> absl::StatusOr<std::pair<std::byte*, int64_t>> {
-                if (wire.generation() != info.generation) {
-                  return absl::DataLossError("read of '" + std::string(name) +
-                                             "': a part of the stream describes generation " +
-                                             std::to_string(wire.generation()) + ", not " +
-                                             std::to_string(info.generation));
-                }
-                return std::pair{out.data() + part.begin, part.end - part.begin};
-              },
-              k == 0 ? std::function<void(int64_t)>(report) : [&](int64_t n) { counter.Add(n); })
+      ReadStream(
+          TransferChannel(k).get(), part_req, &group,
+          [&](const v1::ArrayInfo& wire) -> absl::StatusOr<std::pair<std::byte*, int64_t>> {
+            if (wire.generation() != info.generation) {
+              return absl::DataLossError("read of '" + std::string(name) +
+                                         "': a part of the stream describes generation " +
+                                         std::to_string(wire.generation()) + ", not " +
+                                         std::to_string(info.generation));
+            }
+            return std::pair{out + part.begin, part.end - part.begin};
+          },
+          k == 0 ? std::function<void(int64_t)>(report) : [&](int64_t n) { counter.Add(n); })
           .IgnoreError();
     });
     const absl::Status status = group.status();
@@ -855,7 +858,67 @@ shm::AnyView Client::read(std::string_view name, const Index& index, shm::Order 
     counter.Finish();
   }
   if (info_out != nullptr) *info_out = std::move(info);
+  return total;
+}
+
+shm::AnyView Client::read(std::string_view name, const Index& index, shm::Order order,
+                          const ProgressCallback& progress, ArrayInfo* info_out) {
+  CheckName(name);
+  shm::AnyView out;
+  impl_->Read(name, index, order, progress, info_out,
+              [&](const ArrayInfo& info) -> absl::StatusOr<std::byte*> {
+                try {
+                  out = shm::AnyView::Allocate(info.format, info.layout.shape, order,
+                                               info.itemsize());
+                } catch (const std::bad_alloc&) {
+                  return absl::ResourceExhaustedError("read of '" + std::string(name) +
+                                                      "': cannot allocate " +
+                                                      std::to_string(info.nbytes()) + " bytes");
+                } catch (...) {
+                  return shm::StatusFromCurrentException();
+                }
+                return out.data();
+              });
   return out;
+}
+
+int64_t Client::read_into(std::string_view name, const Index& index, const shm::AnyView& dst,
+                          const ProgressCallback& progress, ArrayInfo* info_out) {
+  CheckName(name);
+  const std::string what = "read of '" + std::string(name) + "' into a destination";
+  if (dst.readonly()) throw RpcError(absl::InvalidArgumentError(what + " that is read-only"));
+  // The stream's order is the destination's: C unless only Fortran fits.
+  std::optional<shm::Order> order;
+  if (dst.is_c_contig()) {
+    order = shm::Order::kC;
+  } else if (dst.is_f_contig()) {
+    order = shm::Order::kF;
+  } else {
+    throw RpcError(absl::InvalidArgumentError(what + " that is not contiguous (strides " +
+                                              shm::TupleString(dst.strides()) +
+                                              "): it must be C- or Fortran-contiguous"));
+  }
+  return impl_->Read(
+      name, index, *order, progress, info_out,
+      [&](const ArrayInfo& info) -> absl::StatusOr<std::byte*> {
+        // Checked before any byte lands in dst; a mismatch cancels the stream.
+        if (info.layout.shape != dst.shape()) {
+          return absl::InvalidArgumentError(
+              what + ": the selection has shape " + shm::TupleString(info.layout.shape) +
+              " but the destination has shape " + shm::TupleString(dst.shape()));
+        }
+        if (info.itemsize() != dst.itemsize()) {
+          return absl::InvalidArgumentError(
+              what + ": the array's items have " + std::to_string(info.itemsize()) +
+              " bytes but the destination's have " + std::to_string(dst.itemsize()));
+        }
+        try {
+          shm::CheckFormatMatches(info.format, info.format.description(), dst.format());
+        } catch (...) {
+          return shm::StatusFromCurrentException();
+        }
+        return dst.first();
+      });
 }
 
 absl::StatusOr<v1::WriteResponse> Client::Impl::WriteStream(

@@ -7,6 +7,9 @@
 
 #include "shmarray/proto/convert.h"
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/wire_format_lite.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -143,31 +146,34 @@ absl::Status FromGrpcStatus(const grpc::Status& status) {
   return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
 }
 
+namespace {
+
+using google::protobuf::internal::WireFormatLite;
+
+// The tag of `bytes data = 2`, the same field number in ReadResponse and
+// WriteRequest.
+static_assert(int{v1::ReadResponse::kDataFieldNumber} == int{v1::WriteRequest::kDataFieldNumber});
+constexpr uint32_t kDataTag = WireFormatLite::MakeTag(v1::WriteRequest::kDataFieldNumber,
+                                                      WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
+
+}  // namespace
+
 size_t DataFieldHeader(int64_t len_bytes, uint8_t* out) {
-  out[0] = 0x12;  // field 2 (data), wire type 2 (length-delimited)
-  size_t n = 1;
-  auto v = static_cast<uint64_t>(len_bytes);
-  while (v >= 0x80) {
-    out[n++] = static_cast<uint8_t>(v | 0x80);
-    v >>= 7;
-  }
-  out[n++] = static_cast<uint8_t>(v);
-  return n;
+  uint8_t* end = google::protobuf::io::CodedOutputStream::WriteTagToArray(kDataTag, out);
+  end = google::protobuf::io::CodedOutputStream::WriteVarint64ToArray(
+      static_cast<uint64_t>(len_bytes), end);
+  return static_cast<size_t>(end - out);
 }
 
 size_t ParseDataFieldHeader(const uint8_t* head, size_t have, size_t size, int64_t* len_bytes) {
-  have = std::min(have, kDataFieldHeadBytes);
-  if (have < 2 || head[0] != 0x12) return 0;
+  google::protobuf::io::CodedInputStream in(head,
+                                            static_cast<int>(std::min(have, kDataFieldHeadBytes)));
   uint64_t value = 0;
-  for (size_t i = 1; i < have; ++i) {
-    value |= static_cast<uint64_t>(head[i] & 0x7f) << (7 * (i - 1));
-    if ((head[i] & 0x80) != 0) continue;
-    const size_t header = i + 1;
-    if (value > static_cast<uint64_t>(INT32_MAX) || header + value != size) return 0;
-    *len_bytes = static_cast<int64_t>(value);
-    return header;
-  }
-  return 0;
+  if (in.ReadTag() != kDataTag || !in.ReadVarint64(&value)) return 0;
+  const auto header = static_cast<size_t>(in.CurrentPosition());
+  if (value > static_cast<uint64_t>(INT32_MAX) || header + value != size) return 0;
+  *len_bytes = static_cast<int64_t>(value);
+  return header;
 }
 
 size_t ParseDataFieldHeader(const std::vector<grpc::Slice>& slices, size_t size,

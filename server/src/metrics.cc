@@ -204,8 +204,9 @@ Metrics::Method* Metrics::ForMethod(std::string_view method, std::string_view ty
   const size_t slash = path.find('/');
   m->service = std::string(path.substr(0, slash));
   m->name = slash == std::string_view::npos ? std::string() : std::string(path.substr(slash + 1));
-  // Handlers installed as raw methods report as bidi streams: the wire type
-  // is the one the .proto declares, when the method is known.
+  // A handler may be registered as another type than the .proto declares
+  // (a raw method): the type reported is the declared one, when the method
+  // is known.
   m->type = std::string(type);
   const auto* descriptor = google::protobuf::DescriptorPool::generated_pool()->FindMethodByName(
       m->service + "." + m->name);

@@ -4,12 +4,12 @@
 // -----------------------------------------------------------------------------
 // shmarray.v1.ArrayService over the Catalog. See service_internal.h.
 
-#include <grpcpp/support/method_handler.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <mutex>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -29,9 +29,6 @@
 namespace shmarray::server::internal {
 namespace {
 
-// Indexes of the raw methods (declaration order in the .proto).
-constexpr int kReadMethod = 7;
-constexpr int kWriteMethod = 8;
 constexpr int64_t kDefaultChunkBytes = int64_t{1} << 20;
 // Smaller chunk_size requests are raised to this: a 1-byte chunk would turn
 // one Read into a message per byte.
@@ -288,8 +285,10 @@ grpc::experimental::Interceptor* MalformedRequestInterceptorFactory::CreateServe
     grpc::experimental::ServerRpcInfo* info) {
   using Type = grpc::experimental::ServerRpcInfo::Type;
   const std::string_view method = info->method();
+  // Read is a raw method: it parses its request itself.
   if ((info->type() != Type::UNARY && info->type() != Type::SERVER_STREAMING) ||
-      method.substr(0, kServicePrefix.size()) != kServicePrefix) {
+      method.substr(0, kServicePrefix.size()) != kServicePrefix ||
+      method.substr(kServicePrefix.size()) == "Read") {
     return nullptr;  // no interceptor for this call
   }
   return new MalformedRequestInterceptor(method);
@@ -298,28 +297,7 @@ grpc::experimental::Interceptor* MalformedRequestInterceptorFactory::CreateServe
 // --- ArrayServiceImpl ---------------------------------------------------------
 
 ArrayServiceImpl::ArrayServiceImpl(Catalog* catalog, WatchHub* hub, const TokenAuthenticator* auth)
-    : catalog_(catalog), hub_(hub), auth_(auth) {
-  // Method 7 is Read (declaration order in the .proto). Served as a
-  // bidi-shaped sync handler over raw ByteBuffers: it reads the one request
-  // and streams responses, identical on the wire to server streaming.
-  MarkMethodStreamed(kReadMethod,
-                     new grpc::internal::BidiStreamingHandler<ArrayServiceImpl, grpc::ByteBuffer,
-                                                              grpc::ByteBuffer>(
-                         [](ArrayServiceImpl* self, grpc::ServerContext* ctx,
-                            grpc::ServerReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer>* stream) {
-                           return self->ReadRaw(ctx, stream);
-                         },
-                         this));
-  // Method 8 is Write: client streaming over raw request ByteBuffers (see
-  // WriteImpl); the response is the generated WriteResponse.
-  MarkMethodStreamed(kWriteMethod,
-                     new grpc::internal::ClientStreamingHandler<ArrayServiceImpl, grpc::ByteBuffer,
-                                                                v1::WriteResponse>(
-                         [](ArrayServiceImpl* self, grpc::ServerContext* ctx,
-                            grpc::ServerReader<grpc::ByteBuffer>* reader,
-                            v1::WriteResponse* resp) { return self->WriteRaw(ctx, reader, resp); },
-                         this));
-}
+    : catalog_(catalog), hub_(hub), auth_(auth) {}
 
 absl::Status ArrayServiceImpl::BeginCall() {
   absl::MutexLock lock(&calls_mu_);
@@ -573,248 +551,375 @@ absl::Status ArrayServiceImpl::CopyImpl(const v1::CopyRequest& req, v1::ArrayInf
   return absl::OkStatus();
 }
 
-grpc::Status ArrayServiceImpl::ReadRaw(
-    grpc::ServerContext* ctx,
-    grpc::ServerReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer>* stream) {
-  CallScope scope(this);
-  absl::Status s = scope.status().ok() ? Authorize(ctx) : scope.status();
-  if (s.ok()) s = ReadImpl(ctx, stream);
-  return ToGrpcStatus(s);
-}
+// --- Read ----------------------------------------------------------------------
 
-absl::Status ArrayServiceImpl::ReadImpl(
-    grpc::ServerContext* ctx,
-    grpc::ServerReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer>* writer) {
-  v1::ReadRequest req;
-  {
-    grpc::ByteBuffer request;
-    if (!writer->Read(&request)) return absl::InvalidArgumentError("missing ReadRequest");
-    std::vector<grpc::Slice> slices;
-    if (!request.Dump(&slices).ok()) return absl::InvalidArgumentError("unreadable ReadRequest");
-    std::string bytes;
-    for (const grpc::Slice& sl : slices) {
-      bytes.append(reinterpret_cast<const char*>(sl.begin()), sl.size());
+// Serves one Read on the callback API (see service_internal.h): sends the
+// stream's ArrayInfo, then one data message per chunk, each made when the
+// previous one is done (gRPC allows one write in flight per call).
+class ArrayServiceImpl::ReadReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
+ public:
+  ReadReactor(ArrayServiceImpl* service, grpc::CallbackServerContext* ctx,
+              const grpc::ByteBuffer& request)
+      : service_(service), peer_(ctx->peer()) {
+    const std::lock_guard<std::mutex> lock(mu_);
+    ScopedLogPeer log_peer(peer_);
+    scope_.emplace(service);
+    absl::Status s = scope_->status().ok() ? service->Authorize(ctx) : scope_->status();
+    if (s.ok()) s = Start(request);
+    if (s.ok()) {
+      StartWrite(&message_);
+    } else {
+      End(s);
     }
-    if (!req.ParseFromString(bytes)) {
+  }
+
+  void OnWriteDone(bool ok) override {
+    const std::lock_guard<std::mutex> lock(mu_);
+    if (!ok) return End(absl::CancelledError("the client went away"));
+    ScopedLogPeer log_peer(peer_);
+    if (in_flight_ > 0 && service_->metrics_ != nullptr) {
+      service_->metrics_->AddBytesRead(in_flight_);
+    }
+    if (next_ == range_.end) {
+      // (A zero-copy chunk read by gRPC in user space, e.g. for TLS, after
+      // its segment was cut would have sent zeros: say so in the status.)
+      return End(service_->catalog_->CheckIntact(entry_, sel_));
+    }
+    const absl::Status s = MakeChunk();
+    if (!s.ok()) return End(s);
+    StartWrite(&message_);
+  }
+
+  void OnDone() override {
+    mu_.lock();  // after the last callback (see mu_)
+    mu_.unlock();
+    delete this;
+  }
+
+ private:
+  // Checks the request and makes the first message (the ArrayInfo).
+  absl::Status Start(const grpc::ByteBuffer& request) {
+    v1::ReadRequest req;
+    grpc::ByteBuffer copy(request);  // Deserialize consumes its buffer
+    if (!grpc::SerializationTraits<v1::ReadRequest>::Deserialize(&copy, &req).ok()) {
       return absl::InvalidArgumentError("malformed ReadRequest message");
     }
-  }
-  SHMARRAY_ASSIGN_OR_RETURN(shm::Order order, CheckedOrder(req.order()));
-  if (req.chunk_size() < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("chunk_size ", req.chunk_size(), " is negative"));
-  }
-  const int64_t chunk = req.chunk_size() == 0
-                            ? kDefaultChunkBytes
-                            : std::clamp<int64_t>(req.chunk_size(), kMinChunkBytes, kMaxChunkBytes);
-  if (req.byte_offset() < 0 || req.byte_count() < 0) {
-    return absl::InvalidArgumentError(absl::StrCat("byte range (offset ", req.byte_offset(),
-                                                   ", count ", req.byte_count(), ") is negative"));
-  }
-  SHMARRAY_ASSIGN_OR_RETURN(CatalogEntry entry, catalog_->Lookup(req.name()));
-  SHMARRAY_RETURN_IF_ERROR(CheckGeneration("read of", entry, req.generation()));
-  SHMARRAY_ASSIGN_OR_RETURN(shm::AnyView sel, MapSelection(*catalog_, entry, req.index(), false));
-  // A count past the end is cut there (as read(2) does); an offset past it
-  // is OUT_OF_RANGE.
-  const int64_t left = std::max<int64_t>(0, sel.nbytes() - req.byte_offset());
-  SHMARRAY_ASSIGN_OR_RETURN(
-      ByteRange range,
-      CheckedByteRange(
-          entry, sel.nbytes(), req.byte_offset(),
-          req.byte_count() == 0 ? std::nullopt : std::optional(std::min(req.byte_count(), left))));
+    SHMARRAY_ASSIGN_OR_RETURN(order_, CheckedOrder(req.order()));
+    if (req.chunk_size() < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("chunk_size ", req.chunk_size(), " is negative"));
+    }
+    chunk_ = req.chunk_size() == 0
+                 ? kDefaultChunkBytes
+                 : std::clamp<int64_t>(req.chunk_size(), kMinChunkBytes, kMaxChunkBytes);
+    if (req.byte_offset() < 0 || req.byte_count() < 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "byte range (offset ", req.byte_offset(), ", count ", req.byte_count(), ") is negative"));
+    }
+    Catalog& catalog = *service_->catalog_;
+    SHMARRAY_ASSIGN_OR_RETURN(entry_, catalog.Lookup(req.name()));
+    SHMARRAY_RETURN_IF_ERROR(CheckGeneration("read of", entry_, req.generation()));
+    SHMARRAY_ASSIGN_OR_RETURN(sel_, MapSelection(catalog, entry_, req.index(), false));
+    // A count past the end is cut there (as read(2) does); an offset past it
+    // is OUT_OF_RANGE.
+    const int64_t left = std::max<int64_t>(0, sel_.nbytes() - req.byte_offset());
+    SHMARRAY_ASSIGN_OR_RETURN(
+        range_,
+        CheckedByteRange(entry_, sel_.nbytes(), req.byte_offset(),
+                         req.byte_count() == 0 ? std::nullopt
+                                               : std::optional(std::min(req.byte_count(), left))));
+    next_ = range_.begin;
+    contiguous_ = order_ == shm::Order::kC ? sel_.is_c_contig() : sel_.is_f_contig();
+    // Zero copy only for sealed arrays: no other uid can shrink their
+    // segment any more. The bytes of a writable array are copied here, where
+    // a truncation by another process is a recorded fault (DATA_LOSS), not
+    // an EFAULT inside gRPC's sendmsg that would break the whole connection.
+    zero_copy_ = contiguous_ && entry_.readonly;
 
-  // First message: what the stream holds, as a contiguous array.
-  {
+    // First message: what the stream holds, as a contiguous array.
     v1::ReadResponse first;
     shm::Layout stream_layout;
     try {
-      stream_layout = shm::Layout::Contiguous(sel.itemsize(), sel.layout().shape, order);
+      stream_layout = shm::Layout::Contiguous(sel_.itemsize(), sel_.layout().shape, order_);
     } catch (...) {
       return shm::StatusFromCurrentException();
     }
-    FillInfo(entry, stream_layout, first.mutable_info());
+    FillInfo(entry_, stream_layout, first.mutable_info());
     grpc::Slice slice(first.SerializeAsString());
-    if (!writer->Write(grpc::ByteBuffer(&slice, 1))) {
-      return absl::CancelledError("the client went away");
-    }
+    message_ = grpc::ByteBuffer(&slice, 1);
+    return absl::OkStatus();
   }
-  const bool contiguous = order == shm::Order::kC ? sel.is_c_contig() : sel.is_f_contig();
-  // Zero copy only for sealed arrays: no other uid can shrink their segment
-  // any more. The bytes of a writable array are copied here, where a
-  // truncation by another process is a recorded fault (DATA_LOSS), not an
-  // EFAULT inside gRPC's sendmsg that would break the whole connection.
-  const bool zero_copy = contiguous && entry.readonly;
-  for (int64_t begin = range.begin; begin < range.end; begin += chunk) {
-    if (ctx->IsCancelled()) return absl::CancelledError("the read was cancelled");
-    const int64_t len = std::min(chunk, range.end - begin);
+
+  // Makes the data message of the chunk at next_ and advances next_.
+  absl::Status MakeChunk() {
+    const int64_t len = std::min(chunk_, range_.end - next_);
     uint8_t header[proto::kMaxDataFieldHeaderBytes];
     const size_t header_len = proto::DataFieldHeader(len, header);
-    grpc::ByteBuffer message;
-    if (zero_copy) {
+    if (zero_copy_) {
       // Zero copy: the slice references the mapping and keeps it alive.
       grpc::Slice parts[2] = {
           grpc::Slice(header, header_len),
-          grpc::Slice(static_cast<void*>(sel.first() + begin), static_cast<size_t>(len),
-                      &ReleaseMapping, new std::shared_ptr<const void>(sel.base()))};
-      message = grpc::ByteBuffer(parts, 2);
+          grpc::Slice(static_cast<void*>(sel_.first() + next_), static_cast<size_t>(len),
+                      &ReleaseMapping, new std::shared_ptr<const void>(sel_.base()))};
+      message_ = grpc::ByteBuffer(parts, 2);
     } else {
       grpc::Slice buf(header_len + static_cast<size_t>(len));
       uint8_t* out = const_cast<uint8_t*>(buf.begin());
       std::memcpy(out, header, header_len);
       try {
-        if (contiguous) {
-          std::memcpy(out + header_len, sel.first() + begin, static_cast<size_t>(len));
+        if (contiguous_) {
+          std::memcpy(out + header_len, sel_.first() + next_, static_cast<size_t>(len));
         } else {
-          shm::PackRange(sel.layout(), sel.data(), order, begin, len,
+          shm::PackRange(sel_.layout(), sel_.data(), order_, next_, len,
                          reinterpret_cast<std::byte*>(out + header_len));
         }
       } catch (...) {
         return shm::StatusFromCurrentException();
       }
-      SHMARRAY_RETURN_IF_ERROR(catalog_->CheckIntact(entry, sel));
-      message = grpc::ByteBuffer(&buf, 1);
+      SHMARRAY_RETURN_IF_ERROR(service_->catalog_->CheckIntact(entry_, sel_));
+      message_ = grpc::ByteBuffer(&buf, 1);
     }
-    if (!writer->Write(message)) return absl::CancelledError("the client went away");
-    if (metrics_ != nullptr) metrics_->AddBytesRead(len);
+    next_ += len;
+    in_flight_ = len;
+    return absl::OkStatus();
   }
-  // (A zero-copy chunk read by gRPC in user space, e.g. for TLS, after its
-  // segment was cut would have sent zeros: say so in the status.)
-  return catalog_->CheckIntact(entry, sel);
+
+  // Ends the call (once) with `status`; the call stops counting as in flight.
+  void End(const absl::Status& status) {
+    scope_.reset();
+    Finish(ToGrpcStatus(status));
+  }
+
+  // gRPC runs a reactor's callbacks one at a time but on different threads,
+  // handing the reactor over through its completion queue, which
+  // ThreadSanitizer cannot see into (Debian's gRPC is not instrumented).
+  // Every callback holds this uncontended lock, which states that order
+  // where it can be checked. gRPC never calls back into a reactor from
+  // StartWrite, StartRead or Finish, so holding it there cannot deadlock.
+  std::mutex mu_;
+  ArrayServiceImpl* const service_;
+  const std::string peer_;  // for the log lines of the call's callbacks
+  std::optional<CallScope> scope_;
+  CatalogEntry entry_;
+  shm::AnyView sel_;
+  shm::Order order_ = shm::Order::kC;
+  int64_t chunk_ = 0;
+  ByteRange range_;
+  int64_t next_ = 0;       // the first byte of the next chunk
+  int64_t in_flight_ = 0;  // the data bytes of message_ (0: the ArrayInfo)
+  bool contiguous_ = false;
+  bool zero_copy_ = false;
+  grpc::ByteBuffer message_;  // the message being written
+};
+
+grpc::ServerWriteReactor<grpc::ByteBuffer>* ArrayServiceImpl::Read(
+    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request) {
+  return new ReadReactor(this, ctx, *request);
 }
 
-grpc::Status ArrayServiceImpl::WriteRaw(grpc::ServerContext* ctx,
-                                        grpc::ServerReader<grpc::ByteBuffer>* reader,
-                                        v1::WriteResponse* resp) {
-  CallScope scope(this);
-  absl::Status s = scope.status().ok() ? Authorize(ctx) : scope.status();
-  if (s.ok()) s = WriteImpl(reader, resp);
-  return ToGrpcStatus(s);
-}
+// --- Write ---------------------------------------------------------------------
 
-// Bytes that arrived before an error stay written: the array is not rolled
-// back (there is no transaction over shared memory that others may map).
-absl::Status ArrayServiceImpl::WriteImpl(grpc::ServerReader<grpc::ByteBuffer>* reader,
-                                         v1::WriteResponse* resp) {
-  grpc::ByteBuffer buffer;
-  v1::WriteRequest msg;
-  if (!reader->Read(&buffer)) {
-    return absl::InvalidArgumentError("empty Write stream: the first message must be the target");
-  }
-  if (!ParseWriteRequest(&buffer, &msg)) {
-    return absl::InvalidArgumentError("malformed WriteRequest message");
-  }
-  if (!msg.has_target()) {
-    return absl::InvalidArgumentError("the first message of a Write stream must be the target");
-  }
-  const v1::WriteTarget target = msg.target();
-  SHMARRAY_RETURN_IF_ERROR(shm::ArrayName::Validate(target.name()));
-  SHMARRAY_ASSIGN_OR_RETURN(CatalogEntry entry, catalog_->Lookup(target.name()));
-  SHMARRAY_RETURN_IF_ERROR(CheckGeneration("write to", entry, target.generation()));
-  SHMARRAY_ASSIGN_OR_RETURN(shm::Order order, CheckedOrder(target.order()));
-  SHMARRAY_ASSIGN_OR_RETURN(shm::Layout layout, Select(entry, target.index()));
-  if (target.has_shape() && !std::ranges::equal(target.shape().extents(), layout.shape)) {
-    const std::vector<int64_t> sent(target.shape().extents().begin(),
-                                    target.shape().extents().end());
-    return absl::InvalidArgumentError(absl::StrCat(
-        "write to ", Quoted(entry.name), ": the source has shape ", shm::TupleString(sent),
-        " but the selection has shape ", shm::TupleString(layout.shape)));
-  }
-  if (!target.format().empty()) {
-    try {
-      shm::CheckFormatMatches(entry.format, entry.format.description(),
-                              shm::Format::Parse(target.format()));
-    } catch (...) {
-      return shm::StatusFromCurrentException();
+// Serves one Write on the callback API (see service_internal.h): the first
+// message is the target, checked before any byte lands; every later message
+// is copied into the selection as it arrives, under the array's write
+// ticket. Bytes that arrived before an error stay written: the array is not
+// rolled back (there is no transaction over shared memory that others may
+// map).
+class ArrayServiceImpl::WriteReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
+ public:
+  WriteReactor(ArrayServiceImpl* service, grpc::CallbackServerContext* ctx,
+               grpc::ByteBuffer* response)
+      : service_(service), peer_(ctx->peer()), response_(response) {
+    const std::lock_guard<std::mutex> lock(mu_);
+    ScopedLogPeer log_peer(peer_);
+    scope_.emplace(service);
+    const absl::Status s = scope_->status().ok() ? service->Authorize(ctx) : scope_->status();
+    if (s.ok()) {
+      StartRead(&buffer_);
+    } else {
+      End(s);
     }
   }
-  if (entry.readonly) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("cannot write to ", Quoted(entry.name), ": it is read-only (sealed)"));
-  }
-  ByteRange range{0, layout.nbytes()};
-  if (target.has_byte_offset()) {
-    if (target.byte_offset() < 0 || target.nbytes() < 0) {
-      return absl::InvalidArgumentError(absl::StrCat("byte range (offset ", target.byte_offset(),
-                                                     ", nbytes ", target.nbytes(),
-                                                     ") is negative"));
+
+  void OnReadDone(bool ok) override {
+    const std::lock_guard<std::mutex> lock(mu_);
+    ScopedLogPeer log_peer(peer_);
+    absl::Status s;
+    if (!ok) {  // the client closed its side (or went away)
+      s = ticket_ ? Complete()
+                  : absl::InvalidArgumentError(
+                        "empty Write stream: the first message must be the target");
+      return End(s);
     }
-    SHMARRAY_ASSIGN_OR_RETURN(
-        range, CheckedByteRange(entry, layout.nbytes(), target.byte_offset(), target.nbytes()));
-  } else if (target.nbytes() != layout.nbytes()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("nbytes ", target.nbytes(), " does not match the selection's ",
-                     layout.nbytes(), " bytes (shape ", shm::TupleString(layout.shape, ","),
-                     ", itemsize ", layout.itemsize, ")"));
+    s = ticket_ ? Chunk() : Target();
+    if (!s.ok()) return End(s);
+    StartRead(&buffer_);
   }
-  const int64_t total = range.end - range.begin;
-  SHMARRAY_ASSIGN_OR_RETURN(shm::AnyView sel, MapSelection(*catalog_, entry, target.index(), true));
-  SHMARRAY_ASSIGN_OR_RETURN(Catalog::WriteTicket ticket, catalog_->BeginWrite(entry));
-  int64_t written = 0;
-  // The received slices (references into gRPC's buffers) and the payload
-  // parts within them; reused across messages.
-  std::vector<grpc::Slice> slices;
-  std::vector<std::pair<const std::byte*, int64_t>> parts;
-  while (reader->Read(&buffer)) {
-    parts.clear();
+
+  void OnDone() override {
+    mu_.lock();  // after the last callback (see mu_)
+    mu_.unlock();
+    delete this;
+  }
+
+ private:
+  // The first message: checks the target and takes the write ticket.
+  absl::Status Target() {
+    if (!ParseWriteRequest(&buffer_, &msg_)) {
+      return absl::InvalidArgumentError("malformed WriteRequest message");
+    }
+    if (!msg_.has_target()) {
+      return absl::InvalidArgumentError("the first message of a Write stream must be the target");
+    }
+    const v1::WriteTarget& target = msg_.target();
+    Catalog& catalog = *service_->catalog_;
+    SHMARRAY_RETURN_IF_ERROR(shm::ArrayName::Validate(target.name()));
+    SHMARRAY_ASSIGN_OR_RETURN(entry_, catalog.Lookup(target.name()));
+    SHMARRAY_RETURN_IF_ERROR(CheckGeneration("write to", entry_, target.generation()));
+    SHMARRAY_ASSIGN_OR_RETURN(order_, CheckedOrder(target.order()));
+    SHMARRAY_ASSIGN_OR_RETURN(shm::Layout layout, Select(entry_, target.index()));
+    if (target.has_shape() && !std::ranges::equal(target.shape().extents(), layout.shape)) {
+      const std::vector<int64_t> sent(target.shape().extents().begin(),
+                                      target.shape().extents().end());
+      return absl::InvalidArgumentError(absl::StrCat(
+          "write to ", Quoted(entry_.name), ": the source has shape ", shm::TupleString(sent),
+          " but the selection has shape ", shm::TupleString(layout.shape)));
+    }
+    if (!target.format().empty()) {
+      try {
+        shm::CheckFormatMatches(entry_.format, entry_.format.description(),
+                                shm::Format::Parse(target.format()));
+      } catch (...) {
+        return shm::StatusFromCurrentException();
+      }
+    }
+    if (entry_.readonly) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("cannot write to ", Quoted(entry_.name), ": it is read-only (sealed)"));
+    }
+    range_ = ByteRange{0, layout.nbytes()};
+    if (target.has_byte_offset()) {
+      if (target.byte_offset() < 0 || target.nbytes() < 0) {
+        return absl::InvalidArgumentError(absl::StrCat("byte range (offset ", target.byte_offset(),
+                                                       ", nbytes ", target.nbytes(),
+                                                       ") is negative"));
+      }
+      SHMARRAY_ASSIGN_OR_RETURN(
+          range_, CheckedByteRange(entry_, layout.nbytes(), target.byte_offset(), target.nbytes()));
+    } else if (target.nbytes() != layout.nbytes()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("nbytes ", target.nbytes(), " does not match the selection's ",
+                       layout.nbytes(), " bytes (shape ", shm::TupleString(layout.shape, ","),
+                       ", itemsize ", layout.itemsize, ")"));
+    }
+    total_ = range_.end - range_.begin;
+    SHMARRAY_ASSIGN_OR_RETURN(sel_, MapSelection(catalog, entry_, target.index(), true));
+    SHMARRAY_ASSIGN_OR_RETURN(Catalog::WriteTicket ticket, catalog.BeginWrite(entry_));
+    ticket_.emplace(std::move(ticket));
+    return absl::OkStatus();
+  }
+
+  // A data message: copies its payload into the selection.
+  absl::Status Chunk() {
+    parts_.clear();
     int64_t len = 0;
-    if (!buffer.Dump(&slices).ok()) return absl::InvalidArgumentError("unreadable WriteRequest");
-    size_t skip = proto::ParseDataFieldHeader(slices, buffer.Length(), &len);
+    if (!buffer_.Dump(&slices_).ok()) return absl::InvalidArgumentError("unreadable WriteRequest");
+    size_t skip = proto::ParseDataFieldHeader(slices_, buffer_.Length(), &len);
     if (skip > 0) {
       // The common case: one data field. Its payload is copied from the
       // slices straight into the selection.
-      for (const grpc::Slice& sl : slices) {
+      for (const grpc::Slice& sl : slices_) {
         const size_t drop = std::min(skip, sl.size());
         skip -= drop;
         if (sl.size() > drop) {
-          parts.emplace_back(reinterpret_cast<const std::byte*>(sl.begin() + drop),
-                             static_cast<int64_t>(sl.size() - drop));
+          parts_.emplace_back(reinterpret_cast<const std::byte*>(sl.begin() + drop),
+                              static_cast<int64_t>(sl.size() - drop));
         }
       }
     } else {
-      if (!ParseWriteRequest(&buffer, &msg)) {
+      if (!ParseWriteRequest(&buffer_, &msg_)) {
         return absl::InvalidArgumentError("malformed WriteRequest message");
       }
-      if (msg.payload_case() != v1::WriteRequest::kData) {
+      if (msg_.payload_case() != v1::WriteRequest::kData) {
         return absl::InvalidArgumentError(absl::StrCat(
-            "a Write stream has one target; message after ", written, " bytes is not data"));
+            "a Write stream has one target; message after ", written_, " bytes is not data"));
       }
-      len = static_cast<int64_t>(msg.data().size());
-      if (len > 0) parts.emplace_back(reinterpret_cast<const std::byte*>(msg.data().data()), len);
+      len = static_cast<int64_t>(msg_.data().size());
+      if (len > 0) parts_.emplace_back(reinterpret_cast<const std::byte*>(msg_.data().data()), len);
     }
-    if (len > total - written) {
+    if (len > total_ - written_) {
       return absl::InvalidArgumentError(
-          absl::StrCat("the stream carries more than the announced ", total, " bytes (",
-                       written + len, " so far); the first ", written, " bytes were written"));
+          absl::StrCat("the stream carries more than the announced ", total_, " bytes (",
+                       written_ + len, " so far); the first ", written_, " bytes were written"));
     }
     // One chunk under the write ticket: a Seal waits for it, and no chunk
     // starts once the array is sealed.
-    absl::Status copied = ticket.Run([&]() -> absl::Status {
-      for (const auto& [data, n] : parts) {
+    Metrics* const metrics = service_->metrics_;
+    absl::Status copied = ticket_->Run([&]() -> absl::Status {
+      for (const auto& [data, n] : parts_) {
         try {
-          shm::UnpackRange(data, range.begin + written, n, order, sel.layout(), sel.data());
+          shm::UnpackRange(data, range_.begin + written_, n, order_, sel_.layout(), sel_.data());
         } catch (...) {
           return shm::StatusFromCurrentException();
         }
-        if (metrics_ != nullptr) metrics_->AddBytesWritten(n);
-        written += n;
+        if (metrics != nullptr) metrics->AddBytesWritten(n);
+        written_ += n;
       }
-      return catalog_->CheckIntact(entry, sel);
+      return service_->catalog_->CheckIntact(entry_, sel_);
     });
-    if (!copied.ok()) {
-      if (absl::IsFailedPrecondition(copied)) {
-        return absl::FailedPreconditionError(
-            absl::StrCat(copied.message(), "; the first ", written, " bytes were written"));
-      }
-      return copied;
+    slices_.clear();  // releases gRPC's receive buffers before the next read
+    if (!copied.ok() && absl::IsFailedPrecondition(copied)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(copied.message(), "; the first ", written_, " bytes were written"));
     }
+    return copied;
   }
-  if (written != total) {
-    return absl::InvalidArgumentError(absl::StrCat("the stream ended after ", written, " of ",
-                                                   total, " bytes; they were written"));
+
+  // The end of the stream: answers the WriteResponse.
+  absl::Status Complete() {
+    if (written_ != total_) {
+      return absl::InvalidArgumentError(absl::StrCat("the stream ended after ", written_, " of ",
+                                                     total_, " bytes; they were written"));
+    }
+    v1::WriteResponse resp;
+    resp.set_bytes_written(written_);
+    FillInfo(entry_, sel_.layout(), resp.mutable_info());
+    grpc::Slice slice(resp.SerializeAsString());
+    *response_ = grpc::ByteBuffer(&slice, 1);
+    return absl::OkStatus();
   }
-  resp->set_bytes_written(written);
-  FillInfo(entry, sel.layout(), resp->mutable_info());
-  return absl::OkStatus();
+
+  // Ends the call (once) with `status`; the ticket is given back and the
+  // call stops counting as in flight.
+  void End(const absl::Status& status) {
+    ticket_.reset();
+    scope_.reset();
+    Finish(ToGrpcStatus(status));
+  }
+
+  std::mutex mu_;  // held by every callback, as in ReadReactor
+  ArrayServiceImpl* const service_;
+  const std::string peer_;            // for the log lines of the call's callbacks
+  grpc::ByteBuffer* const response_;  // owned by gRPC for the call's lifetime
+  std::optional<CallScope> scope_;
+  std::optional<Catalog::WriteTicket> ticket_;  // set once the target is checked
+  grpc::ByteBuffer buffer_;                     // the message being read
+  v1::WriteRequest msg_;
+  CatalogEntry entry_;
+  shm::AnyView sel_;
+  shm::Order order_ = shm::Order::kC;
+  ByteRange range_;
+  int64_t total_ = 0;
+  int64_t written_ = 0;
+  // The received slices (references into gRPC's buffers) and the payload
+  // parts within them; reused across messages.
+  std::vector<grpc::Slice> slices_;
+  std::vector<std::pair<const std::byte*, int64_t>> parts_;
+};
+
+grpc::ServerReadReactor<grpc::ByteBuffer>* ArrayServiceImpl::Write(grpc::CallbackServerContext* ctx,
+                                                                   grpc::ByteBuffer* response) {
+  return new WriteReactor(this, ctx, response);
 }
 
 grpc::Status ArrayServiceImpl::Watch(grpc::ServerContext* ctx, const v1::WatchRequest* req,

@@ -14,24 +14,28 @@
 // status into INVALID_ARGUMENT "malformed <Method>Request message", so that
 // the typed handlers (and their speed) stay as generated.
 //
-// Read is served by a raw (ByteBuffer) handler installed with
-// grpc::Service::MarkMethodStreamed: the handler reads the one ReadRequest
-// itself and writes the ReadResponse wire format itself. A sealed array's
-// contiguous data goes out as grpc::Slices referencing the mapped shared
-// memory (no copy: only its owner's uid or root can still shrink it); an
-// array that is still writable is copied chunk by chunk, so that a segment
-// truncated by another process is noticed (shm::SegmentFaulted) and the Read
-// fails with DATA_LOSS instead of sending zeros or breaking the connection.
+// Read and Write are served on gRPC's callback API by raw (ByteBuffer)
+// methods, the generated WithRawCallbackMethod_Read/_Write: no thread is
+// handed the call and no protobuf `bytes` copy is made. Each call is a
+// reactor (ReadReactor, WriteReactor in service.cc) that does its work in
+// gRPC's callbacks, one message at a time.
 //
-// Write is likewise served by a raw handler reading grpc::ByteBuffers: the
-// first message (the target) is parsed as a WriteRequest; a data message
-// that is exactly one `data` field (tag 0x12, varint length, payload: what
-// every client sends) has its small header parsed by hand and its payload
-// slices copied straight into the mapped selection (one copy, no protobuf
-// string). Any other message is parsed as a WriteRequest, so the accepted
-// wire format and the errors are those of the generated handler. Every chunk
-// is copied under the array's write ticket (Catalog::BeginWrite), so a
-// concurrent Seal stops the stream between two chunks.
+// Read parses its ReadRequest itself and writes the ReadResponse wire format
+// itself (proto::DataFieldHeader). A sealed array's contiguous data goes out
+// as grpc::Slices referencing the mapped shared memory (no copy: only its
+// owner's uid or root can still shrink it); an array that is still writable
+// is copied chunk by chunk, so that a segment truncated by another process is
+// noticed (shm::SegmentFaulted) and the Read fails with DATA_LOSS instead of
+// sending zeros or breaking the connection.
+//
+// Write parses the first message (the target) as a WriteRequest; a data
+// message that is exactly one `data` field (proto::ParseDataFieldHeader: what
+// every client sends) has its payload slices copied straight into the mapped
+// selection (one copy, no protobuf string). Any other message is parsed as a
+// WriteRequest, so the accepted wire format and the errors are those of the
+// generated handler. Every chunk is copied under the array's write ticket
+// (Catalog::BeginWrite), so a concurrent Seal stops the stream between two
+// chunks.
 //
 // Errors: every handler converts absl::Status to grpc::Status with
 // proto::ToGrpcStatus, the only conversion point; library exceptions become
@@ -117,9 +121,11 @@ class MalformedRequestInterceptorFactory final
 // Stat is served on the callback API: it never blocks (a catalog lookup),
 // so it runs on the thread that received it, without the sync API's handoff
 // to a pool thread (which cost Stat a third of its rate against an empty
-// call; bench/server_bench BM_StatPaired).
+// call; bench/server_bench BM_StatPaired). Read and Write are raw callback
+// methods (see the file comment).
 class ArrayServiceImpl final
-    : public v1::ArrayService::WithCallbackMethod_Stat<v1::ArrayService::Service> {
+    : public v1::ArrayService::WithCallbackMethod_Stat<v1::ArrayService::WithRawCallbackMethod_Read<
+          v1::ArrayService::WithRawCallbackMethod_Write<v1::ArrayService::Service>>> {
  public:
   // `catalog` and `hub` must outlive the service; `auth` may be null (no token
   // required).
@@ -155,13 +161,14 @@ class ArrayServiceImpl final
   // streams end only when the WatchHub is shut down: do that first.
   bool Drain(absl::Duration timeout) ABSL_LOCKS_EXCLUDED(calls_mu_);
 
-  // The raw Read handler (installed by the constructor).
-  grpc::Status ReadRaw(grpc::ServerContext* ctx,
-                       grpc::ServerReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer>* stream);
-  // The raw Write handler (installed by the constructor): reads serialized
-  // WriteRequests, answers a WriteResponse.
-  grpc::Status WriteRaw(grpc::ServerContext* ctx, grpc::ServerReader<grpc::ByteBuffer>* reader,
-                        v1::WriteResponse* resp);
+  // Read: the request is a serialized ReadRequest; the responses are
+  // ReadResponses.
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* Read(grpc::CallbackServerContext* ctx,
+                                                   const grpc::ByteBuffer* request) override;
+  // Write: the requests are serialized WriteRequests; *response is set to a
+  // serialized WriteResponse.
+  grpc::ServerReadReactor<grpc::ByteBuffer>* Write(grpc::CallbackServerContext* ctx,
+                                                   grpc::ByteBuffer* response) override;
 
  private:
   // Counts a call in flight for the lifetime of a handler.
@@ -193,9 +200,8 @@ class ArrayServiceImpl final
   absl::Status SealImpl(const v1::SealRequest& req, v1::ArrayInfo* resp);
   absl::Status SliceImpl(const v1::SliceRequest& req, v1::ArrayInfo* resp);
   absl::Status CopyImpl(const v1::CopyRequest& req, v1::ArrayInfo* resp);
-  absl::Status ReadImpl(grpc::ServerContext* ctx,
-                        grpc::ServerReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer>* stream);
-  absl::Status WriteImpl(grpc::ServerReader<grpc::ByteBuffer>* reader, v1::WriteResponse* resp);
+  class ReadReactor;
+  class WriteReactor;
 
   Catalog* const catalog_;
   WatchHub* const hub_;

@@ -688,6 +688,93 @@ TEST_F(ClientTest, ReadOfStridedSelections) {
   EXPECT_THAT(empty.layout().shape, ElementsAre(0, 6));
 }
 
+TEST_F(ClientTest, ReadIntoFillsTheCallersMemoryInItsOrder) {
+  MakeIota("ri", 5, 6);
+  for (const char* index : {"", "::2, ::-2", "1, None, 2:4", "3:3"}) {
+    SCOPED_TRACE(index);
+    for (const Order order : {Order::kC, Order::kF}) {
+      const AnyView expected = client_->read("ri", index, order);
+      AnyView dst = AnyView::Allocate(shm::Format::Parse("i"), expected.layout().shape, order);
+      std::memset(dst.first(), 0x7f, static_cast<size_t>(dst.nbytes()));
+      ArrayInfo info;
+      EXPECT_EQ(client_->read_into("ri", index, dst, nullptr, &info), expected.nbytes());
+      EXPECT_EQ(info.layout.shape, expected.layout().shape);
+      // The same bytes in the same order: the destination's order was sent.
+      EXPECT_EQ(std::memcmp(dst.first(), expected.first(), expected.nbytes()), 0);
+    }
+  }
+  // Again into the same memory: nothing is allocated, the bytes are fresh.
+  AnyView dst = AnyView::Allocate(shm::Format::Parse("i"), std::vector<int64_t>{5, 6}, Order::kC);
+  const std::byte* where = dst.first();
+  View<int, 2> written = client_->attach<int, 2>("ri");
+  for (int round = 0; round < 3; ++round) {
+    written(4, 5) = 1000 + round;
+    client_->read_into("ri", "", dst);
+    EXPECT_EQ(dst.first(), where);
+    EXPECT_EQ((dst.as<const int, 2>()(4, 5)), 1000 + round);
+  }
+}
+
+TEST_F(ClientTest, ReadIntoRefusesAMismatchedDestinationAndLeavesItUntouched) {
+  MakeIota("rm", 3, 4);
+  struct Case {
+    const char* what;
+    AnyView dst;
+    const char* message;
+  };
+  const auto make = [](const char* format, std::vector<int64_t> shape) {
+    return AnyView::Allocate(shm::Format::Parse(format), std::move(shape), Order::kC);
+  };
+  AnyView wide = make("i", {3, 8});
+  std::vector<Case> cases;
+  cases.push_back({"shape", make("i", {4, 3}),
+                   "read of 'rm' into a destination: the selection has shape (3, 4) but the "
+                   "destination has shape (4, 3)"});
+  cases.push_back({"itemsize", make("q", {3, 4}),
+                   "read of 'rm' into a destination: the array's items have 4 bytes but the "
+                   "destination's have 8"});
+  cases.push_back({"format", make("f", {3, 4}), "Buffer dtype mismatch"});
+  cases.push_back({"strided", wide.slice(shm::ParseIndex(":, ::2")),
+                   "read of 'rm' into a destination that is not contiguous (strides (32, 8))"});
+  AnyView sealed_like = make("i", {3, 4});
+  cases.push_back({"read-only",
+                   AnyView(sealed_like.format(), sealed_like.layout(), sealed_like.data(),
+                           /*readonly=*/true, sealed_like.base()),
+                   "read of 'rm' into a destination that is read-only"});
+  for (Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    const std::vector<std::byte> sentinel(static_cast<size_t>(c.dst.layout().nbytes()),
+                                          std::byte{0x5c});
+    std::memset(c.dst.first(), 0x5c, sentinel.size());
+    EXPECT_THAT(ExpectRpcError(absl::StatusCode::kInvalidArgument,
+                               [&] { client_->read_into("rm", "", c.dst); }),
+                HasSubstr(c.message));
+    EXPECT_EQ(std::memcmp(c.dst.first(), sentinel.data(), sentinel.size()), 0);
+  }
+  // The name is checked as by every call.
+  AnyView ok = make("i", {3, 4});
+  ExpectRpcError(absl::StatusCode::kNotFound, [&] { client_->read_into("nope", "", ok); });
+}
+
+TEST_F(ClientTest, ReadIntoOverSplitStreams) {
+  constexpr int64_t kRows = 1500;
+  constexpr int64_t kCols = 2000;  // 12 MB of int32: more than the first part
+  MakeIota("ris", kRows, kCols);
+  Client split = Client::Connect({.target = daemon_->target(), .streams = 3});
+  for (const Order order : {Order::kC, Order::kF}) {
+    SCOPED_TRACE(order == Order::kC ? "C" : "F");
+    const AnyView one = client_->read("ris", "", order);
+    AnyView dst = AnyView::Allocate(shm::Format::Parse("i"), one.layout().shape, order);
+    std::vector<int64_t> progress;
+    EXPECT_EQ(
+        split.read_into("ris", "", dst, [&](int64_t done, int64_t) { progress.push_back(done); }),
+        one.nbytes());
+    EXPECT_EQ(std::memcmp(dst.first(), one.first(), one.nbytes()), 0);
+    ASSERT_FALSE(progress.empty());
+    EXPECT_EQ(progress.back(), one.nbytes());
+  }
+}
+
 TEST_F(ClientTest, WriteRoundTripsOfContiguousAndStridedSources) {
   View<int, 2> a = client_->create<int, 2>("w", {4, 6});
   // C-contiguous source into a row block.

@@ -393,6 +393,18 @@ class Client {
   shm::AnyView read(std::string_view name, const Index& index = {},
                     shm::Order order = shm::Order::kC, const ProgressCallback& progress = nullptr,
                     ArrayInfo* info = nullptr);
+  // The same stream, into memory the caller already has: `dst` must be
+  // writable and C- or Fortran-contiguous (the stream is sent in that
+  // order), with the selection's shape, itemsize and format (as write()
+  // checks its source). A consumer that reads the same selection again and
+  // again (a frame buffer) pays no allocation and no fresh-page faults.
+  // Returns the bytes read. Errors: as read(), plus kInvalidArgument when dst
+  // is read-only or not contiguous, or its shape, itemsize or format differs
+  // from the selection's; the description is checked before any byte lands,
+  // so dst is untouched then. After another error (the stream broke) dst may
+  // hold part of the bytes. One RPC (per stream).
+  int64_t read_into(std::string_view name, const Index& index, const shm::AnyView& dst,
+                    const ProgressCallback& progress = nullptr, ArrayInfo* info = nullptr);
   // Writes the items of `src` into name[index], streamed in 1 MiB chunks
   // (src may be any strided view; it is packed chunk by chunk, never copied
   // whole). Returns the bytes written. Errors: as slice(), plus

@@ -50,15 +50,16 @@ void LayoutToInfo(const shm::Layout& layout, v1::ArrayInfo* info);
 
 // Read and Write stream their data messages raw (no protobuf `bytes`
 // copy): a ReadResponse / WriteRequest that holds only `bytes data = 2` is
-// this header followed by `len_bytes` bytes. Writes the header (tag 0x12 and
-// the varint length) into `out` and returns its size, at most
+// this header followed by `len_bytes` bytes. Writes the header (the field's
+// tag and the varint length, framed with protobuf's WireFormatLite and
+// CodedOutputStream) into `out` and returns its size, at most
 // kMaxDataFieldHeaderBytes. REQUIRES: len_bytes >= 0.
 inline constexpr size_t kMaxDataFieldHeaderBytes = 11;
 size_t DataFieldHeader(int64_t len_bytes, uint8_t* out);
 // The reverse, for a received message of `size` bytes whose first `have`
 // bytes are `head` (kDataFieldHeadBytes are enough): if the message is
-// exactly one data field -- tag 0x12, a varint length, that many payload
-// bytes -- returns the length of the tag and varint and sets *len_bytes to
+// exactly one data field -- its tag, a varint length, that many payload
+// bytes, read with protobuf's CodedInputStream -- returns the length of the tag and varint and sets *len_bytes to
 // the payload's. Otherwise (another field, several fields, a length over
 // INT32_MAX or not matching `size`) returns 0: the caller then parses the
 // message with protobuf, which decides what it means.
