@@ -177,6 +177,12 @@ def main():
                    "BM_Read/%s/real_time" % arg, "BM_GrpcRead/%s/real_time" % arg, "bytes", 0.9)
         rate_ratio("Write 256 MiB over %s / gRPC stream of protobuf bytes" % where,
                    "BM_Write/%s/real_time" % arg, "BM_GrpcWrite/%s/real_time" % arg, "bytes", 0.8)
+        rate_ratio("Read 256 MiB into a reused buffer over %s / plain socket stream" % where,
+                   "BM_ReadInto/%s/real_time" % arg, "BM_PlainStream/%s/real_time" % arg,
+                   "bytes", None)
+        rate_ratio("Read 256 MiB into a reused buffer over %s / gRPC stream of protobuf bytes"
+                   % where, "BM_ReadInto/%s/real_time" % arg, "BM_GrpcRead/%s/real_time" % arg,
+                   "bytes", None)
         rate_ratio("Read 256 MiB over %s / gRPC raw slices (ceiling)" % where,
                    "BM_Read/%s/real_time" % arg, "BM_GrpcRawRead/%s/real_time" % arg, "bytes",
                    None)

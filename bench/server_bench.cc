@@ -17,6 +17,8 @@
 //                           socket and TCP: >= 0.45x; vs BM_GrpcRead (a plain
 //                           gRPC server stream of the same bytes in 1 MiB
 //                           protobuf `bytes` messages): >= 0.9x
+//   BM_ReadInto (256 MiB)   (client::Client::read_into a reused, faulted-in
+//                           buffer) vs the same baselines, for information
 //   BM_Write (256 MiB)      (client::Client::write) vs BM_PlainStream: >= 0.4x;
 //                           vs BM_GrpcWrite (the same, client streaming): >= 0.8x
 //   BM_ReadStreams/         Read and Write split across N = 1, 2, 4, 8 streams
@@ -259,6 +261,32 @@ void WriteLoop(benchmark::State& state, int64_t transport, int streams) {
 
 void BM_Read(benchmark::State& state) { ReadLoop(state, state.range(0), 1); }
 BENCHMARK(BM_Read)->Arg(0)->Arg(1)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+// Client::read_into a destination reused across iterations (faulted in
+// before the timing), as a consumer that reads the same array again and
+// again does: the stream without the allocation and the fresh pages of read().
+void BM_ReadInto(benchmark::State& state) {
+  client::ClientOptions options;
+  options.target = Target(state.range(0));
+  client::Client reader = client::Client::Connect(options);
+  shm::AnyView dst = shm::AnyView::Allocate(shm::Format::Parse("B"),
+                                            std::vector<int64_t>{kBigBytes}, shm::Order::kC);
+  std::memset(dst.first(), 0, static_cast<size_t>(kBigBytes));
+  for (auto _ : state) {
+    try {
+      if (reader.read_into(kBigName, "", dst) != kBigBytes) {
+        state.SkipWithError("short read");
+        break;
+      }
+      benchmark::DoNotOptimize(dst.first());
+    } catch (const std::exception& e) {
+      state.SkipWithError(e.what());
+      break;
+    }
+  }
+  state.SetBytesProcessed(state.iterations() * kBigBytes);
+}
+BENCHMARK(BM_ReadInto)->Arg(0)->Arg(1)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 void BM_Write(benchmark::State& state) { WriteLoop(state, state.range(0), 1); }
 BENCHMARK(BM_Write)->Arg(0)->Arg(1)->UseRealTime()->Unit(benchmark::kMillisecond);
@@ -821,6 +849,10 @@ class RatioReporter : public benchmark::ConsoleReporter {
            "BM_GrpcWrite" + suffix, 0.8);
       line("Read 256 MiB vs gRPC raw slices, " + where, "BM_Read" + suffix,
            "BM_GrpcRawRead" + suffix, 0);
+      line("Read into a reused buffer vs plain stream, " + where, "BM_ReadInto" + suffix,
+           "BM_PlainStream" + suffix, 0);
+      line("Read into a reused buffer vs gRPC bytes, " + where, "BM_ReadInto" + suffix,
+           "BM_GrpcRead" + suffix, 0);
       line("Write 256 MiB vs gRPC raw slices, " + where, "BM_Write" + suffix,
            "BM_GrpcRawWrite" + suffix, 0);
     }

@@ -399,6 +399,17 @@ class Client:
         mapping = self._c.read(name, _index_text(index), order)
         return _shmarray.as_ndarray(mapping, format_to_dtype(mapping.format, mapping.itemsize))
 
+    def read_into(self, name: str, index: IndexLike, out: Any) -> int:
+        """Streams ``name[index]`` over gRPC into `out`, memory you already
+        have: a writable, C- or Fortran-contiguous ``numpy.ndarray`` (or any
+        writable buffer) with the selection's shape and dtype. Returns the
+        bytes read. For a consumer that reads the same selection again and
+        again (a frame buffer), nothing is allocated and no fresh page is
+        touched. InvalidArgumentError (and `out` untouched) when its shape,
+        itemsize or format differs, or it is not contiguous; NumPy's
+        ValueError when it is read-only. The GIL is released while the bytes move."""
+        return self._c.read_into(name, _index_text(index), out)
+
     def write(self, name: str, index: IndexLike, array: Any) -> int:
         """Writes `array` (any array-like) into ``name[index]`` over gRPC and
         returns the bytes written. `array` broadcasts to the selection's

@@ -243,12 +243,9 @@ class PyWatch {
 
 // Writes the buffer `data` (any strided buffer; the caller checked its dtype
 // against the target's) into name[index] with `format` as the items' format.
-int64_t Write(const std::shared_ptr<Client>& client, const std::string& name,
-              const std::optional<std::string>& index, const py::buffer& data,
-              const std::string& format) {
-  Py_buffer raw;
-  if (PyObject_GetBuffer(data.ptr(), &raw, PyBUF_RECORDS_RO) != 0) throw py::error_already_set();
-  std::unique_ptr<Py_buffer, void (*)(Py_buffer*)> buffer_guard(&raw, PyBuffer_Release);
+// A view of the memory `raw` describes (PyBUF_RECORDS* request), with
+// `format`. It does not own the memory: it must not outlive `raw`.
+shm::AnyView BufferView(const Py_buffer& raw, const shm::Format& format, bool readonly) {
   shm::Layout layout;
   layout.itemsize = raw.itemsize;
   layout.shape.assign(raw.shape, raw.shape + raw.ndim);
@@ -262,10 +259,30 @@ int64_t Write(const std::shared_ptr<Client>& client, const std::string& name,
   }
   layout.offset = empty ? 0 : -low;
   std::byte* base = static_cast<std::byte*>(raw.buf) + (empty ? 0 : low);
-  shm::AnyView view(shm::Format::Parse(format), std::move(layout), base, /*readonly=*/true,
-                    nullptr);
+  return shm::AnyView(format, std::move(layout), base, readonly, nullptr);
+}
+
+int64_t Write(const std::shared_ptr<Client>& client, const std::string& name,
+              const std::optional<std::string>& index, const py::buffer& data,
+              const std::string& format) {
+  Py_buffer raw;
+  if (PyObject_GetBuffer(data.ptr(), &raw, PyBUF_RECORDS_RO) != 0) throw py::error_already_set();
+  std::unique_ptr<Py_buffer, void (*)(Py_buffer*)> buffer_guard(&raw, PyBuffer_Release);
+  const shm::AnyView view = BufferView(raw, shm::Format::Parse(format), /*readonly=*/true);
   py::gil_scoped_release release;
   return client->write(name, ToIndex(index), view);
+}
+
+// Streams name[index] into `out`, a writable buffer (its own format).
+int64_t ReadInto(const std::shared_ptr<Client>& client, const std::string& name,
+                 const std::optional<std::string>& index, const py::buffer& out) {
+  Py_buffer raw;
+  if (PyObject_GetBuffer(out.ptr(), &raw, PyBUF_RECORDS) != 0) throw py::error_already_set();
+  std::unique_ptr<Py_buffer, void (*)(Py_buffer*)> buffer_guard(&raw, PyBuffer_Release);
+  const shm::AnyView view = BufferView(
+      raw, shm::Format::Parse(raw.format != nullptr ? raw.format : "B"), /*readonly=*/false);
+  py::gil_scoped_release release;
+  return client->read_into(name, ToIndex(index), view);
 }
 
 }  // namespace
@@ -422,6 +439,10 @@ PYBIND11_MODULE(_shmarray, m) {
            [](const PyClient& self, const std::string& name,
               const std::optional<std::string>& index, const py::buffer& data,
               const std::string& format) { return Write(self.get(), name, index, data, format); })
+      .def(
+          "read_into",
+          [](const PyClient& self, const std::string& name, const std::optional<std::string>& index,
+             const py::buffer& out) { return ReadInto(self.get(), name, index, out); })
       .def("watch", [](const PyClient& self, const std::string& prefix) {
         std::shared_ptr<Client> c = self.get();
         // Waits for the daemon to register the watch: without the GIL.

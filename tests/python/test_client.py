@@ -4,6 +4,7 @@ buffer protocol, dtypes, the catalog, read/write, watch."""
 
 from __future__ import annotations
 
+import re
 import threading
 
 import numpy as np
@@ -262,6 +263,35 @@ def test_split_streams_move_the_same_bytes(daemon, client, name):
     for bad in (0, 65):
         with pytest.raises(shmarray.InvalidArgumentError, match="streams"):
             shmarray.Client(daemon.target, streams=bad)
+
+
+def test_read_into_fills_the_callers_array(client, name):
+    a = client.create(name, (50, 40), dtype="<f8")
+    a[...] = np.random.default_rng(2).standard_normal((50, 40))
+    out = np.empty((50, 40))
+    address = out.__array_interface__["data"][0]
+    for round in range(3):
+        a[7, 3] = round
+        assert client.read_into(name, "", out) == out.nbytes
+        assert out.__array_interface__["data"][0] == address
+        assert (out == a).all()
+    col = np.empty((25, 40), order="F")
+    assert client.read_into(name, "::2", col) == col.nbytes
+    assert (col == a[::2]).all()
+    # A mismatch leaves the array untouched and says why.
+    for bad, message in [
+        (np.full((40, 50), 9.0), "the selection has shape (50, 40) but the destination has shape (40, 50)"),
+        (np.full((50, 40), 9, dtype="<i8"), "Buffer dtype mismatch"),
+        (np.full((50, 80), 9.0)[:, ::2], "not contiguous"),
+    ]:
+        before = bad.copy()
+        with pytest.raises(shmarray.InvalidArgumentError, match=re.escape(message)):
+            client.read_into(name, "", bad)
+        assert (bad == before).all()
+    frozen = np.empty((50, 40))
+    frozen.setflags(write=False)
+    with pytest.raises(ValueError, match="read-only"):
+        client.read_into(name, "", frozen)
 
 
 def test_read_result_is_private_and_writable(client, name):
