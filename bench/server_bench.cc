@@ -849,9 +849,9 @@ class RatioReporter : public benchmark::ConsoleReporter {
            "BM_GrpcWrite" + suffix, 0.8);
       line("Read 256 MiB vs gRPC raw slices, " + where, "BM_Read" + suffix,
            "BM_GrpcRawRead" + suffix, 0);
-      line("Read into a reused buffer vs plain stream, " + where, "BM_ReadInto" + suffix,
+      line("read_into 256 MiB vs plain stream, " + where, "BM_ReadInto" + suffix,
            "BM_PlainStream" + suffix, 0);
-      line("Read into a reused buffer vs gRPC bytes, " + where, "BM_ReadInto" + suffix,
+      line("read_into 256 MiB vs gRPC bytes stream, " + where, "BM_ReadInto" + suffix,
            "BM_GrpcRead" + suffix, 0);
       line("Write 256 MiB vs gRPC raw slices, " + where, "BM_Write" + suffix,
            "BM_GrpcRawWrite" + suffix, 0);
