@@ -45,6 +45,7 @@
 #include "shmarray/shm/layout.h"
 #include "shmarray/shm/segment.h"
 #include "shmarray/v1/array_service.pb.h"
+#include "watch_hub.h"
 
 namespace {
 
@@ -186,7 +187,8 @@ grpc::Status CallStreaming(const std::string& method, const std::vector<std::str
   }
   if (watch) {
     // The handler sends initial metadata once it is subscribed; then cancel
-    // and wake it with an event under its prefix, so it returns at once.
+    // it (its reactor finishes on OnCancel) while an event under its prefix
+    // is published, which races the cancellation with a notify.
     call->ReadInitialMetadata(&tags[3]);
     (void)Await(&cq, &tags[3]);
     ctx.TryCancel();
@@ -219,10 +221,12 @@ grpc::Status CallStreaming(const std::string& method, const std::vector<std::str
 void CheckStreamingStatus(const grpc::Status& s, const char* method) {
   if (s.error_code() == grpc::StatusCode::CANCELLED) return;  // we cancelled it
   // gRPC's own refusal of a request that does not parse (before the
-  // handler) may be INTERNAL without a message; the service's own errors
+  // handler) has no message: INTERNAL on the synchronous API (Read, Write),
+  // UNIMPLEMENTED on the callback one (Watch). The service's own errors
   // always have one.
-  const bool grpc_parse_failure =
-      s.error_code() == grpc::StatusCode::INTERNAL && s.error_message().empty();
+  const bool grpc_parse_failure = (s.error_code() == grpc::StatusCode::INTERNAL ||
+                                   s.error_code() == grpc::StatusCode::UNIMPLEMENTED) &&
+                                  s.error_message().empty();
   CheckStatus(s, method, !grpc_parse_failure);
 }
 

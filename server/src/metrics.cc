@@ -186,7 +186,9 @@ absl::StatusOr<std::unique_ptr<Metrics>> Metrics::Create(const MetricsOptions& o
   return m;
 }
 
-Metrics::~Metrics() = default;
+// Takes mu_ once: every CallFinished before (see there) is ordered before
+// the members go.
+Metrics::~Metrics() { absl::MutexLock lock(&mu_); }
 
 Metrics::Method* Metrics::ForMethod(std::string_view method, std::string_view type) {
   const absl::string_view key(method.data(), method.size());
@@ -233,6 +235,12 @@ void Metrics::CallStarted(Method* method) {
 }
 
 void Metrics::CallFinished(Method* method, int code, double seconds) {
+  // A shared lock (as ForMethod's): it also orders the end of every call
+  // before ~Metrics. gRPC destroys a callback call's interceptors (so calls
+  // this) on one of its own threads and orders that before Server::Wait
+  // returns, but through its uninstrumented code, which ThreadSanitizer
+  // cannot see.
+  absl::ReaderMutexLock lock(&mu_);
   if (code < 0 || code >= kCodes) code = 2;  // UNKNOWN
   prometheus::Counter* c = method->handled[code].load(std::memory_order_acquire);
   if (c == nullptr) {

@@ -100,7 +100,7 @@ class Metrics {
   Method* ForMethod(std::string_view method, std::string_view type) ABSL_LOCKS_EXCLUDED(mu_);
   void CallStarted(Method* method);
   // `code` is the gRPC status code (0..16) of the finished call.
-  void CallFinished(Method* method, int code, double seconds);
+  void CallFinished(Method* method, int code, double seconds) ABSL_LOCKS_EXCLUDED(mu_);
 
   void AddBytesRead(int64_t n);
   void AddBytesWritten(int64_t n);

@@ -43,6 +43,7 @@
 #include "shmarray/shm/layout.h"
 #include "shmarray/shm/segment.h"
 #include "shmarray/shm/status.h"
+#include "watch_hub.h"
 
 namespace shmarray::server {
 namespace {

@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <deque>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -25,6 +27,7 @@
 #include "shmarray/shm/errors.h"
 #include "shmarray/shm/format.h"
 #include "shmarray/shm/status.h"
+#include "watch_hub.h"
 
 namespace shmarray::server::internal {
 namespace {
@@ -134,69 +137,7 @@ void RepeatPattern(std::byte* data, int64_t itemsize, int64_t total) {
 
 }  // namespace
 
-// --- WatchHub -----------------------------------------------------------------
-
-std::shared_ptr<WatchHub::Watcher> WatchHub::Subscribe(std::string prefix) {
-  auto w = std::make_shared<Watcher>();
-  w->prefix = std::move(prefix);
-  absl::MutexLock lock(&mu_);
-  if (shutdown_) {
-    absl::MutexLock wl(&w->mu);
-    w->closed = true;
-  }
-  watchers_.insert(w);
-  return w;
-}
-
-void WatchHub::Unsubscribe(const std::shared_ptr<Watcher>& watcher) {
-  absl::MutexLock lock(&mu_);
-  watchers_.erase(watcher);
-}
-
-void WatchHub::Publish(const v1::WatchEvent& event) {
-  absl::MutexLock lock(&mu_);
-  for (const std::shared_ptr<Watcher>& w : watchers_) {
-    if (event.name().compare(0, w->prefix.size(), w->prefix) != 0) continue;
-    absl::MutexLock wl(&w->mu);
-    if (w->queue.size() >= capacity_) {
-      ++w->dropped;
-    } else {
-      w->queue.push_back(event);
-    }
-  }
-}
-
-void WatchHub::Shutdown() {
-  absl::MutexLock lock(&mu_);
-  shutdown_ = true;
-  for (const std::shared_ptr<Watcher>& w : watchers_) {
-    absl::MutexLock wl(&w->mu);
-    w->closed = true;
-  }
-}
-
-bool WatchHub::Next(Watcher& watcher, absl::Duration timeout, std::deque<v1::WatchEvent>* out) {
-  absl::MutexLock lock(&watcher.mu);
-  watcher.mu.AwaitWithTimeout(absl::Condition(
-                                  +[](Watcher* w) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-                                    return !w->queue.empty() || w->dropped > 0 || w->closed;
-                                  },
-                                  &watcher),
-                              timeout);
-  while (!watcher.queue.empty()) {
-    out->push_back(std::move(watcher.queue.front()));
-    watcher.queue.pop_front();
-  }
-  if (watcher.dropped > 0) {
-    v1::WatchEvent overflow;
-    overflow.set_type(v1::WatchEvent::TYPE_OVERFLOW);
-    overflow.set_dropped(watcher.dropped);
-    overflow.set_unix_ns(NowNs());
-    out->push_back(std::move(overflow));
-    watcher.dropped = 0;
-  }
-  return !watcher.closed;
-}
+// --- Conversions ---------------------------------------------------------------
 
 v1::WatchEvent ToWatchEvent(const CatalogEvent& event) {
   v1::WatchEvent out;
@@ -922,28 +863,131 @@ grpc::ServerReadReactor<grpc::ByteBuffer>* ArrayServiceImpl::Write(grpc::Callbac
   return new WriteReactor(this, ctx, response);
 }
 
-grpc::Status ArrayServiceImpl::Watch(grpc::ServerContext* ctx, const v1::WatchRequest* req,
-                                     grpc::ServerWriter<v1::WatchEvent>* writer) {
-  CallScope scope(this);
-  absl::Status s = scope.status().ok() ? Authorize(ctx) : scope.status();
-  if (!s.ok()) return ToGrpcStatus(s);
-  std::shared_ptr<WatchHub::Watcher> watcher = hub_->Subscribe(req->prefix());
-  // Tells the client that the subscription is active (WaitForInitialMetadata).
-  writer->SendInitialMetadata();
-  std::deque<v1::WatchEvent> batch;
-  bool alive = true;
-  while (alive && !ctx->IsCancelled()) {
-    alive = hub_->Next(*watcher, absl::Milliseconds(200), &batch);
-    for (const v1::WatchEvent& ev : batch) {
-      if (!writer->Write(ev)) {
-        alive = false;
-        break;
-      }
+// --- Watch ------------------------------------------------------------------------
+
+// One Watch stream (see the file comment of service_internal.h). The state
+// below is guarded by mu_; callbacks come from gRPC (OnWriteDone, OnCancel,
+// OnDone) and from the hub's notifier thread (Wake). StartWrite and Finish
+// are called with mu_ held: gRPC never runs a reaction inline in them (it
+// dispatches reactions to its own threads). Wake can race with OnDone:
+// OnDone clears the watcher's notify first, which waits for a Wake that is
+// running, and only then deletes the reactor.
+class ArrayServiceImpl::WatchReactor final : public grpc::ServerWriteReactor<v1::WatchEvent> {
+ public:
+  explicit WatchReactor(ArrayServiceImpl* service) : service_(service), scope_(service) {}
+
+  // Authorizes and subscribes. REQUIRES: called once, by Watch, before it
+  // returns the reactor to gRPC (operations started here are held by gRPC
+  // until then).
+  void Start(grpc::CallbackServerContext* ctx, const v1::WatchRequest& req)
+      ABSL_LOCKS_EXCLUDED(mu_) {
+    const absl::Status s = scope_.status().ok() ? service_->Authorize(ctx) : scope_.status();
+    if (!s.ok()) {
+      absl::MutexLock lock(&mu_);
+      FinishLocked(ToGrpcStatus(s));
+      return;
     }
-    batch.clear();
+    // `this` outlives every notify call: OnDone clears it before deleting.
+    std::shared_ptr<WatchHub::Watcher> watcher =
+        service_->hub_->Subscribe(req.prefix(), [this] { Wake(); });
+    absl::MutexLock lock(&mu_);
+    watcher_ = std::move(watcher);
+    // Tells the client that the subscription is active (its
+    // WaitForInitialMetadata returns). gRPC wants it before any write:
+    // nothing is written until started_.
+    StartSendInitialMetadata();
+    started_ = true;
+    PumpLocked();
   }
-  hub_->Unsubscribe(watcher);
-  return grpc::Status::OK;
+
+  void OnWriteDone(bool ok) override ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    writing_ = false;
+    if (finishing_) {
+      Finish(status_);  // deferred by FinishLocked until this write was done
+      return;
+    }
+    if (!ok) {
+      FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "the client went away"));
+      return;
+    }
+    PumpLocked();
+  }
+
+  void OnCancel() override ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    FinishLocked(grpc::Status::CANCELLED);
+  }
+
+  void OnDone() override ABSL_LOCKS_EXCLUDED(mu_) {
+    std::shared_ptr<WatchHub::Watcher> watcher;
+    {
+      absl::MutexLock lock(&mu_);
+      watcher = std::move(watcher_);
+    }
+    if (watcher != nullptr) {
+      // Outside mu_: a running Wake holds the notify lock and waits for mu_.
+      watcher->ClearNotify();
+      service_->hub_->Unsubscribe(watcher);
+    }
+    delete this;  // ends the call's CallScope, so Drain sees it gone
+  }
+
+ private:
+  // The hub's notify: the queue has something (or the hub shut down).
+  void Wake() ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    PumpLocked();
+  }
+
+  // Starts the next write, if none is in flight; finishes once the hub is
+  // shut down and everything taken is written.
+  void PumpLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (!started_ || writing_ || finishing_) return;
+    if (pending_.empty() && !closed_) closed_ = !watcher_->Take(&pending_);
+    if (!pending_.empty()) {
+      current_ = std::move(pending_.front());
+      pending_.pop_front();
+      writing_ = true;
+      StartWrite(&current_);
+    } else if (closed_) {
+      FinishLocked(grpc::Status::OK);
+    }
+    // Else Take found nothing: the hub calls Wake on the next event.
+  }
+
+  // Finishes with `status`, now or, while a write is in flight, once it is
+  // done (one operation of each kind at a time). Only the first call counts.
+  void FinishLocked(grpc::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finishing_) return;
+    finishing_ = true;
+    status_ = std::move(status);
+    if (!writing_) Finish(status_);
+  }
+
+  ArrayServiceImpl* const service_;
+  // Counts the call from the start of the stream until the reactor is
+  // deleted (declared before the state: destroyed after it).
+  const CallScope scope_;
+  absl::Mutex mu_;
+  std::shared_ptr<WatchHub::Watcher> watcher_ ABSL_GUARDED_BY(mu_);
+  // Taken from the hub, not yet written.
+  std::deque<v1::WatchEvent> pending_ ABSL_GUARDED_BY(mu_);
+  // The event being written (gRPC reads it until OnWriteDone).
+  v1::WatchEvent current_ ABSL_GUARDED_BY(mu_);
+  bool started_ ABSL_GUARDED_BY(mu_) = false;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  // The hub is shut down: finish once pending_ is written.
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  bool finishing_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::Status status_ ABSL_GUARDED_BY(mu_);
+};
+
+grpc::ServerWriteReactor<v1::WatchEvent>* ArrayServiceImpl::Watch(grpc::CallbackServerContext* ctx,
+                                                                  const v1::WatchRequest* req) {
+  auto* reactor = new WatchReactor(this);
+  reactor->Start(ctx, *req);
+  return reactor;
 }
 
 }  // namespace shmarray::server::internal

@@ -3,13 +3,14 @@
 // File: service_internal.h
 // -----------------------------------------------------------------------------
 // The gRPC implementation of shmarray.v1.ArrayService (docs/wire.md) over a
-// Catalog, and the hub that fans catalog events out to Watch streams.
-// Private to server/src (it includes *.pb.h); the public entry point is
-// server.h.
+// Catalog; the Watch streams take their events from a WatchHub
+// (watch_hub.h). Private to server/src (it includes *.pb.h); the public entry
+// point is server.h.
 //
 // Requests that are not valid messages: the generated handlers parse the
-// request before the method runs and answer INTERNAL with an empty message
-// when it does not parse. MalformedRequestInterceptor (installed by server.cc
+// request before the method runs and answer INTERNAL (synchronous API) or
+// UNIMPLEMENTED (callback API: Stat, Watch) with an empty message when it
+// does not parse. MalformedRequestInterceptor (installed by server.cc
 // on every call) sees that (the call's message is missing) and turns the
 // status into INVALID_ARGUMENT "malformed <Method>Request message", so that
 // the typed handlers (and their speed) stay as generated.
@@ -37,11 +38,22 @@
 // (Catalog::BeginWrite), so a concurrent Seal stops the stream between two
 // chunks.
 //
+// Stat and Watch are served on gRPC's callback API, the other methods on the
+// synchronous one. A Watch stream is a reactor (WatchReactor, in service.cc)
+// that holds no thread while it waits: subscribed to the hub from its start,
+// it sends the initial metadata once subscribed (the client's sign that
+// events from then on reach it), writes one event at a time, and is woken by
+// the hub's notify when its queue gets an event after it had found none. It
+// ends with OK once the hub is shut down and what was queued is written, and
+// at once when the client cancels or a write fails. The call stays counted
+// (BeginCall/EndCall, see Drain) until the reactor is done.
+//
 // Errors: every handler converts absl::Status to grpc::Status with
 // proto::ToGrpcStatus, the only conversion point; library exceptions become
 // statuses with shm::StatusFromCurrentException where the library is called.
 //
-// Thread-safety: all handlers are thread-safe (the Catalog synchronises).
+// Thread-safety: all handlers are thread-safe (the Catalog synchronises; a
+// Watch reactor guards its own state with its mutex).
 
 #ifndef SHMARRAY_SERVER_SERVICE_INTERNAL_H_
 #define SHMARRAY_SERVER_SERVICE_INTERNAL_H_
@@ -50,11 +62,6 @@
 #include <grpcpp/support/server_interceptor.h>
 
 #include <cstdint>
-#include <deque>
-#include <memory>
-#include <optional>
-#include <set>
-#include <string>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -67,40 +74,7 @@
 namespace shmarray::server::internal {
 
 class Metrics;
-
-// Fans catalog events out to watchers. Publish never blocks on a watcher: each
-// watcher has a bounded queue; when it is full, events are dropped and
-// counted, and the watcher later receives one TYPE_OVERFLOW event with the
-// count. Thread-safe.
-class WatchHub {
- public:
-  struct Watcher {
-    std::string prefix;
-    absl::Mutex mu;
-    std::deque<v1::WatchEvent> queue ABSL_GUARDED_BY(mu);
-    int64_t dropped ABSL_GUARDED_BY(mu) = 0;
-    bool closed ABSL_GUARDED_BY(mu) = false;
-  };
-
-  explicit WatchHub(size_t queue_capacity) : capacity_(queue_capacity == 0 ? 1 : queue_capacity) {}
-
-  std::shared_ptr<Watcher> Subscribe(std::string prefix) ABSL_LOCKS_EXCLUDED(mu_);
-  void Unsubscribe(const std::shared_ptr<Watcher>& watcher) ABSL_LOCKS_EXCLUDED(mu_);
-  void Publish(const v1::WatchEvent& event) ABSL_LOCKS_EXCLUDED(mu_);
-  // Wakes every watcher; Next() returns false from now on once drained.
-  void Shutdown() ABSL_LOCKS_EXCLUDED(mu_);
-
-  // Waits up to `timeout` for events of `watcher`; moves them (plus a
-  // TYPE_OVERFLOW event when some were dropped) into *out. Returns false when
-  // the hub is shut down and nothing is left.
-  bool Next(Watcher& watcher, absl::Duration timeout, std::deque<v1::WatchEvent>* out);
-
- private:
-  const size_t capacity_;
-  absl::Mutex mu_;
-  std::set<std::shared_ptr<Watcher>> watchers_ ABSL_GUARDED_BY(mu_);
-  bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
-};
+class WatchHub;
 
 // The WatchEvent of a catalog event.
 v1::WatchEvent ToWatchEvent(const CatalogEvent& event);
@@ -122,10 +96,12 @@ class MalformedRequestInterceptorFactory final
 // so it runs on the thread that received it, without the sync API's handoff
 // to a pool thread (which cost Stat a third of its rate against an empty
 // call; bench/server_bench BM_StatPaired). Read and Write are raw callback
-// methods (see the file comment).
+// methods, and Watch is a callback method too, so that no open stream pins a
+// thread (see the file comment).
 class ArrayServiceImpl final
     : public v1::ArrayService::WithCallbackMethod_Stat<v1::ArrayService::WithRawCallbackMethod_Read<
-          v1::ArrayService::WithRawCallbackMethod_Write<v1::ArrayService::Service>>> {
+          v1::ArrayService::WithRawCallbackMethod_Write<
+              v1::ArrayService::WithCallbackMethod_Watch<v1::ArrayService::Service>>>> {
  public:
   // `catalog` and `hub` must outlive the service; `auth` may be null (no token
   // required).
@@ -149,8 +125,8 @@ class ArrayServiceImpl final
                      v1::ArrayInfo* resp) override;
   grpc::Status Copy(grpc::ServerContext* ctx, const v1::CopyRequest* req,
                     v1::ArrayInfo* resp) override;
-  grpc::Status Watch(grpc::ServerContext* ctx, const v1::WatchRequest* req,
-                     grpc::ServerWriter<v1::WatchEvent>* writer) override;
+  grpc::ServerWriteReactor<v1::WatchEvent>* Watch(grpc::CallbackServerContext* ctx,
+                                                  const v1::WatchRequest* req) override;
 
   // Reports bytes read, written and copied to `metrics` (may be null; must
   // outlive the service). REQUIRES: called before the service serves calls.
@@ -158,7 +134,8 @@ class ArrayServiceImpl final
 
   // Refuses new calls (UNAVAILABLE) from now on and waits up to `timeout`
   // for the calls in flight to finish. Returns true if none is left. Watch
-  // streams end only when the WatchHub is shut down: do that first.
+  // streams end only when the WatchHub is shut down (or their client goes
+  // away): shut it down first.
   bool Drain(absl::Duration timeout) ABSL_LOCKS_EXCLUDED(calls_mu_);
 
   // Read: the request is a serialized ReadRequest; the responses are
@@ -171,7 +148,11 @@ class ArrayServiceImpl final
                                                    grpc::ByteBuffer* response) override;
 
  private:
-  // Counts a call in flight for the lifetime of a handler.
+  // One Watch stream (service.cc).
+  class WatchReactor;
+
+  // Counts a call in flight for the lifetime of a handler (of a reactor, for
+  // Watch).
   class CallScope {
    public:
     explicit CallScope(ArrayServiceImpl* service)

@@ -22,6 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
@@ -488,6 +489,64 @@ TEST(MetricsTest, NumbersMoveAsRpcsAreMade) {
 // ==============================================================================
 // Logs.
 // ==============================================================================
+
+// Watches that their clients cancel while events stream to them leave the
+// count of open watches (the daemon has torn their calls down) without
+// waiting for the daemon to stop.
+TEST(MetricsTest, CancelledWatchesLeaveTheWatcherCountWhileEventsFlow) {
+  auto d = StartOrDie(WithFlags({"--metrics-listen", "127.0.0.1:0"}));
+  ASSERT_NE(d, nullptr);
+  const int port = MetricsPort(*d);
+  ASSERT_GT(port, 0) << d->StderrTail();
+  auto stub = d->NewStub();
+  constexpr int kWatches = 8;
+  struct Stream {
+    grpc::ClientContext ctx;
+    std::unique_ptr<grpc::ClientReader<v1::WatchEvent>> reader;
+  };
+  std::vector<std::unique_ptr<Stream>> streams;
+  v1::WatchRequest req;
+  req.set_prefix("c/");
+  for (int i = 0; i < kWatches; ++i) {
+    auto s = std::make_unique<Stream>();
+    d->Authorize(&s->ctx);
+    s->ctx.set_deadline(Deadline(60));
+    s->reader = stub->Watch(&s->ctx, req);
+    s->reader->WaitForInitialMetadata();
+    streams.push_back(std::move(s));
+  }
+  const auto watchers = [&] { return Scrape(port)["shmarray_watchers"]; };
+  auto deadline = Clock::now() + std::chrono::seconds(10);
+  while (watchers() != kWatches && Clock::now() < deadline) {
+  }
+  ASSERT_EQ(watchers(), kWatches);
+
+  std::atomic<bool> stop{false};
+  std::thread churn([&] {
+    for (int i = 0; !stop && i < 100000; ++i) {
+      if (!CreateArray(*d, *stub, "c/x", 1).ok() || !DeleteArray(*d, *stub, "c/x").ok()) break;
+    }
+  });
+  for (const auto& s : streams) {
+    v1::WatchEvent ev;
+    EXPECT_TRUE(s->reader->Read(&ev));  // events are flowing
+    s->ctx.TryCancel();
+    while (s->reader->Read(&ev)) {
+    }
+    EXPECT_EQ(s->reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  }
+  // Still churning: the streams end on their cancellation, not for want of
+  // events.
+  deadline = Clock::now() + std::chrono::seconds(10);
+  while (watchers() != 0 && Clock::now() < deadline) {
+  }
+  stop = true;
+  churn.join();
+  std::map<std::string, double> m = Scrape(port);
+  EXPECT_EQ(m["shmarray_watchers"], 0);
+  EXPECT_EQ(m["shmarray_active_streams{grpc_method=\"Watch\"}"], 0);
+  (void)DeleteArray(*d, *stub, "c/x");
+}
 
 TEST(LogFormatTest, FieldsAreLogfmt) {
   EXPECT_EQ(server::FormatLogFields({{"name", "a/b"}, {"bytes", 96}}), " name=a/b bytes=96");

@@ -20,10 +20,12 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "shmarray/server/server.h"
@@ -56,6 +58,15 @@ v1::Index Text(const std::string& text) {
   v1::Index i;
   i.set_text(text);
   return i;
+}
+
+// The number of threads of this process.
+int ThreadCount() {
+  int n = 0;
+  for ([[maybe_unused]] const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    ++n;
+  }
+  return n;
 }
 
 class ServiceTest : public ::testing::Test {
@@ -847,6 +858,229 @@ TEST_F(ServiceTest, SlowWatcherGetsOverflowAndNeverBlocksTheDaemon) {
   ASSERT_TRUE(Delete("slow/last", false).ok());
 }
 
+// Shutdown ends every open watch with OK, after the events queued for it
+// (here none of them has been read yet). A watch that did not end would be
+// cut by gRPC's own shutdown after the 5 s drain: not OK.
+TEST_F(ServiceTest, ShutdownEndsEveryWatchWithOkAfterWhatWasQueued) {
+  constexpr int kWatches = 8;
+  constexpr int kEvents = 5;
+  struct Stream {
+    grpc::ClientContext ctx;
+    std::unique_ptr<grpc::ClientReader<v1::WatchEvent>> reader;
+  };
+  std::vector<std::unique_ptr<Stream>> streams;
+  v1::WatchRequest req;
+  req.set_prefix("end/");
+  for (int i = 0; i < kWatches; ++i) {
+    auto s = std::make_unique<Stream>();
+    s->ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+    s->reader = stub_->Watch(&s->ctx, req);
+    s->reader->WaitForInitialMetadata();
+    streams.push_back(std::move(s));
+  }
+  for (int i = 0; i < kEvents; ++i) ASSERT_TRUE(Create("end/" + std::to_string(i), "B", {1}).ok());
+  server_->Shutdown();
+  for (int i = 0; i < kWatches; ++i) {
+    std::vector<std::string> names;
+    v1::WatchEvent ev;
+    while (streams[i]->reader->Read(&ev)) names.push_back(ev.name());
+    EXPECT_THAT(names, ElementsAre("end/0", "end/1", "end/2", "end/3", "end/4")) << "watch " << i;
+    const grpc::Status status = streams[i]->reader->Finish();
+    EXPECT_TRUE(status.ok()) << "watch " << i << ": " << status.error_code() << " "
+                             << status.error_message();
+  }
+}
+
+// Watches cancelled by their clients while events stream to them end, and
+// the daemon keeps serving: Publish races the streams' ends (this runs under
+// the sanitizers, where a stream deleted while the hub still wakes it would
+// be reported).
+TEST_F(ServiceTest, WatchesCancelledWhileEventsFlowEndAndTheDaemonGoesOn) {
+  constexpr int kWatches = 16;
+  struct Stream {
+    grpc::ClientContext ctx;
+    std::unique_ptr<grpc::ClientReader<v1::WatchEvent>> reader;
+  };
+  std::vector<std::unique_ptr<Stream>> streams;
+  v1::WatchRequest req;
+  req.set_prefix("churn/");
+  for (int i = 0; i < kWatches; ++i) {
+    auto s = std::make_unique<Stream>();
+    s->ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+    s->reader = stub_->Watch(&s->ctx, req);
+    s->reader->WaitForInitialMetadata();
+    streams.push_back(std::move(s));
+  }
+  // Events flow until every watch has been cancelled.
+  std::atomic<bool> stop{false};
+  std::atomic<int> churned{0};
+  std::thread churn([&] {
+    for (int i = 0; !stop && i < 100000; ++i) {
+      const std::string name = "churn/" + std::to_string(i % 4);
+      if (!Create(name, "B", {1}).ok() || !Delete(name, false).ok()) break;
+      ++churned;
+    }
+  });
+  for (int i = 0; i < kWatches; ++i) {
+    v1::WatchEvent ev;
+    // Read some of the stream (half of the watches), then cancel it.
+    for (int n = 0; n < (i % 2 == 0 ? 3 : 0); ++n) {
+      if (!streams[i]->reader->Read(&ev)) {
+        ADD_FAILURE() << "watch " << i << " ended before it was cancelled";
+        break;
+      }
+    }
+    streams[i]->ctx.TryCancel();
+  }
+  for (int i = 0; i < kWatches; ++i) {
+    v1::WatchEvent ev;
+    while (streams[i]->reader->Read(&ev)) {
+    }
+    EXPECT_EQ(streams[i]->reader->Finish().error_code(), grpc::StatusCode::CANCELLED) << i;
+  }
+  stop = true;
+  churn.join();
+  EXPECT_GT(churned.load(), 0);
+  // The daemon still answers, and a new watch still gets events.
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  auto reader = stub_->Watch(&ctx, req);
+  reader->WaitForInitialMetadata();
+  ASSERT_TRUE(Create("churn/last", "B", {1}).ok());
+  v1::WatchEvent ev;
+  ASSERT_TRUE(reader->Read(&ev));
+  EXPECT_EQ(ev.name(), "churn/last");
+  ctx.TryCancel();
+  (void)reader->Finish();
+  for (int i = 0; i < 4; ++i) (void)Delete("churn/" + std::to_string(i), false);
+  ASSERT_TRUE(Delete("churn/last", false).ok());
+  EXPECT_THAT(Segments(), IsEmpty());
+}
+
+// An open watch holds no thread of the daemon (Watch is served on gRPC's
+// callback API): with hundreds open, the daemon's thread count barely moves,
+// unary calls are answered, and every watch gets an event published after it
+// opened. One completion queue reads all the streams, so the client side adds
+// no thread per stream either.
+TEST_F(ServiceTest, HundredsOfOpenWatchesHoldNoThreadAndEachGetsTheNextEvent) {
+  constexpr int kWatches = 200;
+  enum Op : intptr_t { kStarted, kMetadata, kRead, kFinished, kOps };
+  const auto tag = [](int stream, Op op) {
+    return reinterpret_cast<void*>(static_cast<intptr_t>(stream) * kOps + op);
+  };
+  grpc::CompletionQueue cq;
+  // Waits for `count` completions of `op`, each ok (a stream that failed is
+  // reported by index); anything else arriving meanwhile fails the test.
+  const auto await_all = [&](Op op, int count) {
+    const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(60);
+    for (int seen = 0; seen < count; ++seen) {
+      void* got = nullptr;
+      bool ok = false;
+      ASSERT_EQ(cq.AsyncNext(&got, &ok, deadline), grpc::CompletionQueue::GOT_EVENT)
+          << "only " << seen << " of " << count << " completions of op " << op;
+      const auto value = reinterpret_cast<intptr_t>(got);
+      ASSERT_EQ(value % kOps, op) << "stream " << value / kOps;
+      ASSERT_TRUE(ok) << "op " << op << " failed on stream " << value / kOps;
+    }
+  };
+  {  // Every kind of call once, so that gRPC's own threads exist before counting.
+    ASSERT_TRUE(Create("warm", "B", {1}).ok());
+    v1::ArrayInfo info;
+    ASSERT_TRUE(Stat("warm", &info).ok());
+    ASSERT_TRUE(Delete("warm", false).ok());
+    grpc::ClientContext ctx;
+    v1::WatchRequest req;
+    auto reader = stub_->Watch(&ctx, req);
+    reader->WaitForInitialMetadata();
+    ctx.TryCancel();
+    (void)reader->Finish();
+  }
+  const int threads_before = ThreadCount();
+
+  struct Stream {
+    grpc::ClientContext ctx;
+    std::unique_ptr<grpc::ClientAsyncReader<v1::WatchEvent>> reader;
+    v1::WatchEvent event;
+    grpc::Status status;
+  };
+  std::vector<std::unique_ptr<Stream>> streams;
+  v1::WatchRequest req;
+  req.set_prefix("many/");
+  for (int i = 0; i < kWatches; ++i) {
+    auto s = std::make_unique<Stream>();
+    s->ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
+    s->reader = stub_->PrepareAsyncWatch(&s->ctx, req, &cq);
+    s->reader->StartCall(tag(i, kStarted));
+    streams.push_back(std::move(s));
+  }
+  ASSERT_NO_FATAL_FAILURE(await_all(kStarted, kWatches));
+  // Initial metadata: the daemon has subscribed every watch.
+  for (int i = 0; i < kWatches; ++i) streams[i]->reader->ReadInitialMetadata(tag(i, kMetadata));
+  ASSERT_NO_FATAL_FAILURE(await_all(kMetadata, kWatches));
+
+  // The daemon still answers (each call has a deadline: a daemon out of
+  // threads fails the test instead of hanging it).
+  const auto with_deadline = [](grpc::ClientContext* ctx) {
+    ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  };
+  {
+    grpc::ClientContext ctx;
+    with_deadline(&ctx);
+    v1::CreateRequest create;
+    create.set_name("many/a");
+    create.set_format("B");
+    create.add_shape(4);
+    v1::ArrayInfo info;
+    ASSERT_TRUE(stub_->Create(&ctx, create, &info).ok());
+  }
+  {
+    grpc::ClientContext ctx;
+    with_deadline(&ctx);
+    v1::StatRequest stat;
+    stat.set_name("many/a");
+    v1::ArrayInfo info;
+    ASSERT_TRUE(stub_->Stat(&ctx, stat, &info).ok());
+  }
+  {
+    grpc::ClientContext ctx;
+    with_deadline(&ctx);
+    v1::ListRequest list;
+    list.set_prefix("many/");
+    v1::ListResponse resp;
+    ASSERT_TRUE(stub_->List(&ctx, list, &resp).ok());
+    EXPECT_EQ(resp.arrays_size(), 1);
+  }
+  // Every watch gets the create.
+  for (int i = 0; i < kWatches; ++i) streams[i]->reader->Read(&streams[i]->event, tag(i, kRead));
+  ASSERT_NO_FATAL_FAILURE(await_all(kRead, kWatches));
+  for (int i = 0; i < kWatches; ++i) {
+    EXPECT_EQ(streams[i]->event.type(), v1::WatchEvent::TYPE_CREATED) << i;
+    EXPECT_EQ(streams[i]->event.name(), "many/a") << i;
+  }
+  // Not one thread per watch (the old synchronous handler pinned one each);
+  // the margin is for gRPC's own pools.
+  EXPECT_LT(ThreadCount() - threads_before, kWatches / 4);
+
+  for (const auto& s : streams) s->ctx.TryCancel();
+  for (int i = 0; i < kWatches; ++i)
+    streams[i]->reader->Finish(&streams[i]->status, tag(i, kFinished));
+  {
+    const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(60);
+    for (int seen = 0; seen < kWatches; ++seen) {
+      void* got = nullptr;
+      bool ok = false;
+      ASSERT_EQ(cq.AsyncNext(&got, &ok, deadline), grpc::CompletionQueue::GOT_EVENT);
+    }
+  }
+  for (const auto& s : streams) EXPECT_EQ(s->status.error_code(), grpc::StatusCode::CANCELLED);
+  cq.Shutdown();
+  void* ignored = nullptr;
+  bool ok = false;
+  while (cq.Next(&ignored, &ok)) {
+  }
+  ASSERT_TRUE(Delete("many/a", false).ok());
+}
+
 TEST_F(ServiceTest, TokenIsRequiredAndHealthStaysOpen) {
   { std::ofstream(dir_ + "/token") << "  s3cret\n"; }
   StartServer([this](ServerOptions& o) { o.token_file = dir_ + "/token"; });
@@ -877,6 +1111,14 @@ TEST_F(ServiceTest, TokenIsRequiredAndHealthStaysOpen) {
     v1::ReadResponse msg;
     while (reader->Read(&msg)) {
     }
+    EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::WatchRequest req;
+    auto reader = stub_->Watch(&ctx, req);
+    v1::WatchEvent ev;
+    EXPECT_FALSE(reader->Read(&ev));
     EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::UNAUTHENTICATED);
   }
   // The health service needs no token.
