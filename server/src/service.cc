@@ -9,7 +9,6 @@
 #include <cstring>
 #include <deque>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -502,7 +501,7 @@ class ArrayServiceImpl::ReadReactor final : public grpc::ServerWriteReactor<grpc
   ReadReactor(ArrayServiceImpl* service, grpc::CallbackServerContext* ctx,
               const grpc::ByteBuffer& request)
       : service_(service), peer_(ctx->peer()) {
-    const std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     ScopedLogPeer log_peer(peer_);
     scope_.emplace(service);
     absl::Status s = scope_->status().ok() ? service->Authorize(ctx) : scope_->status();
@@ -515,7 +514,7 @@ class ArrayServiceImpl::ReadReactor final : public grpc::ServerWriteReactor<grpc
   }
 
   void OnWriteDone(bool ok) override {
-    const std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (!ok) return End(absl::CancelledError("the client went away"));
     ScopedLogPeer log_peer(peer_);
     if (in_flight_ > 0 && service_->metrics_ != nullptr) {
@@ -532,8 +531,8 @@ class ArrayServiceImpl::ReadReactor final : public grpc::ServerWriteReactor<grpc
   }
 
   void OnDone() override {
-    mu_.lock();  // after the last callback (see mu_)
-    mu_.unlock();
+    mu_.Lock();  // after the last callback (see mu_)
+    mu_.Unlock();
     delete this;
   }
 
@@ -635,9 +634,10 @@ class ArrayServiceImpl::ReadReactor final : public grpc::ServerWriteReactor<grpc
   // handing the reactor over through its completion queue, which
   // ThreadSanitizer cannot see into (Debian's gRPC is not instrumented).
   // Every callback holds this uncontended lock, which states that order
-  // where it can be checked. gRPC never calls back into a reactor from
-  // StartWrite, StartRead or Finish, so holding it there cannot deadlock.
-  std::mutex mu_;
+  // where it can be checked (tests/sanitizers/tsan_absl_annotations.cc).
+  // gRPC never calls back into a reactor from StartWrite, StartRead or
+  // Finish, so holding it there cannot deadlock.
+  absl::Mutex mu_;
   ArrayServiceImpl* const service_;
   const std::string peer_;  // for the log lines of the call's callbacks
   std::optional<CallScope> scope_;
@@ -671,7 +671,7 @@ class ArrayServiceImpl::WriteReactor final : public grpc::ServerReadReactor<grpc
   WriteReactor(ArrayServiceImpl* service, grpc::CallbackServerContext* ctx,
                grpc::ByteBuffer* response)
       : service_(service), peer_(ctx->peer()), response_(response) {
-    const std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     ScopedLogPeer log_peer(peer_);
     scope_.emplace(service);
     const absl::Status s = scope_->status().ok() ? service->Authorize(ctx) : scope_->status();
@@ -683,7 +683,7 @@ class ArrayServiceImpl::WriteReactor final : public grpc::ServerReadReactor<grpc
   }
 
   void OnReadDone(bool ok) override {
-    const std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     ScopedLogPeer log_peer(peer_);
     absl::Status s;
     if (!ok) {  // the client closed its side (or went away)
@@ -698,8 +698,8 @@ class ArrayServiceImpl::WriteReactor final : public grpc::ServerReadReactor<grpc
   }
 
   void OnDone() override {
-    mu_.lock();  // after the last callback (see mu_)
-    mu_.unlock();
+    mu_.Lock();  // after the last callback (see mu_)
+    mu_.Unlock();
     delete this;
   }
 
@@ -838,7 +838,7 @@ class ArrayServiceImpl::WriteReactor final : public grpc::ServerReadReactor<grpc
     Finish(ToGrpcStatus(status));
   }
 
-  std::mutex mu_;  // held by every callback, as in ReadReactor
+  absl::Mutex mu_;  // held by every callback, as in ReadReactor
   ArrayServiceImpl* const service_;
   const std::string peer_;            // for the log lines of the call's callbacks
   grpc::ByteBuffer* const response_;  // owned by gRPC for the call's lifetime
