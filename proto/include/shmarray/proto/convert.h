@@ -59,8 +59,8 @@ size_t DataFieldHeader(int64_t len_bytes, uint8_t* out);
 // The reverse, for a received message of `size` bytes whose first `have`
 // bytes are `head` (kDataFieldHeadBytes are enough): if the message is
 // exactly one data field -- its tag, a varint length, that many payload
-// bytes, read with protobuf's CodedInputStream -- returns the length of the tag and varint and sets *len_bytes to
-// the payload's. Otherwise (another field, several fields, a length over
+// bytes, read with protobuf's CodedInputStream -- returns the length of the
+// tag and varint and sets *len_bytes to the payload's. Otherwise (another field, several fields, a length over
 // INT32_MAX or not matching `size`) returns 0: the caller then parses the
 // message with protobuf, which decides what it means.
 inline constexpr size_t kDataFieldHeadBytes = 6;  // the tag and at most 5 varint bytes
