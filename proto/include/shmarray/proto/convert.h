@@ -60,9 +60,9 @@ size_t DataFieldHeader(int64_t len_bytes, uint8_t* out);
 // bytes are `head` (kDataFieldHeadBytes are enough): if the message is
 // exactly one data field -- its tag, a varint length, that many payload
 // bytes, read with protobuf's CodedInputStream -- returns the length of the
-// tag and varint and sets *len_bytes to the payload's. Otherwise (another field, several fields, a length over
-// INT32_MAX or not matching `size`) returns 0: the caller then parses the
-// message with protobuf, which decides what it means.
+// tag and varint and sets *len_bytes to the payload's. Otherwise (another field, several fields, a
+// length over INT32_MAX or not matching `size`) returns 0: the caller then parses the message with
+// protobuf, which decides what it means.
 inline constexpr size_t kDataFieldHeadBytes = 6;  // the tag and at most 5 varint bytes
 size_t ParseDataFieldHeader(const uint8_t* head, size_t have, size_t size, int64_t* len_bytes);
 // The same for a message received as gRPC slices (ByteBuffer::Dump) of
