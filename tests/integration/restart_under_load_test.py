@@ -200,10 +200,21 @@ def main():
             h.poll(progressed, 120, "writers to make progress before kill %d" % (k + 1))
             d.kill()
             d.start()
-        # Let the writers see the last daemon, then stop them.
+        # Let the writers see the last daemon, and write (on it, if the kills
+        # left too few) at least as many arrays as there were kills, so that
+        # the check below has enough to verify however the load was timed;
+        # then stop them.
         with ledger.lock:
             seen = ledger.ok_calls
-        h.poll(lambda: ledger.ok_calls >= seen + 3, 120, "writers to make progress at the end")
+
+        def enough():
+            with ledger.lock:
+                live = sum(1 for n in ledger.written
+                           if n not in ledger.deleted and n not in ledger.uncertain)
+                return ledger.ok_calls >= seen + 3 and live >= args.kills
+
+        h.poll(enough, 120, "writers to make progress at the end and leave %d arrays to verify"
+               % args.kills)
         stop.set()
         for w in writers:
             w.join(120)
