@@ -141,6 +141,26 @@ class ServiceTest : public ::testing::Test {
     return stub_->Stat(&ctx, req, out);
   }
 
+  // A Watch stream whose subscription is active (its initial metadata came).
+  struct WatchStream {
+    grpc::ClientContext ctx;
+    std::unique_ptr<grpc::ClientReader<v1::WatchEvent>> reader;
+  };
+  // `n` watches of `prefix`, each subscribed, with a 60 s deadline.
+  std::vector<std::unique_ptr<WatchStream>> OpenWatches(const std::string& prefix, int n) {
+    v1::WatchRequest req;
+    req.set_prefix(prefix);
+    std::vector<std::unique_ptr<WatchStream>> streams;
+    for (int i = 0; i < n; ++i) {
+      auto s = std::make_unique<WatchStream>();
+      s->ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+      s->reader = stub_->Watch(&s->ctx, req);
+      s->reader->WaitForInitialMetadata();
+      streams.push_back(std::move(s));
+    }
+    return streams;
+  }
+
   grpc::Status Delete(const std::string& name, bool cascade,
                       std::vector<std::string>* deleted = nullptr) {
     v1::DeleteRequest req;
@@ -864,20 +884,7 @@ TEST_F(ServiceTest, SlowWatcherGetsOverflowAndNeverBlocksTheDaemon) {
 TEST_F(ServiceTest, ShutdownEndsEveryWatchWithOkAfterWhatWasQueued) {
   constexpr int kWatches = 8;
   constexpr int kEvents = 5;
-  struct Stream {
-    grpc::ClientContext ctx;
-    std::unique_ptr<grpc::ClientReader<v1::WatchEvent>> reader;
-  };
-  std::vector<std::unique_ptr<Stream>> streams;
-  v1::WatchRequest req;
-  req.set_prefix("end/");
-  for (int i = 0; i < kWatches; ++i) {
-    auto s = std::make_unique<Stream>();
-    s->ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
-    s->reader = stub_->Watch(&s->ctx, req);
-    s->reader->WaitForInitialMetadata();
-    streams.push_back(std::move(s));
-  }
+  std::vector<std::unique_ptr<WatchStream>> streams = OpenWatches("end/", kWatches);
   for (int i = 0; i < kEvents; ++i) ASSERT_TRUE(Create("end/" + std::to_string(i), "B", {1}).ok());
   server_->Shutdown();
   for (int i = 0; i < kWatches; ++i) {
@@ -897,20 +904,7 @@ TEST_F(ServiceTest, ShutdownEndsEveryWatchWithOkAfterWhatWasQueued) {
 // be reported).
 TEST_F(ServiceTest, WatchesCancelledWhileEventsFlowEndAndTheDaemonGoesOn) {
   constexpr int kWatches = 16;
-  struct Stream {
-    grpc::ClientContext ctx;
-    std::unique_ptr<grpc::ClientReader<v1::WatchEvent>> reader;
-  };
-  std::vector<std::unique_ptr<Stream>> streams;
-  v1::WatchRequest req;
-  req.set_prefix("churn/");
-  for (int i = 0; i < kWatches; ++i) {
-    auto s = std::make_unique<Stream>();
-    s->ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
-    s->reader = stub_->Watch(&s->ctx, req);
-    s->reader->WaitForInitialMetadata();
-    streams.push_back(std::move(s));
-  }
+  std::vector<std::unique_ptr<WatchStream>> streams = OpenWatches("churn/", kWatches);
   // Events flow until every watch has been cancelled.
   std::atomic<bool> stop{false};
   std::atomic<int> churned{0};
@@ -942,16 +936,13 @@ TEST_F(ServiceTest, WatchesCancelledWhileEventsFlowEndAndTheDaemonGoesOn) {
   churn.join();
   EXPECT_GT(churned.load(), 0);
   // The daemon still answers, and a new watch still gets events.
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
-  auto reader = stub_->Watch(&ctx, req);
-  reader->WaitForInitialMetadata();
+  std::unique_ptr<WatchStream> last = std::move(OpenWatches("churn/", 1).front());
   ASSERT_TRUE(Create("churn/last", "B", {1}).ok());
   v1::WatchEvent ev;
-  ASSERT_TRUE(reader->Read(&ev));
+  ASSERT_TRUE(last->reader->Read(&ev));
   EXPECT_EQ(ev.name(), "churn/last");
-  ctx.TryCancel();
-  (void)reader->Finish();
+  last->ctx.TryCancel();
+  (void)last->reader->Finish();
   for (int i = 0; i < 4; ++i) (void)Delete("churn/" + std::to_string(i), false);
   ASSERT_TRUE(Delete("churn/last", false).ok());
   EXPECT_THAT(Segments(), IsEmpty());
