@@ -887,19 +887,15 @@ int64_t Client::read_into(std::string_view name, const Index& index, const shm::
   CheckName(name);
   const std::string what = "read of '" + std::string(name) + "' into a destination";
   if (dst.readonly()) throw RpcError(absl::InvalidArgumentError(what + " that is read-only"));
-  // The stream's order is the destination's: C unless only Fortran fits.
-  std::optional<shm::Order> order;
-  if (dst.is_c_contig()) {
-    order = shm::Order::kC;
-  } else if (dst.is_f_contig()) {
-    order = shm::Order::kF;
-  } else {
+  if (!dst.is_c_contig() && !dst.is_f_contig()) {
     throw RpcError(absl::InvalidArgumentError(what + " that is not contiguous (strides " +
                                               shm::TupleString(dst.strides()) +
                                               "): it must be C- or Fortran-contiguous"));
   }
+  // The stream's order is the destination's: C unless only Fortran fits.
+  const shm::Order order = dst.is_c_contig() ? shm::Order::kC : shm::Order::kF;
   return impl_->Read(
-      name, index, *order, progress, info_out,
+      name, index, order, progress, info_out,
       [&](const ArrayInfo& info) -> absl::StatusOr<std::byte*> {
         // Checked before any byte lands in dst; a mismatch cancels the stream.
         if (info.layout.shape != dst.shape()) {

@@ -87,10 +87,7 @@ void WatchHub::Publish(const v1::WatchEvent& event) {
     } else {
       w->queue_.push_back(event);
     }
-    if (w->waiting_) {
-      w->waiting_ = false;
-      due_.push_back(w);
-    }
+    NotifyIfWaitingLocked(w);
   }
 }
 
@@ -100,11 +97,14 @@ void WatchHub::Shutdown() {
   for (const std::shared_ptr<Watcher>& w : watchers_) {
     absl::MutexLock wl(&w->mu_);
     w->closed_ = true;
-    if (w->waiting_) {
-      w->waiting_ = false;
-      due_.push_back(w);
-    }
+    NotifyIfWaitingLocked(w);
   }
+}
+
+void WatchHub::NotifyIfWaitingLocked(const std::shared_ptr<Watcher>& w) {
+  if (!w->waiting_) return;
+  w->waiting_ = false;
+  due_.push_back(w);
 }
 
 void WatchHub::RunNotifier() {

@@ -118,6 +118,9 @@ class WatchHub {
   void Shutdown() ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
+  // Queues `w`'s notify if its consumer waits for one (edge-triggered).
+  void NotifyIfWaitingLocked(const std::shared_ptr<Watcher>& w)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_, w->mu_);
   void RunNotifier() ABSL_LOCKS_EXCLUDED(mu_);
   bool NotifierHasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return !due_.empty() || stopping_;
