@@ -49,6 +49,8 @@ namespace shmarray::server {
 namespace {
 
 constexpr int kMaxMessageBytes = 64 << 20;
+// The daemon unmaps segments in steps of this many bytes (shm::SetUnmapStepBytes).
+constexpr size_t kUnmapStepBytes = size_t{4} << 20;
 
 // The Unix socket the daemon binds: --socket, else the instance's default.
 absl::StatusOr<std::string> SocketPath(const ServerOptions& options) {
@@ -244,6 +246,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   // A client that truncates a segment must not be able to kill the daemon
   // with SIGBUS (see shm/segment.h).
   SHMARRAY_RETURN_IF_ERROR(shm::InstallSegmentFaultHandler());
+  // Deleting a large array that was written must not stall the threads that
+  // serve other calls meanwhile (see shm/segment.h).
+  SHMARRAY_RETURN_IF_ERROR(shm::SetUnmapStepBytes(kUnmapStepBytes));
   std::optional<ListenAddress> tcp;
   if (!options.listen.empty()) {
     SHMARRAY_ASSIGN_OR_RETURN(tcp, ResolveListen(options.listen, "--listen"));

@@ -117,8 +117,8 @@ constexpr const char* kShmDir = "/dev/shm";
 // rewrites it) before it is reported as corrupt.
 constexpr auto kTornHeaderRetry = std::chrono::milliseconds(100);
 // Mappings are unmapped in steps of this many bytes (a multiple of the page
-// size), see ~MappedRange.
-constexpr size_t kUnmapStepBytes = size_t{4} << 20;
+// size; 0: in one call), see SetUnmapStepBytes and ~MappedRange.
+std::atomic<size_t> g_unmap_step_bytes{0};
 
 std::atomic<FaultZone*> g_zones{nullptr};
 uintptr_t g_page_size = 4096;
@@ -606,16 +606,15 @@ MappedRange::MappedRange(void* addr, size_t len, int prot)
 MappedRange::~MappedRange() {
   if (zone_ != nullptr) ReleaseZone(zone_);
   if (addr_ == nullptr) return;
-  // A large mapping is unmapped piece by piece: each munmap holds the
-  // process's mmap lock while it tears its page tables down, and one call for
-  // a large, populated mapping would hold it for a long time, stalling every
-  // other thread that maps, unmaps or grows a malloc arena meanwhile.
+  // With a step set (SetUnmapStepBytes), a large mapping is unmapped piece by
+  // piece, so that no one munmap holds the process's mmap lock for long.
   auto* p = static_cast<std::byte*>(addr_);
   size_t left = len_;
-  while (left > kUnmapStepBytes) {
-    munmap(p, kUnmapStepBytes);
-    p += kUnmapStepBytes;
-    left -= kUnmapStepBytes;
+  const size_t step = g_unmap_step_bytes.load(std::memory_order_relaxed);
+  while (step != 0 && left > step) {
+    munmap(p, step);
+    p += step;
+    left -= step;
   }
   munmap(p, left);
 }
@@ -1004,6 +1003,16 @@ absl::StatusOr<std::shared_ptr<const void>> MapSharedRange(int fd, size_t len, i
 }
 
 }  // namespace internal
+
+absl::Status SetUnmapStepBytes(size_t bytes) {
+  if (bytes % PageSize() != 0) {
+    return absl::InvalidArgumentError(absl::StrCat("unmap step of ", bytes,
+                                                   " bytes is not a multiple of the page size (",
+                                                   PageSize(), " bytes)"));
+  }
+  g_unmap_step_bytes.store(bytes, std::memory_order_relaxed);
+  return absl::OkStatus();
+}
 
 absl::Status InstallSegmentFaultHandler() {
   static const absl::Status installed = [] {

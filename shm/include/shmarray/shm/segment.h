@@ -56,9 +56,10 @@
 // 100 ms before it is reported. Owner and mode are reported (owner_uid(),
 // file_mode()) so that recovery can refuse files the daemon did not make.
 //
-// Unmapping: a large mapping is unmapped in 4 MiB steps, so that the mmap
-// lock of the process is never held for long (other threads that map or grow
-// their heap would wait for it).
+// Unmapping: a mapping goes with one munmap when its last owner goes, which
+// costs what its populated pages cost (an untouched mapping of any size is
+// unmapped in microseconds). A process may ask for steps instead
+// (SetUnmapStepBytes): the daemon does, see there.
 //
 // Truncation (SIGBUS). A process that may open a segment for writing can
 // ftruncate it under every mapping; touching the lost pages then raises
@@ -331,6 +332,18 @@ absl::StatusOr<std::shared_ptr<const void>> MapSharedRange(int fd, size_t len, i
                                                            off_t offset, std::byte** addr);
 
 }  // namespace internal
+
+// Makes every later unmap of a mapping made by this file go in steps of
+// `bytes` (0, the default: one munmap per mapping). One munmap of a large,
+// populated mapping holds the process's mmap lock while it tears the page
+// tables down (Linux takes it for reading for that part, so page faults go
+// on, but every mmap, munmap and mprotect of another thread, e.g. a malloc
+// arena that grows, waits for it). shmarrayd, whose many threads serve other
+// calls while an array is deleted, unmaps in 4 MiB steps; a client that
+// attaches and drops views in a loop would pay one system call per step.
+// Errors: kInvalidArgument when `bytes` is not a multiple of the page size.
+// Thread-safe (a mapping being unmapped meanwhile uses either value).
+absl::Status SetUnmapStepBytes(size_t bytes);
 
 // Installs, once per process, the SIGBUS handler described in the file
 // comment (later calls do nothing). Mappings made before the call are covered
