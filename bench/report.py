@@ -195,12 +195,12 @@ def main():
     for arg, where in (("1", "loopback TCP"), ("0", "Unix socket")):
         for n in ("1", "2", "4", "8"):
             target = 0.7 if arg == "1" else None
-            rate_ratio("Read 256 MiB over %s, %s stream(s) / plain socket stream" % (where, n),
+            rate_ratio("Read 1 GiB over %s, %s stream(s) / plain socket stream" % (where, n),
                        "BM_ReadStreams/%s/%s/real_time" % (arg, n),
-                       "BM_PlainStream/%s/real_time" % arg, "bytes", target)
-            rate_ratio("Write 256 MiB over %s, %s stream(s) / plain socket stream" % (where, n),
+                       "BM_PlainStream1GiB/%s/real_time" % arg, "bytes", target)
+            rate_ratio("Write 1 GiB over %s, %s stream(s) / plain socket stream" % (where, n),
                        "BM_WriteStreams/%s/%s/real_time" % (arg, n),
-                       "BM_PlainStream/%s/real_time" % arg, "bytes", None)
+                       "BM_PlainStream1GiB/%s/real_time" % arg, "bytes", None)
     for arg, size in (("0", "4 KiB"), ("1", "256 MiB")):
         time_ratio("attach of a known name via the shm catalog (no RPC) %s / open+fstat+mmap"
                    % size, "BM_CatalogAttach/%s/real_time" % arg, "BM_BareMap/%s/real_time" % arg,

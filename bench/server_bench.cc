@@ -21,9 +21,10 @@
 //                           buffer) vs the same baselines, for information
 //   BM_Write (256 MiB)      (client::Client::write) vs BM_PlainStream: >= 0.4x;
 //                           vs BM_GrpcWrite (the same, client streaming): >= 0.8x
-//   BM_ReadStreams/         Read and Write split across N = 1, 2, 4, 8 streams
-//   BM_WriteStreams         (ClientOptions::streams) vs BM_PlainStream; Read
-//                           over TCP with the best N: >= 0.7x
+//   BM_ReadStreams/         Read and Write of 1 GiB split across N = 1, 2, 4, 8
+//   BM_WriteStreams         streams (ClientOptions::streams) vs
+//                           BM_PlainStream1GiB; Read over TCP with the best N:
+//                           >= 0.7x
 //   BM_GrpcRawRead/Write    the gRPC ceiling: the same bytes as raw grpc::Slice
 //                           ByteBuffers (no protobuf), shown for reference
 //   BM_AttachStatMap        (Stat + shm::MapDataRegion + unmap) vs
@@ -86,9 +87,11 @@ using ::shmarray::testing::TestDaemon;
 
 constexpr int64_t kMiB = 1 << 20;
 constexpr int64_t kBigBytes = 256 * kMiB;
+constexpr int64_t kHugeBytes = 1024 * kMiB;
 constexpr int64_t kSmallBytes = 4096;
 constexpr const char* kStatName = "bench/stat";
 constexpr const char* kBigName = "bench/big";
+constexpr const char* kHugeName = "bench/huge";  // kHugeBytes, for the streams curve
 constexpr const char* kSmallName = "bench/small";
 
 TestDaemon* g_daemon = nullptr;
@@ -211,18 +214,19 @@ BENCHMARK(BM_StatPaired)
 
 // --- bulk transfer ----------------------------------------------------------------
 
-// Reads kBigName through the client library (what users call) with
-// `streams` streams: Client::read streams the array into a new buffer of its
-// own.
-void ReadLoop(benchmark::State& state, int64_t transport, int streams) {
+// Reads `name` (`bytes` long) through the client library (what users call)
+// with `streams` streams: Client::read streams the array into a new buffer of
+// its own.
+void ReadLoop(benchmark::State& state, int64_t transport, int streams, const char* name,
+              int64_t bytes) {
   client::ClientOptions options;
   options.target = Target(transport);
   options.streams = streams;
   client::Client reader = client::Client::Connect(options);
   for (auto _ : state) {
     try {
-      const shm::AnyView data = reader.read(kBigName);
-      if (data.nbytes() != kBigBytes) {
+      const shm::AnyView data = reader.read(name);
+      if (data.nbytes() != bytes) {
         state.SkipWithError("short read");
         break;
       }
@@ -232,22 +236,24 @@ void ReadLoop(benchmark::State& state, int64_t transport, int streams) {
       break;
     }
   }
-  state.SetBytesProcessed(state.iterations() * kBigBytes);
+  state.SetBytesProcessed(state.iterations() * bytes);
 }
 
-// Writes kBigName through the client library with `streams` streams: the
-// source is contiguous, so each 1 MiB chunk is sent without a copy.
-void WriteLoop(benchmark::State& state, int64_t transport, int streams) {
+// Writes `name` (`bytes` long) through the client library with `streams`
+// streams: the source is contiguous, so each 1 MiB chunk is sent without a
+// copy.
+void WriteLoop(benchmark::State& state, int64_t transport, int streams, const char* name,
+               int64_t bytes) {
   client::ClientOptions options;
   options.target = Target(transport);
   options.streams = streams;
   client::Client writer = client::Client::Connect(options);
-  shm::AnyView source = shm::AnyView::Allocate(shm::Format::Parse("B"),
-                                               std::vector<int64_t>{kBigBytes}, shm::Order::kC);
-  std::memset(source.first(), 0x5a, static_cast<size_t>(kBigBytes));
+  shm::AnyView source =
+      shm::AnyView::Allocate(shm::Format::Parse("B"), std::vector<int64_t>{bytes}, shm::Order::kC);
+  std::memset(source.first(), 0x5a, static_cast<size_t>(bytes));
   for (auto _ : state) {
     try {
-      if (writer.write(kBigName, "", source) != kBigBytes) {
+      if (writer.write(name, "", source) != bytes) {
         state.SkipWithError("short write");
         break;
       }
@@ -256,10 +262,10 @@ void WriteLoop(benchmark::State& state, int64_t transport, int streams) {
       break;
     }
   }
-  state.SetBytesProcessed(state.iterations() * kBigBytes);
+  state.SetBytesProcessed(state.iterations() * bytes);
 }
 
-void BM_Read(benchmark::State& state) { ReadLoop(state, state.range(0), 1); }
+void BM_Read(benchmark::State& state) { ReadLoop(state, state.range(0), 1, kBigName, kBigBytes); }
 BENCHMARK(BM_Read)->Arg(0)->Arg(1)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 // Client::read_into a destination reused across iterations (faulted in
@@ -288,13 +294,13 @@ void BM_ReadInto(benchmark::State& state) {
 }
 BENCHMARK(BM_ReadInto)->Arg(0)->Arg(1)->UseRealTime()->Unit(benchmark::kMillisecond);
 
-void BM_Write(benchmark::State& state) { WriteLoop(state, state.range(0), 1); }
+void BM_Write(benchmark::State& state) { WriteLoop(state, state.range(0), 1, kBigName, kBigBytes); }
 BENCHMARK(BM_Write)->Arg(0)->Arg(1)->UseRealTime()->Unit(benchmark::kMillisecond);
 
-// Read and Write split across N streams (ClientOptions::streams), each on
-// its own connection: the curve for N = 1, 2, 4, 8. Args: transport, N.
+// Read and Write of 1 GiB split across N streams (ClientOptions::streams),
+// each on its own connection: the curve for N = 1, 2, 4, 8. Args: transport, N.
 void BM_ReadStreams(benchmark::State& state) {
-  ReadLoop(state, state.range(0), static_cast<int>(state.range(1)));
+  ReadLoop(state, state.range(0), static_cast<int>(state.range(1)), kHugeName, kHugeBytes);
 }
 BENCHMARK(BM_ReadStreams)
     ->ArgsProduct({{0, 1}, {1, 2, 4, 8}})
@@ -302,7 +308,7 @@ BENCHMARK(BM_ReadStreams)
     ->Unit(benchmark::kMillisecond);
 
 void BM_WriteStreams(benchmark::State& state) {
-  WriteLoop(state, state.range(0), static_cast<int>(state.range(1)));
+  WriteLoop(state, state.range(0), static_cast<int>(state.range(1)), kHugeName, kHugeBytes);
 }
 BENCHMARK(BM_WriteStreams)
     ->ArgsProduct({{0, 1}, {1, 2, 4, 8}})
@@ -335,9 +341,9 @@ bool SocketPair(bool tcp, int* a, int* b) {
   return ok && *b >= 0;
 }
 
-// The same bytes as BM_Read/BM_Write through a plain socket: a sender thread
-// writes 256 MiB in 1 MiB writes, this thread reads them.
-void BM_PlainStream(benchmark::State& state) {
+// `bytes` through a plain socket: a sender thread writes them in 1 MiB
+// writes, this thread reads them.
+void PlainStreamLoop(benchmark::State& state, int64_t bytes) {
   int send_fd = -1;
   int recv_fd = -1;
   if (!SocketPair(state.range(0) == 1, &send_fd, &recv_fd)) {
@@ -348,29 +354,36 @@ void BM_PlainStream(benchmark::State& state) {
   std::vector<char> in(kMiB);
   for (auto _ : state) {
     std::thread sender([&] {
-      for (int64_t sent = 0; sent < kBigBytes;) {
+      for (int64_t sent = 0; sent < bytes;) {
         const ssize_t n = write(send_fd, out.data(), out.size());
         if (n <= 0) return;
         sent += n;
       }
     });
     int64_t received = 0;
-    while (received < kBigBytes) {
+    while (received < bytes) {
       const ssize_t n = read(recv_fd, in.data(), in.size());
       if (n <= 0) break;
       received += n;
     }
     sender.join();
-    if (received != kBigBytes) {
+    if (received != bytes) {
       state.SkipWithError("short plain stream");
       break;
     }
   }
   close(send_fd);
   close(recv_fd);
-  state.SetBytesProcessed(state.iterations() * kBigBytes);
+  state.SetBytesProcessed(state.iterations() * bytes);
 }
+
+// The baseline of BM_Read/BM_Write: the same 256 MiB.
+void BM_PlainStream(benchmark::State& state) { PlainStreamLoop(state, kBigBytes); }
 BENCHMARK(BM_PlainStream)->Arg(0)->Arg(1)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+// The baseline of BM_ReadStreams/BM_WriteStreams: the same 1 GiB.
+void BM_PlainStream1GiB(benchmark::State& state) { PlainStreamLoop(state, kHugeBytes); }
+BENCHMARK(BM_PlainStream1GiB)->Arg(0)->Arg(1)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 // --- gRPC baselines -------------------------------------------------------------
 //
@@ -886,25 +899,26 @@ bool MakeArrays(TestDaemon& daemon) {
     }
     return status.ok();
   };
-  if (!create(kStatName, 16) || !create(kSmallName, kSmallBytes) || !create(kBigName, kBigBytes)) {
-    return false;
-  }
-  // Touch every page of the big array once (a first touch costs ~3 us/page).
-  grpc::ClientContext context;
-  v1::WriteResponse response;
-  std::unique_ptr<grpc::ClientWriter<v1::WriteRequest>> writer = stub.Write(&context, &response);
-  v1::WriteRequest message;
-  message.mutable_target()->set_name(kBigName);
-  message.mutable_target()->set_nbytes(kBigBytes);
-  bool ok = writer->Write(message);
-  message.set_data(std::string(kMiB, '\x01'));
-  for (int64_t sent = 0; ok && sent < kBigBytes; sent += kMiB) ok = writer->Write(message);
-  writer->WritesDone();
-  grpc::Status status = writer->Finish();
-  if (!status.ok()) {
-    std::fprintf(stderr, "Write %s: %s\n", kBigName, status.error_message().c_str());
-  }
-  return status.ok();
+  // Touches every page of a large array once (a first touch costs ~3 us/page).
+  auto fill = [&](const char* name, int64_t n) {
+    grpc::ClientContext context;
+    v1::WriteResponse response;
+    std::unique_ptr<grpc::ClientWriter<v1::WriteRequest>> writer = stub.Write(&context, &response);
+    v1::WriteRequest message;
+    message.mutable_target()->set_name(name);
+    message.mutable_target()->set_nbytes(n);
+    bool ok = writer->Write(message);
+    message.set_data(std::string(kMiB, '\x01'));
+    for (int64_t sent = 0; ok && sent < n; sent += kMiB) ok = writer->Write(message);
+    writer->WritesDone();
+    grpc::Status status = writer->Finish();
+    if (!status.ok()) {
+      std::fprintf(stderr, "Write %s: %s\n", name, status.error_message().c_str());
+    }
+    return status.ok();
+  };
+  return create(kStatName, 16) && create(kSmallName, kSmallBytes) && create(kBigName, kBigBytes) &&
+         create(kHugeName, kHugeBytes) && fill(kBigName, kBigBytes) && fill(kHugeName, kHugeBytes);
 }
 
 }  // namespace
