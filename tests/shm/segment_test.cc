@@ -1170,5 +1170,32 @@ TEST_F(SegmentTest, FaultHandlerLeavesOtherFaultsFatal) {
   EXPECT_TRUE(died_of_it(status, 5)) << "status " << status;
 }
 
+// The checksum check remembers the last header that matched on this thread
+// (a memcmp instead of a second hash): a header that differs from it in one
+// byte is still hashed and refused, and one that differs from every header
+// seen is accepted when it matches.
+TEST(SegmentHeaderTest, AChangedByteIsRefusedRightAfterTheSameHeaderMatched) {
+  internal::SegmentHeader good{};
+  ASSERT_EQ(internal::EncodeSegmentHeader(ArrayMeta(0x31, "cached", {4, 4}), &good), "");
+  SegmentMeta meta;
+  const int64_t size = kDataOffset + good.data_size_bytes;
+  ASSERT_EQ(internal::DecodeSegmentHeader(good, size, &meta), "");
+  ASSERT_EQ(internal::DecodeSegmentHeader(good, size, &meta), "");
+  for (size_t byte :
+       {offsetof(internal::SegmentHeader, generation), offsetof(internal::SegmentHeader, shape),
+        offsetof(internal::SegmentHeader, name) + 2, sizeof(internal::SegmentHeader) - 9}) {
+    internal::SegmentHeader bad = good;
+    reinterpret_cast<unsigned char*>(&bad)[byte] ^= 0x01;
+    EXPECT_THAT(internal::DecodeSegmentHeader(bad, size, &meta),
+                HasSubstr("header checksum mismatch"))
+        << "byte " << byte;
+    ASSERT_EQ(internal::DecodeSegmentHeader(good, size, &meta), "");
+  }
+  internal::SegmentHeader other{};
+  ASSERT_EQ(internal::EncodeSegmentHeader(ArrayMeta(0x32, "cached", {4, 4}), &other), "");
+  EXPECT_EQ(internal::DecodeSegmentHeader(other, size, &meta), "");
+  EXPECT_EQ(meta.generation, 0x32u);
+}
+
 }  // namespace
 }  // namespace shmarray::shm
