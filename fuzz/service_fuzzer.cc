@@ -4,7 +4,8 @@
 // -----------------------------------------------------------------------------
 // libFuzzer target for every request handler of shmarray.v1.ArrayService,
 // called in-process against a real Catalog in /dev/shm (a private instance
-// "shmarray.<uid>.fuzz-<pid>", small quotas, removed at exit).
+// "shmarray.<uid>.fuzz-<pid>", small quotas, removed at exit) and a real gRPC
+// server on a Unix socket in a private temporary directory.
 //
 // The first input byte picks the method (10 of them); the rest is the
 // request on the wire:
@@ -12,10 +13,14 @@
 //     are parsed as the request message, as gRPC does before calling the
 //     handler, and the handler is called directly;
 //   - Read, Watch: the bytes are sent unparsed as the one request message
-//     through an in-process channel (so gRPC's and the raw handler's parsing
-//     are both reached);
+//     over the Unix socket (so gRPC's and the raw handler's parsing are both
+//     reached);
 //   - Write: the rest is a sequence of messages, each a 16-bit little-endian
-//     length and that many bytes, streamed through the in-process channel.
+//     length and that many bytes, streamed over the Unix socket.
+// (gRPC's in-process channel is not used: with it, a Write stream that the
+// server ended while the client still sent left about 30 KB behind per call,
+// 4 GB after 560,000 runs; the same calls to shmarrayd over its socket leave
+// nothing.)
 // Checks, besides "no crash, no sanitizer report, no exception escapes":
 //   - no call ends with UNKNOWN (an exception escaped into gRPC), and every
 //     error status the service itself produces has a message;
@@ -59,6 +64,7 @@ constexpr char kCanaryBytes[] = "0123456789abcdef0123456789abcdef";  // 32 bytes
 
 struct World {
   std::string prefix;
+  std::string socket_dir;  // holds the server's socket
   std::unique_ptr<server::Catalog> catalog;
   std::unique_ptr<server::internal::WatchHub> hub;
   std::unique_ptr<server::internal::ArrayServiceImpl> service;
@@ -71,6 +77,8 @@ World* world = nullptr;
 
 void RemoveSegments() {
   if (world == nullptr) return;
+  ::unlink((world->socket_dir + "/s.sock").c_str());
+  ::rmdir(world->socket_dir.c_str());
   absl::StatusOr<std::vector<std::string>> names = shm::Segment::List(world->prefix);
   if (!names.ok()) return;
   for (const std::string& n : *names) (void)shm::Segment::Unlink(n);
@@ -246,11 +254,16 @@ World* Setup() {
     hub->Publish(server::internal::ToWatchEvent(event));
   });
   w->service = std::make_unique<server::internal::ArrayServiceImpl>(w->catalog.get(), hub, nullptr);
+  char dir[] = "/tmp/shmarray-fuzz-XXXXXX";
+  if (::mkdtemp(dir) == nullptr) Fail("cannot make a directory for the socket");
+  w->socket_dir = dir;
+  const std::string address = "unix:" + w->socket_dir + "/s.sock";
   grpc::ServerBuilder builder;
+  builder.AddListeningPort(address, grpc::InsecureServerCredentials());
   builder.RegisterService(w->service.get());
   w->grpc_server = builder.BuildAndStart();
-  if (w->grpc_server == nullptr) Fail("cannot start the in-process server");
-  w->channel = w->grpc_server->InProcessChannel(grpc::ChannelArguments());
+  if (w->grpc_server == nullptr) Fail("cannot start the gRPC server on", address);
+  w->channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
   return w;
 }
 
