@@ -192,6 +192,12 @@ def main():
         rate_ratio("gRPC bytes stream over %s / plain socket stream (information)" % where,
                    "BM_GrpcRead/%s/real_time" % arg, "BM_PlainStream/%s/real_time" % arg, "bytes",
                    None)
+    rate_ratio("Local copy out of 256 MiB (view attached once) / plain Unix socket stream "
+               "(information)", "BM_LocalCopyOut/real_time", "BM_PlainStream/0/real_time",
+               "bytes", None)
+    rate_ratio("Local copy into 256 MiB (view attached once) / plain Unix socket stream "
+               "(information)", "BM_LocalCopyIn/real_time", "BM_PlainStream/0/real_time",
+               "bytes", None)
     for arg, where in (("1", "loopback TCP"), ("0", "Unix socket")):
         for n in ("1", "2", "4", "8"):
             target = 0.7 if arg == "1" else None

@@ -25,6 +25,9 @@
 //   BM_WriteStreams         streams (ClientOptions::streams) vs
 //                           BM_PlainStream1GiB; Read over TCP with the best N:
 //                           >= 0.7x
+//   BM_LocalCopyOut/In      copies of the 256 MiB out of / into the array
+//                           through a view attached once (the local path), vs
+//                           BM_PlainStream/0, for information
 //   BM_GrpcRawRead/Write    the gRPC ceiling: the same bytes as raw grpc::Slice
 //                           ByteBuffers (no protobuf), shown for reference
 //   BM_AttachStatMap        (Stat + shm::MapDataRegion + unmap) vs
@@ -296,6 +299,51 @@ BENCHMARK(BM_ReadInto)->Arg(0)->Arg(1)->UseRealTime()->Unit(benchmark::kMillisec
 
 void BM_Write(benchmark::State& state) { WriteLoop(state, state.range(0), 1, kBigName, kBigBytes); }
 BENCHMARK(BM_Write)->Arg(0)->Arg(1)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+// The local counterparts of BM_Read and BM_Write, for information: a process
+// on the daemon's host attaches the array once (Client::attach_any; no byte
+// crosses a socket) and then copies the 256 MiB out into a new C-order array,
+// or in from a buffer of its own, as often as it needs. The attachment is
+// made and its pages touched once before the timing, as a consumer that keeps
+// its view does. Compared with BM_PlainStream over the Unix socket.
+void BM_LocalCopyOut(benchmark::State& state) {
+  client::ClientOptions options;
+  options.target = Target(0);
+  client::Client reader = client::Client::Connect(options);
+  try {
+    const shm::AnyView view = reader.attach_any(kBigName, /*readonly=*/true);
+    benchmark::DoNotOptimize(view.copy().first());
+    for (auto _ : state) {
+      const shm::AnyView copy = view.copy();
+      benchmark::DoNotOptimize(copy.first());
+    }
+  } catch (const std::exception& e) {
+    state.SkipWithError(e.what());
+  }
+  state.SetBytesProcessed(state.iterations() * kBigBytes);
+}
+BENCHMARK(BM_LocalCopyOut)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+void BM_LocalCopyIn(benchmark::State& state) {
+  client::ClientOptions options;
+  options.target = Target(0);
+  client::Client writer = client::Client::Connect(options);
+  shm::AnyView source = shm::AnyView::Allocate(shm::Format::Parse("B"),
+                                               std::vector<int64_t>{kBigBytes}, shm::Order::kC);
+  std::memset(source.first(), 0x5a, static_cast<size_t>(kBigBytes));
+  try {
+    const shm::AnyView view = writer.attach_any(kBigName);
+    shm::CopyInto(view, source);
+    for (auto _ : state) {
+      shm::CopyInto(view, source);
+      benchmark::ClobberMemory();
+    }
+  } catch (const std::exception& e) {
+    state.SkipWithError(e.what());
+  }
+  state.SetBytesProcessed(state.iterations() * kBigBytes);
+}
+BENCHMARK(BM_LocalCopyIn)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 // Read and Write of 1 GiB split across N streams (ClientOptions::streams),
 // each on its own connection: the curve for N = 1, 2, 4, 8. Args: transport, N.
