@@ -183,9 +183,11 @@ std::string FormatLogFields(std::initializer_list<LogField> fields) {
   return out;
 }
 
-ScopedLogPeer::ScopedLogPeer(std::string peer) : peer_(std::move(peer)), previous_(t_peer) {
-  t_peer = &peer_;
+ScopedLogPeer::ScopedLogPeer(std::string peer) : owned_(std::move(peer)), previous_(t_peer) {
+  t_peer = &owned_;
 }
+
+ScopedLogPeer::ScopedLogPeer(const std::string* peer) : previous_(t_peer) { t_peer = peer; }
 
 ScopedLogPeer::~ScopedLogPeer() { t_peer = previous_; }
 

@@ -502,7 +502,7 @@ class ArrayServiceImpl::ReadReactor final : public grpc::ServerWriteReactor<grpc
               const grpc::ByteBuffer& request)
       : service_(service), peer_(ctx->peer()) {
     absl::MutexLock lock(&mu_);
-    ScopedLogPeer log_peer(peer_);
+    ScopedLogPeer log_peer(&peer_);
     scope_.emplace(service);
     absl::Status s = scope_->status().ok() ? service->Authorize(ctx) : scope_->status();
     if (s.ok()) s = Start(request);
@@ -516,7 +516,7 @@ class ArrayServiceImpl::ReadReactor final : public grpc::ServerWriteReactor<grpc
   void OnWriteDone(bool ok) override {
     absl::MutexLock lock(&mu_);
     if (!ok) return End(absl::CancelledError("the client went away"));
-    ScopedLogPeer log_peer(peer_);
+    ScopedLogPeer log_peer(&peer_);
     if (in_flight_ > 0 && service_->metrics_ != nullptr) {
       service_->metrics_->AddBytesRead(in_flight_);
     }
@@ -672,7 +672,7 @@ class ArrayServiceImpl::WriteReactor final : public grpc::ServerReadReactor<grpc
                grpc::ByteBuffer* response)
       : service_(service), peer_(ctx->peer()), response_(response) {
     absl::MutexLock lock(&mu_);
-    ScopedLogPeer log_peer(peer_);
+    ScopedLogPeer log_peer(&peer_);
     scope_.emplace(service);
     const absl::Status s = scope_->status().ok() ? service->Authorize(ctx) : scope_->status();
     if (s.ok()) {
@@ -684,7 +684,7 @@ class ArrayServiceImpl::WriteReactor final : public grpc::ServerReadReactor<grpc
 
   void OnReadDone(bool ok) override {
     absl::MutexLock lock(&mu_);
-    ScopedLogPeer log_peer(peer_);
+    ScopedLogPeer log_peer(&peer_);
     absl::Status s;
     if (!ok) {  // the client closed its side (or went away)
       s = ticket_ ? Complete()

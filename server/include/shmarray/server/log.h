@@ -65,12 +65,16 @@ void Log(LogLevel level, std::string_view message, std::initializer_list<LogFiel
 class ScopedLogPeer {
  public:
   explicit ScopedLogPeer(std::string peer);
+  // Refers to `*peer` instead of copying it (a call's callbacks, each of
+  // which sets the peer again); it must outlive this object.
+  // REQUIRES: peer != nullptr.
+  explicit ScopedLogPeer(const std::string* peer);
   ~ScopedLogPeer();
   ScopedLogPeer(const ScopedLogPeer&) = delete;
   ScopedLogPeer& operator=(const ScopedLogPeer&) = delete;
 
  private:
-  std::string peer_;
+  std::string owned_;  // the peer, unless the constructor was given a pointer
   const std::string* previous_;
 };
 
