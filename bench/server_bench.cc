@@ -217,6 +217,15 @@ BENCHMARK(BM_StatPaired)
 
 // --- bulk transfer ----------------------------------------------------------------
 
+// A new C-order array of `bytes` bytes, every one `value` (so every page is
+// touched before any timing).
+shm::AnyView FilledBytes(int64_t bytes, unsigned char value) {
+  shm::AnyView a =
+      shm::AnyView::Allocate(shm::Format::Parse("B"), std::vector<int64_t>{bytes}, shm::Order::kC);
+  std::memset(a.first(), value, static_cast<size_t>(bytes));
+  return a;
+}
+
 // Reads `name` (`bytes` long) through the client library (what users call)
 // with `streams` streams: Client::read streams the array into a new buffer of
 // its own.
@@ -251,9 +260,7 @@ void WriteLoop(benchmark::State& state, int64_t transport, int streams, const ch
   options.target = Target(transport);
   options.streams = streams;
   client::Client writer = client::Client::Connect(options);
-  shm::AnyView source =
-      shm::AnyView::Allocate(shm::Format::Parse("B"), std::vector<int64_t>{bytes}, shm::Order::kC);
-  std::memset(source.first(), 0x5a, static_cast<size_t>(bytes));
+  shm::AnyView source = FilledBytes(bytes, 0x5a);
   for (auto _ : state) {
     try {
       if (writer.write(name, "", source) != bytes) {
@@ -278,9 +285,7 @@ void BM_ReadInto(benchmark::State& state) {
   client::ClientOptions options;
   options.target = Target(state.range(0));
   client::Client reader = client::Client::Connect(options);
-  shm::AnyView dst = shm::AnyView::Allocate(shm::Format::Parse("B"),
-                                            std::vector<int64_t>{kBigBytes}, shm::Order::kC);
-  std::memset(dst.first(), 0, static_cast<size_t>(kBigBytes));
+  shm::AnyView dst = FilledBytes(kBigBytes, 0);
   for (auto _ : state) {
     try {
       if (reader.read_into(kBigName, "", dst) != kBigBytes) {
@@ -328,9 +333,7 @@ void BM_LocalCopyIn(benchmark::State& state) {
   client::ClientOptions options;
   options.target = Target(0);
   client::Client writer = client::Client::Connect(options);
-  shm::AnyView source = shm::AnyView::Allocate(shm::Format::Parse("B"),
-                                               std::vector<int64_t>{kBigBytes}, shm::Order::kC);
-  std::memset(source.first(), 0x5a, static_cast<size_t>(kBigBytes));
+  shm::AnyView source = FilledBytes(kBigBytes, 0x5a);
   try {
     const shm::AnyView view = writer.attach_any(kBigName);
     shm::CopyInto(view, source);
