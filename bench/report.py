@@ -183,6 +183,15 @@ def main():
         rate_ratio("Read 256 MiB into a reused buffer over %s / gRPC stream of protobuf bytes"
                    % where, "BM_ReadInto/%s/real_time" % arg, "BM_GrpcRead/%s/real_time" % arg,
                    "bytes", None)
+        rate_ratio("Read of a sealed 256 MiB (zero copy) over %s / plain socket stream" % where,
+                   "BM_ReadSealed/%s/real_time" % arg, "BM_PlainStream/%s/real_time" % arg,
+                   "bytes", None)
+        rate_ratio("Read of a sealed 256 MiB (zero copy) over %s / gRPC stream of protobuf bytes"
+                   % where, "BM_ReadSealed/%s/real_time" % arg, "BM_GrpcRead/%s/real_time" % arg,
+                   "bytes", None)
+        rate_ratio("Read of a sealed 256 MiB into a reused buffer over %s / gRPC stream of "
+                   "protobuf bytes" % where, "BM_ReadIntoSealed/%s/real_time" % arg,
+                   "BM_GrpcRead/%s/real_time" % arg, "bytes", None)
         rate_ratio("Read 256 MiB over %s / gRPC raw slices (ceiling)" % where,
                    "BM_Read/%s/real_time" % arg, "BM_GrpcRawRead/%s/real_time" % arg, "bytes",
                    None)

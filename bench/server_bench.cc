@@ -19,6 +19,9 @@
 //                           protobuf `bytes` messages): >= 0.9x
 //   BM_ReadInto (256 MiB)   (client::Client::read_into a reused, faulted-in
 //                           buffer) vs the same baselines, for information
+//   BM_ReadSealed,          Read and read_into of a sealed 256 MiB array, which
+//   BM_ReadIntoSealed       the daemon sends zero copy (a writable one is
+//                           copied chunk by chunk), for information
 //   BM_Write (256 MiB)      (client::Client::write) vs BM_PlainStream: >= 0.4x;
 //                           vs BM_GrpcWrite (the same, client streaming): >= 0.8x
 //   BM_ReadStreams/         Read and Write of 1 GiB split across N = 1, 2, 4, 8
@@ -96,6 +99,7 @@ constexpr const char* kStatName = "bench/stat";
 constexpr const char* kBigName = "bench/big";
 constexpr const char* kHugeName = "bench/huge";  // kHugeBytes, for the streams curve
 constexpr const char* kSmallName = "bench/small";
+constexpr const char* kSealedName = "bench/sealed";  // kBigBytes, sealed: read zero copy
 
 TestDaemon* g_daemon = nullptr;
 
@@ -281,14 +285,14 @@ BENCHMARK(BM_Read)->Arg(0)->Arg(1)->UseRealTime()->Unit(benchmark::kMillisecond)
 // Client::read_into a destination reused across iterations (faulted in
 // before the timing), as a consumer that reads the same array again and
 // again does: the stream without the allocation and the fresh pages of read().
-void BM_ReadInto(benchmark::State& state) {
+void ReadIntoLoop(benchmark::State& state, const char* name) {
   client::ClientOptions options;
   options.target = Target(state.range(0));
   client::Client reader = client::Client::Connect(options);
   shm::AnyView dst = FilledBytes(kBigBytes, 0);
   for (auto _ : state) {
     try {
-      if (reader.read_into(kBigName, "", dst) != kBigBytes) {
+      if (reader.read_into(name, "", dst) != kBigBytes) {
         state.SkipWithError("short read");
         break;
       }
@@ -300,7 +304,20 @@ void BM_ReadInto(benchmark::State& state) {
   }
   state.SetBytesProcessed(state.iterations() * kBigBytes);
 }
+
+void BM_ReadInto(benchmark::State& state) { ReadIntoLoop(state, kBigName); }
 BENCHMARK(BM_ReadInto)->Arg(0)->Arg(1)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+// The same reads of a sealed array: the daemon sends its chunks as slices of
+// the mapping (zero copy), where a writable array's are copied first (so
+// that a truncation of the segment by another process fails only that Read).
+void BM_ReadSealed(benchmark::State& state) {
+  ReadLoop(state, state.range(0), 1, kSealedName, kBigBytes);
+}
+BENCHMARK(BM_ReadSealed)->Arg(0)->Arg(1)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+void BM_ReadIntoSealed(benchmark::State& state) { ReadIntoLoop(state, kSealedName); }
+BENCHMARK(BM_ReadIntoSealed)->Arg(0)->Arg(1)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 void BM_Write(benchmark::State& state) { WriteLoop(state, state.range(0), 1, kBigName, kBigBytes); }
 BENCHMARK(BM_Write)->Arg(0)->Arg(1)->UseRealTime()->Unit(benchmark::kMillisecond);
@@ -919,6 +936,10 @@ class RatioReporter : public benchmark::ConsoleReporter {
            "BM_GrpcRead" + suffix, 0);
       line("Write 256 MiB vs gRPC raw slices, " + where, "BM_Write" + suffix,
            "BM_GrpcRawWrite" + suffix, 0);
+      line("Read sealed 256 MiB vs gRPC bytes stream, " + where, "BM_ReadSealed" + suffix,
+           "BM_GrpcRead" + suffix, 0);
+      line("read_into sealed vs gRPC bytes stream, " + where, "BM_ReadIntoSealed" + suffix,
+           "BM_GrpcRead" + suffix, 0);
     }
     // Attach: within 1.2x of the baseline's time = rate ratio >= 1/1.2.
     line("Attach (Stat+map) vs RPC+mmap, 4 KiB", "BM_AttachStatMap/0/threads:1",
@@ -968,8 +989,21 @@ bool MakeArrays(TestDaemon& daemon) {
     }
     return status.ok();
   };
+  auto seal = [&](const char* name) {
+    grpc::ClientContext context;
+    v1::SealRequest request;
+    request.set_name(name);
+    v1::ArrayInfo info;
+    grpc::Status status = stub.Seal(&context, request, &info);
+    if (!status.ok()) {
+      std::fprintf(stderr, "Seal %s: %s\n", name, status.error_message().c_str());
+    }
+    return status.ok();
+  };
   return create(kStatName, 16) && create(kSmallName, kSmallBytes) && create(kBigName, kBigBytes) &&
-         create(kHugeName, kHugeBytes) && fill(kBigName, kBigBytes) && fill(kHugeName, kHugeBytes);
+         create(kHugeName, kHugeBytes) && create(kSealedName, kBigBytes) &&
+         fill(kBigName, kBigBytes) && fill(kHugeName, kHugeBytes) && fill(kSealedName, kBigBytes) &&
+         seal(kSealedName);
 }
 
 }  // namespace
