@@ -123,7 +123,9 @@ int main(int argc, char** argv) {
                  "--insecure. Default: none");
   app.add_option("--instance", options.instance,
                  "Instance name [A-Za-z0-9_-]{1,64}: segments live in the private directory "
-                 "/dev/shm/shmarray.<uid>.<NAME>. Default: none (/dev/shm/shmarray.<uid>)");
+                 "/dev/shm/shmarray.<uid>.<NAME>, which one daemon at a time may serve (a "
+                 "second one exits, naming the first one's pid). Default: none "
+                 "(/dev/shm/shmarray.<uid>)");
   app.add_option("--max-bytes", max_bytes,
                  "Quota on the total bytes of data regions; suffixes K, M, G, T are powers of "
                  "1024. Default: 0 = no quota beyond /dev/shm itself")

@@ -134,8 +134,8 @@ absl::Status Catalog::Recover(std::vector<std::string>* actions) {
   // --group setting still owns the segments of the previous run.)
   const mode_t foreign_bits = static_cast<mode_t>(07777 & ~0660);
 
-  SHMARRAY_ASSIGN_OR_RETURN(std::string prepared,
-                            shm::Segment::PrepareDirectory(options_.prefix, options_.group));
+  SHMARRAY_ASSIGN_OR_RETURN(std::string prepared, shm::Segment::PrepareDirectory(
+                                                      options_.prefix, options_.group, &dir_lock_));
   if (!prepared.empty()) note(prepared);
   SHMARRAY_ASSIGN_OR_RETURN(std::vector<std::string> names, shm::Segment::List(options_.prefix));
   std::vector<shm::SegmentMeta> arrays;

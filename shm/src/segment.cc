@@ -25,9 +25,11 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -645,8 +647,52 @@ struct Segment::Mapping {
   std::shared_ptr<MappedRange> range;
 };
 
+DirectoryLock::DirectoryLock(DirectoryLock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+
+DirectoryLock& DirectoryLock::operator=(DirectoryLock&& other) noexcept {
+  if (this != &other) {
+    reset();
+    fd_ = std::exchange(other.fd_, -1);
+  }
+  return *this;
+}
+
+DirectoryLock::~DirectoryLock() { reset(); }
+
+void DirectoryLock::reset() {
+  if (fd_ >= 0) ::close(std::exchange(fd_, -1));  // drops the flock with it
+}
+
+namespace {
+
+// The pid that holds a flock on the file `st` describes, from /proc/locks
+// ("1: FLOCK  ADVISORY  WRITE 1234 00:1a:5678 0 EOF"), or 0 when it does not
+// tell (no /proc, another pid namespace's lock, a lock gone meanwhile).
+pid_t FlockHolder(const struct stat& st) {
+  std::FILE* f = std::fopen("/proc/locks", "re");
+  if (f == nullptr) return 0;
+  const std::string want =
+      absl::StrCat(absl::Hex(major(st.st_dev), absl::kZeroPad2), ":",
+                   absl::Hex(minor(st.st_dev), absl::kZeroPad2), ":", st.st_ino);
+  pid_t holder = 0;
+  char line[256];
+  while (holder == 0 && std::fgets(line, sizeof line, f) != nullptr) {
+    char kind[16], mode[16], access[16], id[64];
+    long pid = 0;  // NOLINT(runtime/int): sscanf's %ld
+    if (std::sscanf(line, "%*s %15s %15s %15s %ld %63s", kind, mode, access, &pid, id) == 5 &&
+        std::strcmp(kind, "FLOCK") == 0 && want == id && pid > 0) {
+      holder = static_cast<pid_t>(pid);
+    }
+  }
+  std::fclose(f);
+  return holder;
+}
+
+}  // namespace
+
 absl::StatusOr<std::string> Segment::PrepareDirectory(std::string_view dir,
-                                                      std::optional<gid_t> group) {
+                                                      std::optional<gid_t> group,
+                                                      DirectoryLock* lock) {
   if (!IsValidComponent(dir)) return BadDirName(dir);
   const std::string path = PathOf(dir);
   const mode_t want = group ? 02750 : 0700;
@@ -680,6 +726,21 @@ absl::StatusOr<std::string> Segment::PrepareDirectory(std::string_view dir,
   if (fst.st_dev != st.st_dev || fst.st_ino != st.st_ino) {
     return absl::FailedPreconditionError(absl::StrCat(path, " changed while it was checked"));
   }
+  DirectoryLock held;
+  if (lock != nullptr) {
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      if (errno != EWOULDBLOCK) return OsError(errno, absl::StrCat("locking ", path));
+      const pid_t holder = FlockHolder(fst);
+      return absl::FailedPreconditionError(absl::StrCat(
+          path, " is in use by another process",
+          holder > 0 ? absl::StrCat(" (pid ", holder, ")") : std::string(),
+          ": another shmarrayd serves this instance; stop it first, or use another --instance"));
+    }
+    // `closer` closes `fd`; the lock belongs to the open file, which the
+    // duplicate keeps open.
+    held = DirectoryLock(::fcntl(fd, F_DUPFD_CLOEXEC, 0));
+    if (!held.held()) return OsError(errno, absl::StrCat("locking ", path));
+  }
   if (group && fst.st_gid != *group) {
     if (fchown(fd, static_cast<uid_t>(-1), *group) != 0) {
       return OsError(errno, absl::StrCat("setting the group of ", path, " to gid ", *group,
@@ -706,6 +767,7 @@ absl::StatusOr<std::string> Segment::PrepareDirectory(std::string_view dir,
                                                       " (with --group, the daemon's user must be a "
                                                       "member of the group)"));
   }
+  if (lock != nullptr) *lock = std::move(held);
   return done;
 }
 

@@ -13,6 +13,7 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -43,6 +44,7 @@ using ::shmarray::testing::SameInfo;
 using ::shmarray::testing::TestDaemon;
 using ::shmarray::testing::TestDaemonOptions;
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 using Code = grpc::StatusCode;
 
 std::string Canonical(const std::string& format) {
@@ -242,6 +244,49 @@ TEST_F(DaemonTest, SecondDaemonOnALiveSocketFailsAndLeavesTheFirstAlone) {
   EXPECT_TRUE(FileExists(daemon_->socket_path()));
   ASSERT_NO_FATAL_FAILURE(ExpectHealthy());
   SHMARRAY_EXPECT_RPC_OK(api_->Stat("live/a"));
+  DeleteEverything();
+}
+
+// Finding: a second shmarrayd for the same --instance on another socket
+// started: it adopted the first one's segments, served them beside it and
+// could remove the ones the first was still making. It now stops before it
+// touches anything, naming the first daemon's pid; once the first is gone the
+// next one starts and adopts its arrays.
+TEST_F(DaemonTest, SecondDaemonForTheSameInstanceStopsBeforeTouchingAnything) {
+  ASSERT_NO_FATAL_FAILURE(StartDaemon());
+  const std::string data = Pattern(4096, 41);
+  SHMARRAY_ASSERT_RPC_OK(api_->Create("dup/a", "B", {4096}));
+  SHMARRAY_ASSERT_RPC_OK(api_->Write("dup/a", "", data));
+  const std::vector<std::string> segments = daemon_->ListSegments();
+  struct stat dir_before {};
+  ASSERT_EQ(::stat(daemon_->segment_dir().c_str(), &dir_before), 0);
+
+  TestDaemonOptions second = WithSocket(daemon_->dir() + "/second.sock");
+  second.instance = daemon_->instance();
+  absl::StatusOr<ExitResult> r = TestDaemon::RunUntilExit(second, std::chrono::seconds(10));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->exited);
+  EXPECT_EQ(r->code, 1) << r->stderr_text;
+  EXPECT_THAT(r->stderr_text, HasSubstr("is in use by another process (pid " +
+                                        std::to_string(daemon_->pid()) + ")"));
+  EXPECT_THAT(r->stderr_text, HasSubstr("another shmarrayd serves this instance"));
+  EXPECT_FALSE(FileExists(second.socket_path));
+  struct stat dir_after {};
+  ASSERT_EQ(::stat(daemon_->segment_dir().c_str(), &dir_after), 0);
+  EXPECT_EQ(dir_after.st_mode, dir_before.st_mode);
+  EXPECT_EQ(daemon_->ListSegments(), segments);
+  ASSERT_NO_FATAL_FAILURE(ExpectHealthy());
+  std::string bytes;
+  SHMARRAY_ASSERT_RPC_OK(api_->Read("dup/a", "", &bytes));
+  EXPECT_TRUE(bytes == data);
+
+  // Killed, the first daemon lets the next one in (the kernel drops its lock).
+  daemon_->Kill();
+  const absl::Status restarted = daemon_->Restart();
+  ASSERT_TRUE(restarted.ok()) << restarted;
+  ResetApi();
+  SHMARRAY_ASSERT_RPC_OK(api_->Read("dup/a", "", &bytes));
+  EXPECT_TRUE(bytes == data);
   DeleteEverything();
 }
 

@@ -898,6 +898,64 @@ TEST_F(SegmentTest, PrepareDirectoryRefusesWhatItDidNotMake) {
   ASSERT_EQ(rmdir(path.c_str()), 0);
 }
 
+// One owner at a time: a second PrepareDirectory with a lock, from another
+// process or from this one, fails naming the holder's pid and changes
+// nothing; the lock goes with its holder, however the holder ends.
+TEST_F(SegmentTest, PrepareDirectoryWithALockAdmitsOneOwnerAtATime) {
+  const std::string dir = prefix_ + ".lock";
+  const std::string path = "/dev/shm/" + dir;
+  DirectoryLock mine;
+  absl::StatusOr<std::string> done = Segment::PrepareDirectory(dir, std::nullopt, &mine);
+  ASSERT_TRUE(done.ok()) << done.status();
+  ASSERT_TRUE(mine.held());
+  ASSERT_EQ(chmod(path.c_str(), 0750), 0);  // what a refused owner must not correct
+  DirectoryLock second;
+  absl::Status st = Segment::PrepareDirectory(dir, std::nullopt, &second).status();
+  EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition) << st;
+  EXPECT_THAT(std::string(st.message()),
+              HasSubstr(path + " is in use by another process (pid " + std::to_string(getpid())));
+  EXPECT_FALSE(second.held());
+  EXPECT_EQ(Lstat(path).st_mode & 07777, 0750u) << "a refused owner changed the directory";
+  // Without a lock (as tools that only look do) it still works.
+  ASSERT_TRUE(Segment::PrepareDirectory(dir, std::nullopt).ok());
+  mine.reset();
+  EXPECT_FALSE(mine.held());
+
+  // A child takes it and is then killed: the lock goes with it.
+  int ready[2];
+  ASSERT_EQ(pipe(ready), 0);
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    close(ready[0]);
+    DirectoryLock held;
+    const bool ok = Segment::PrepareDirectory(dir, std::nullopt, &held).ok() && held.held();
+    const char c = ok ? '1' : '0';
+    if (write(ready[1], &c, 1) != 1) _exit(1);
+    for (;;) pause();
+  }
+  close(ready[1]);
+  char c = 0;
+  ASSERT_EQ(read(ready[0], &c, 1), 1);
+  close(ready[0]);
+  ASSERT_EQ(c, '1') << "the child could not take the lock";
+  st = Segment::PrepareDirectory(dir, std::nullopt, &second).status();
+  EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition) << st;
+  EXPECT_THAT(std::string(st.message()), HasSubstr("(pid " + std::to_string(child) + ")"));
+  ASSERT_EQ(kill(child, SIGKILL), 0);
+  int wstatus = 0;
+  ASSERT_EQ(waitpid(child, &wstatus, 0), child);
+  done = Segment::PrepareDirectory(dir, std::nullopt, &second);
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_TRUE(second.held());
+  // Moving hands the lock over; the moved-from object holds nothing.
+  DirectoryLock moved = std::move(second);
+  EXPECT_TRUE(moved.held());
+  EXPECT_FALSE(second.held());  // NOLINT(bugprone-use-after-move): checked on purpose
+  moved.reset();
+  ASSERT_EQ(rmdir(path.c_str()), 0);
+}
+
 // Nobody else can create, replace or remove a file in the directory: not
 // even a squatter who knows the next name.
 TEST_F(SegmentTest, AnotherUserCannotPlantOrRemoveSegmentsInTheDirectory) {

@@ -14,6 +14,7 @@
 #include <grpcpp/impl/rpc_method.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -533,12 +534,21 @@ std::vector<std::string> TestDaemon::ListSegments() const {
 }
 
 int TestDaemon::RemoveSegments() const {
+  // A directory that a live daemon holds (a second TestDaemon for another's
+  // instance, e.g. one expected to refuse to start) is that daemon's: left
+  // alone. Held while the files go, so that no daemon starts on it meanwhile.
+  const int dir_fd = ::open(segment_dir().c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (dir_fd >= 0 && ::flock(dir_fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
+    ::close(dir_fd);
+    return 0;
+  }
   int removed = 0;
   for (const std::string& name : ListSegments()) {
     if (unlink(("/dev/shm/" + name).c_str()) == 0) ++removed;
   }
   unlink((segment_dir() + "/catalog").c_str());  // left by a daemon that was killed
   rmdir(segment_dir().c_str());
+  if (dir_fd >= 0) ::close(dir_fd);
   return removed;
 }
 

@@ -141,13 +141,17 @@ class Catalog {
 
   // Builds a catalog over the segments of the directory /dev/shm/<prefix>,
   // creating it or checking it first, and recovering what a previous instance
-  // left (see file comment). Appends one human-readable line per recovery
-  // action to *actions when it is non-null.
+  // left (see file comment). The catalog holds an exclusive lock on the
+  // directory for its lifetime (shm::DirectoryLock): a second catalog over the
+  // same directory, in this process or another, fails before it changes or
+  // removes anything. Appends one human-readable line per recovery action to
+  // *actions when it is non-null.
   // Errors: kInvalidArgument for an empty or invalid prefix;
   // kFailedPrecondition when /dev/shm/<prefix> exists but is not the
-  // daemon's directory (another owner, a symlink, a file); kInternal if it
-  // cannot be listed. Individual bad segments are removed or skipped, not
-  // errors.
+  // daemon's directory (another owner, a symlink, a file) or another catalog
+  // holds it (the message names its pid when the system tells it); kInternal
+  // if it cannot be listed. Individual bad segments are removed or skipped,
+  // not errors.
   static absl::StatusOr<std::unique_ptr<Catalog>> Open(CatalogOptions options,
                                                        std::vector<std::string>* actions);
 
@@ -285,6 +289,7 @@ class Catalog {
   absl::Status SealSegment(const CatalogEntry& entry);
 
   const CatalogOptions options_;
+  shm::DirectoryLock dir_lock_;  // on /dev/shm/<prefix>, taken by Recover
 
   mutable absl::Mutex mu_;
   std::map<std::string, CatalogEntry, std::less<>> entries_ ABSL_GUARDED_BY(mu_);

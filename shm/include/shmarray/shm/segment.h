@@ -175,6 +175,28 @@ std::string EncodeSegmentHeader(const SegmentMeta& meta, SegmentHeader* header);
 
 }  // namespace internal
 
+// The exclusive lock (flock(2)) that Segment::PrepareDirectory takes on a
+// segment directory when asked: one process at a time owns a directory. The
+// lock goes when this object is destroyed or reset, or when the process ends,
+// however it ends (the kernel drops it with the descriptor). Move-only.
+class DirectoryLock {
+ public:
+  DirectoryLock() = default;
+  DirectoryLock(DirectoryLock&& other) noexcept;
+  DirectoryLock& operator=(DirectoryLock&& other) noexcept;
+  DirectoryLock(const DirectoryLock&) = delete;
+  DirectoryLock& operator=(const DirectoryLock&) = delete;
+  ~DirectoryLock();
+
+  bool held() const { return fd_ >= 0; }
+  void reset();  // releases the lock now (nothing when not held)
+
+ private:
+  friend class Segment;
+  explicit DirectoryLock(int fd) : fd_(fd) {}
+  int fd_ = -1;
+};
+
 class Segment {
  public:
   enum class Access { kReadOnly, kReadWrite };
@@ -190,12 +212,19 @@ class Segment {
   // group). If it exists, it must be a real directory (not a symlink) owned
   // by this process's effective uid; a different mode or group is corrected.
   // Returns what was done, for a log line ("" when nothing was).
+  // With `lock`, the directory is first locked exclusively for this process
+  // (*lock holds it on success) and nothing is changed when another process
+  // holds it: kFailedPrecondition naming that process's pid when /proc/locks
+  // tells it. The daemon takes it, so that a second daemon for the same
+  // directory stops before it touches anything of the first one's.
   // Errors: kInvalidArgument (bad name); kFailedPrecondition when the path
   // exists but is not a directory, is a symlink, or belongs to another uid
   // (the message names the owner: someone else made it; only root can
-  // remove it); kPermissionDenied / kInternal from the OS.
+  // remove it), or is locked by another process; kPermissionDenied /
+  // kInternal from the OS.
   static absl::StatusOr<std::string> PrepareDirectory(std::string_view dir,
-                                                      std::optional<gid_t> group);
+                                                      std::optional<gid_t> group,
+                                                      DirectoryLock* lock = nullptr);
 
   // Creates the file `os_name` (exclusively: O_CREAT|O_EXCL|O_NOFOLLOW) with
   // file mode exactly `mode` & 0777 (the umask does not apply), sized
