@@ -958,6 +958,12 @@ class RatioReporter : public benchmark::ConsoleReporter {
 // Creates the arrays the benchmarks use; false (with a message) on failure.
 bool MakeArrays(TestDaemon& daemon) {
   v1::ArrayService::Stub& stub = daemon.stub();
+  // True when `status` is OK; else prints which call on which array failed.
+  auto reported = [](const char* rpc, const char* name, const grpc::Status& status) {
+    if (!status.ok())
+      std::fprintf(stderr, "%s %s: %s\n", rpc, name, status.error_message().c_str());
+    return status.ok();
+  };
   auto create = [&](const char* name, int64_t n) {
     grpc::ClientContext context;
     v1::CreateRequest request;
@@ -965,11 +971,7 @@ bool MakeArrays(TestDaemon& daemon) {
     request.set_format("B");
     request.add_shape(n);
     v1::ArrayInfo info;
-    grpc::Status status = stub.Create(&context, request, &info);
-    if (!status.ok()) {
-      std::fprintf(stderr, "Create %s: %s\n", name, status.error_message().c_str());
-    }
-    return status.ok();
+    return reported("Create", name, stub.Create(&context, request, &info));
   };
   // Touches every page of a large array once (a first touch costs ~3 us/page).
   auto fill = [&](const char* name, int64_t n) {
@@ -983,22 +985,14 @@ bool MakeArrays(TestDaemon& daemon) {
     message.set_data(std::string(kMiB, '\x01'));
     for (int64_t sent = 0; ok && sent < n; sent += kMiB) ok = writer->Write(message);
     writer->WritesDone();
-    grpc::Status status = writer->Finish();
-    if (!status.ok()) {
-      std::fprintf(stderr, "Write %s: %s\n", name, status.error_message().c_str());
-    }
-    return status.ok();
+    return reported("Write", name, writer->Finish());
   };
   auto seal = [&](const char* name) {
     grpc::ClientContext context;
     v1::SealRequest request;
     request.set_name(name);
     v1::ArrayInfo info;
-    grpc::Status status = stub.Seal(&context, request, &info);
-    if (!status.ok()) {
-      std::fprintf(stderr, "Seal %s: %s\n", name, status.error_message().c_str());
-    }
-    return status.ok();
+    return reported("Seal", name, stub.Seal(&context, request, &info));
   };
   return create(kStatName, 16) && create(kSmallName, kSmallBytes) && create(kBigName, kBigBytes) &&
          create(kHugeName, kHugeBytes) && create(kSealedName, kBigBytes) &&
