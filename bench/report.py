@@ -186,7 +186,11 @@ def main():
                    "BM_Write/%s/real_time" % arg, "BM_GrpcWrite/%s/real_time" % arg, "bytes", 0.8)
         # For information: into a reused buffer, and of a sealed array (which
         # the daemon sends zero copy; a writable one's chunks are copied).
+        # Over the Unix socket BM_Read copies from the segment (local
+        # reads); BM_ReadStreamed is the stream through the daemon.
         for what, ours, bases in (
+                ("Read 256 MiB streamed (local_reads=false)", "BM_ReadStreamed",
+                 ("BM_PlainStream", "BM_GrpcRead")),
                 ("Read 256 MiB into a reused buffer", "BM_ReadInto",
                  ("BM_PlainStream", "BM_GrpcRead")),
                 ("Read of a sealed 256 MiB (zero copy)", "BM_ReadSealed",

@@ -16,7 +16,11 @@
 //                           bytes through a plain socket in 1 MiB writes), Unix
 //                           socket and TCP: >= 0.45x; vs BM_GrpcRead (a plain
 //                           gRPC server stream of the same bytes in 1 MiB
-//                           protobuf `bytes` messages): >= 0.9x
+//                           protobuf `bytes` messages): >= 0.9x. Over the
+//                           Unix socket the client reads the segment itself
+//                           (ClientOptions::local_reads)
+//   BM_ReadStreamed         BM_Read over the Unix socket with local reads off:
+//                           the stream through the daemon, for information
 //   BM_ReadInto (256 MiB)   (client::Client::read_into a reused, faulted-in
 //                           buffer) vs the same baselines, for information
 //   BM_ReadSealed,          Read and read_into of a sealed 256 MiB array, which
@@ -231,13 +235,15 @@ shm::AnyView FilledBytes(int64_t bytes, unsigned char value) {
 }
 
 // Reads `name` (`bytes` long) through the client library (what users call)
-// with `streams` streams: Client::read streams the array into a new buffer of
-// its own.
+// with `streams` streams: Client::read copies the array into a new buffer of
+// its own, over the Unix socket straight from the segment (local reads)
+// unless `local_reads` is false.
 void ReadLoop(benchmark::State& state, int64_t transport, int streams, const char* name,
-              int64_t bytes) {
+              int64_t bytes, bool local_reads = true) {
   client::ClientOptions options;
   options.target = Target(transport);
   options.streams = streams;
+  options.local_reads = local_reads;
   client::Client reader = client::Client::Connect(options);
   for (auto _ : state) {
     try {
@@ -281,6 +287,14 @@ void WriteLoop(benchmark::State& state, int64_t transport, int streams, const ch
 
 void BM_Read(benchmark::State& state) { ReadLoop(state, state.range(0), 1, kBigName, kBigBytes); }
 BENCHMARK(BM_Read)->Arg(0)->Arg(1)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+// BM_Read over the Unix socket with ClientOptions::local_reads = false: the
+// stream through the daemon that a client on the daemon's host no longer
+// uses, for information (over TCP, BM_Read is that stream).
+void BM_ReadStreamed(benchmark::State& state) {
+  ReadLoop(state, state.range(0), 1, kBigName, kBigBytes, /*local_reads=*/false);
+}
+BENCHMARK(BM_ReadStreamed)->Arg(0)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 // Client::read_into a destination reused across iterations (faulted in
 // before the timing), as a consumer that reads the same array again and
@@ -930,6 +944,10 @@ class RatioReporter : public benchmark::ConsoleReporter {
            "BM_GrpcWrite" + suffix, 0.8);
       line("Read 256 MiB vs gRPC raw slices, " + where, "BM_Read" + suffix,
            "BM_GrpcRawRead" + suffix, 0);
+      line("Read streamed (no local read) vs plain stream, " + where, "BM_ReadStreamed" + suffix,
+           "BM_PlainStream" + suffix, 0);
+      line("Read streamed (no local read) vs gRPC bytes, " + where, "BM_ReadStreamed" + suffix,
+           "BM_GrpcRead" + suffix, 0);
       line("read_into 256 MiB vs plain stream, " + where, "BM_ReadInto" + suffix,
            "BM_PlainStream" + suffix, 0);
       line("read_into 256 MiB vs gRPC bytes stream, " + where, "BM_ReadInto" + suffix,

@@ -61,6 +61,9 @@ void AddGlobalFlags(CLI::App* app, GlobalFlags* flags) {
                   "larger than 4 MiB across")
       ->check(CLI::Range(1, kMaxStreams))
       ->capture_default_str();
+  app->add_flag("--stream-reads", g.stream_reads,
+                "Make get stream through the daemon even when the array's shared memory is "
+                "visible here (by default get on the daemon's host copies straight from it)");
   app->add_flag("--json", g.json,
                 "Print one JSON object per result (stable schema; integers as numbers)");
 }
@@ -76,6 +79,7 @@ Connection Resolve(const GlobalFlags& g) {
   }
   c.options.instance = g.instance;
   c.options.streams = g.streams;
+  c.options.local_reads = !g.stream_reads;
   c.local = IsLocalTarget(c.options.target);
   if (c.options.target.empty()) {
     absl::StatusOr<std::string> path = DefaultSocketPath(g.instance);

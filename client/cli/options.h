@@ -4,7 +4,7 @@
 // -----------------------------------------------------------------------------
 // Where the daemon is, for the `shmarray` CLI: the global flags (--socket,
 // --target, --token-file, --tls-ca, --tls-server-name, --instance, --streams,
-// --json),
+// --stream-reads, --json),
 // the environment (SHMARRAY_TARGET, SHMARRAY_TOKEN_FILE, SHMARRAY_TLS_CA,
 // SHMARRAY_TLS_SERVER_NAME) and the ClientOptions they make. Flags win over
 // the environment; with neither, the default socket of the instance.
@@ -32,6 +32,7 @@ struct GlobalFlags {
   std::string tls_ca;
   std::string tls_server_name;
   int streams = kDefaultStreams;
+  bool stream_reads = false;
   bool json = false;
 };
 

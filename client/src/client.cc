@@ -46,6 +46,16 @@ constexpr int64_t kWriteChunkBytes = int64_t{1} << 20;  // 1 MiB
 // over one stream (a smaller one never opens a second) and the rest is split
 // across the streams in parts aligned to kWriteChunkBytes.
 constexpr int64_t kFirstPartBytes = int64_t{4} << 20;
+// A local read (ClientOptions::local_reads) copies runs of contiguous bytes
+// with one pread each: a selection of more than kMaxShortRuns runs shorter
+// than kMinLocalRunBytes is streamed instead (the daemon packs it in memory).
+constexpr int64_t kMinLocalRunBytes = int64_t{64} << 10;
+constexpr int64_t kMaxShortRuns = 64;
+// A local read reports progress after each piece of at most this many bytes.
+constexpr int64_t kLocalPieceBytes = int64_t{4} << 20;
+// After this many segments in a row that could not be opened (another
+// container's /dev/shm, no permission), a Client stops trying local reads.
+constexpr int kMaxLocalMisses = 4;
 
 // Throws RpcError for a non-OK gRPC status (the one conversion point).
 // Refuses a bad array name before any RPC, in the daemon's own words.
@@ -204,6 +214,42 @@ void RunParts(int n, const std::function<void(int)>& fn) {
   for (std::thread& t : threads) t.join();
 }
 
+// A selection read in an order, as equal runs of contiguous bytes of the
+// data region: `run_bytes` from each offset the outer axes step through.
+struct RunPlan {
+  int64_t run_bytes = 0;
+  int64_t runs = 0;                  // 0 when the selection is empty
+  int64_t offset = 0;                // of the first run, in the data region
+  std::vector<int64_t> outer_shape;  // outermost first
+  std::vector<int64_t> outer_strides;
+};
+
+// The runs of `sel` in `order`: the innermost axes (last ones for C, first
+// ones for Fortran) whose items lie back to back form one run.
+RunPlan PlanRuns(const shm::Layout& sel, shm::Order order) {
+  RunPlan plan;
+  plan.offset = sel.offset;
+  std::vector<std::pair<int64_t, int64_t>> axes;  // (extent, stride), outermost first
+  for (int i = 0; i < sel.ndim(); ++i) {
+    const size_t k = static_cast<size_t>(order == shm::Order::kC ? i : sel.ndim() - 1 - i);
+    if (sel.shape[k] == 0) return plan;
+    if (sel.shape[k] != 1) axes.emplace_back(sel.shape[k], sel.strides[k]);
+  }
+  int64_t run = sel.itemsize;
+  while (!axes.empty() && axes.back().second == run) {
+    run *= axes.back().first;
+    axes.pop_back();
+  }
+  plan.run_bytes = run;
+  plan.runs = 1;
+  for (const auto& [extent, stride] : axes) {
+    plan.outer_shape.push_back(extent);
+    plan.outer_strides.push_back(stride);
+    plan.runs *= extent;
+  }
+  return plan;
+}
+
 WatchEvent::Type EventTypeFromProto(v1::WatchEvent::Type t) {
   switch (t) {
     case v1::WatchEvent::TYPE_SEALED:
@@ -269,6 +315,17 @@ class Client::Impl {
   int64_t Read(std::string_view name, const Index& index, shm::Order order,
                const ProgressCallback& progress, ArrayInfo* info_out,
                const Destination& destination);
+  // Read() from the segment itself (ClientOptions::local_reads): resolves
+  // the name (catalog file or Stat), opens the segment read-only and copies
+  // the selection's runs with pread. nullopt = stream it instead: local
+  // reads are off, the segment cannot be opened here, the selection is
+  // made of many short runs, or the daemon must judge the request (an error
+  // of any kind before the destination is asked for). Throws RpcError
+  // (kDataLoss when another process truncated the segment meanwhile) once
+  // the destination was asked for.
+  std::optional<int64_t> ReadLocal(std::string_view name, const Index& index, shm::Order order,
+                                   const ProgressCallback& progress, ArrayInfo* info_out,
+                                   const Destination& destination);
   // One Write stream of bytes [part.begin, part.end) of `src` serialized in
   // `order`, to `target` (whose byte_offset and nbytes the caller set).
   absl::StatusOr<v1::WriteResponse> WriteStream(grpc::Channel* channel,
@@ -329,6 +386,10 @@ class Client::Impl {
   std::shared_ptr<v1::ArrayService::Stub> stub_;
   // Set for a Unix-socket target with options_.use_shm_catalog.
   std::unique_ptr<internal::LocalCatalog> local_catalog_;
+  // Set for a Unix-socket target with options_.local_reads.
+  bool local_reads_ = false;
+  // Segments in a row that a local read could not open (see kMaxLocalMisses).
+  std::atomic<int> local_misses_{0};
 
  private:
   struct MappingEntry {
@@ -583,6 +644,7 @@ Client Client::Connect(const ClientOptions& options) {
   if (local && options.use_shm_catalog) {
     impl->local_catalog_ = std::make_unique<internal::LocalCatalog>();
   }
+  impl->local_reads_ = local && options.local_reads;
   return Client(std::move(impl));
 }
 
@@ -797,9 +859,100 @@ absl::Status Client::Impl::ReadStream(grpc::Channel* channel, const v1::ReadRequ
   return error;
 }
 
+std::optional<int64_t> Client::Impl::ReadLocal(std::string_view name, const Index& index,
+                                               shm::Order order, const ProgressCallback& progress,
+                                               ArrayInfo* info_out,
+                                               const Destination& destination) {
+  if (!local_reads_ || local_misses_.load(std::memory_order_relaxed) >= kMaxLocalMisses) {
+    return std::nullopt;
+  }
+  // Everything up to the open is a question the stream answers with the
+  // daemon's own words when it goes wrong.
+  ArrayInfo desc;
+  internal::LocalCatalog::Found found;
+  const bool via_catalog = local_catalog_ != nullptr && local_catalog_->Lookup(name, &found);
+  shm::Layout sel;
+  RunPlan plan;
+  try {
+    const shm::IndexExpr expr = index.structured() ? index.expr() : shm::ParseIndex(index.text());
+    desc = via_catalog ? found.info : FromProto(Stat(name));
+    sel = desc.layout.slice(expr);
+    plan = PlanRuns(sel, order);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  if (plan.runs > kMaxShortRuns && plan.run_bytes < kMinLocalRunBytes) return std::nullopt;
+  const uint64_t generation =
+      desc.kind == ArrayKind::kView ? desc.base_generation : desc.generation;
+  absl::StatusOr<shm::DataRegionFile> file =
+      shm::DataRegionFile::Open(desc.segment_name, generation, desc.data_size);
+  if (!file.ok()) {
+    // Not visible here, or not ours to read: after a few in a row, stop trying.
+    if (absl::IsNotFound(file.status()) || absl::IsPermissionDenied(file.status())) {
+      local_misses_.fetch_add(1, std::memory_order_relaxed);
+    }
+    return std::nullopt;
+  }
+  local_misses_.store(0, std::memory_order_relaxed);
+  // A sealed segment made writable again is the daemon's to report (DATA_LOSS).
+  if (desc.readonly && (file->mode() & 0222) != 0) return std::nullopt;
+  // Deleted, replaced or sealed since the lookup: let the daemon answer.
+  if (via_catalog && !internal::LocalCatalog::StillCurrent(found)) return std::nullopt;
+  if (!via_catalog && local_catalog_ != nullptr) local_catalog_->Learn(desc);
+
+  // What the stream's first message would say: the selection as a
+  // contiguous array in `order`.
+  ArrayInfo info = desc;
+  try {
+    info.layout = shm::Layout::Contiguous(desc.itemsize(), sel.shape, order);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  info.c_contiguous = info.layout.is_c_contig();
+  info.f_contiguous = info.layout.is_f_contig();
+  const int64_t total = info.nbytes();
+  absl::StatusOr<std::byte*> out = destination(info);
+  if (!out.ok()) throw RpcError(out.status());
+  if (progress && total == 0) progress(0, 0);
+
+  int64_t done = 0;
+  std::vector<int64_t> at(plan.outer_shape.size(), 0);  // odometer over the outer axes
+  for (int64_t r = 0; r < plan.runs; ++r) {
+    int64_t offset = plan.offset;
+    for (size_t k = 0; k < at.size(); ++k) offset += at[k] * plan.outer_strides[k];
+    for (int64_t piece = 0; piece < plan.run_bytes; piece += kLocalPieceBytes) {
+      const int64_t len = std::min(kLocalPieceBytes, plan.run_bytes - piece);
+      const absl::Status status = file->ReadAt(offset + piece, len, *out + done);
+      if (absl::IsDataLoss(status)) {
+        throw RpcError(absl::StatusCode::kDataLoss,
+                       "array '" + desc.name +
+                           "' lost its memory during this request: another process truncated "
+                           "its segment " +
+                           desc.segment_name + "; the request did not complete");
+      }
+      if (!status.ok()) throw RpcError(status);
+      done += len;
+      // After each piece of a long run; short runs only at the end.
+      if (progress && (plan.run_bytes >= kMinLocalRunBytes || done == total)) {
+        progress(done, total);
+      }
+    }
+    for (size_t k = at.size(); k-- > 0;) {
+      if (++at[k] < plan.outer_shape[k]) break;
+      at[k] = 0;
+    }
+  }
+  if (info_out != nullptr) *info_out = std::move(info);
+  return total;
+}
+
 int64_t Client::Impl::Read(std::string_view name, const Index& index, shm::Order order,
                            const ProgressCallback& progress, ArrayInfo* info_out,
                            const Destination& destination) {
+  if (std::optional<int64_t> local =
+          ReadLocal(name, index, order, progress, info_out, destination)) {
+    return *local;
+  }
   v1::ReadRequest req;
   req.set_name(std::string(name));
   SetIndex(index, req.mutable_index());

@@ -194,6 +194,11 @@ class Client:
     and 32 MiB, as ``shmarrayd`` does): without it, gRPC's socket buffers
     fault in afresh on every read and :meth:`read` over TCP is about 5x
     slower; up to 128 MiB of freed heap is then kept for reuse.
+    `local_reads` (default True): on the daemon's host, over its Unix
+    socket, :meth:`read` and :meth:`read_into` copy the bytes straight out
+    of the array's shared memory (one copy, nothing through the daemon)
+    whenever this process can open it, with the same result as the stream;
+    False always streams.
 
     Creating a Client does not contact the daemon; the first call does
     (UnavailableError if none answers). A Client may be used from several
@@ -213,6 +218,7 @@ class Client:
         timeout: float = 60.0,
         streams: int = 1,
         tune_malloc: bool = True,
+        local_reads: bool = True,
     ):
         if token is not None and token_file is not None:
             raise _errors.InvalidArgumentError(
@@ -234,6 +240,7 @@ class Client:
             float(timeout),
             int(streams),
             bool(tune_malloc),
+            bool(local_reads),
         )
 
     # --- lifetime -------------------------------------------------------
@@ -394,8 +401,9 @@ class Client:
 
     def read(self, name: str, index: IndexLike = "", order: str = "C") -> np.ndarray:
         """A new ``numpy.ndarray`` holding ``name[index]``, streamed over
-        gRPC (works from any host). The bytes land once, in the result's
-        own memory; the GIL is released while they move."""
+        gRPC (works from any host), or on the daemon's host copied straight
+        from shared memory (`local_reads`). The bytes land once, in the
+        result's own memory; the GIL is released while they move."""
         mapping = self._c.read(name, _index_text(index), order)
         return _shmarray.as_ndarray(mapping, format_to_dtype(mapping.format, mapping.itemsize))
 

@@ -45,7 +45,15 @@ class _Watch:
 
 class _Client:
     def __init__(
-        self, target: str, instance: str, token: str, tls_root_cert_pem: str, timeout_s: float
+        self,
+        target: str,
+        instance: str,
+        token: str,
+        tls_root_cert_pem: str,
+        timeout_s: float,
+        streams: int,
+        tune_malloc: bool,
+        local_reads: bool,
     ) -> None: ...
     @property
     def target(self) -> str: ...

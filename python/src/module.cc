@@ -110,7 +110,8 @@ client::Index ToIndex(const std::optional<std::string>& text) {
 class PyClient {
  public:
   PyClient(const std::string& target, const std::string& instance, const std::string& token,
-           const std::string& tls_root_cert_pem, double timeout_s, int streams, bool tune_malloc) {
+           const std::string& tls_root_cert_pem, double timeout_s, int streams, bool tune_malloc,
+           bool local_reads) {
     client::ClientOptions options;
     options.target = target;
     options.instance = instance;
@@ -120,6 +121,7 @@ class PyClient {
     options.timeout_ms = static_cast<int64_t>(timeout_s * 1000.0 + 0.5);
     options.streams = streams;
     options.tune_malloc = tune_malloc;
+    options.local_reads = local_reads;
     client_ = std::make_shared<Client>(Client::Connect(options));
   }
 
@@ -314,9 +316,9 @@ PYBIND11_MODULE(_shmarray, m) {
 
   py::class_<PyClient>(m, "_Client")
       .def(py::init<const std::string&, const std::string&, const std::string&, const std::string&,
-                    double, int, bool>(),
+                    double, int, bool, bool>(),
            py::arg("target"), py::arg("instance"), py::arg("token"), py::arg("tls_root_cert_pem"),
-           py::arg("timeout_s"), py::arg("streams"), py::arg("tune_malloc"))
+           py::arg("timeout_s"), py::arg("streams"), py::arg("tune_malloc"), py::arg("local_reads"))
       .def_property_readonly("target", [](const PyClient& self) { return self.get()->target(); })
       .def_property_readonly("closed", &PyClient::closed)
       .def("close", &PyClient::close)

@@ -305,6 +305,7 @@ class Fd {
     if (fd_ >= 0) ::close(fd_);
   }
   int get() const { return fd_; }
+  int release() { return std::exchange(fd_, -1); }
 
  private:
   int fd_;
@@ -1024,6 +1025,41 @@ absl::Status Segment::Seal() {
 
 std::shared_ptr<const void> Segment::mapping() const { return mapping_; }
 
+namespace {
+
+// Opens the data region of `os_name` (`flags`: O_RDONLY or O_RDWR) and checks
+// its header for MapDataRegion and DataRegionFile::Open: committed, of
+// `expected_generation`, with at least `size_bytes` of data. Returns the
+// descriptor (the caller owns it) and its stat in *st.
+absl::StatusOr<int> OpenDataRegion(const std::string& name, int flags, uint64_t expected_generation,
+                                   int64_t size_bytes, struct stat* st) {
+  if (size_bytes < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot map ", size_bytes, " bytes of segment '", name, "'"));
+  }
+  SHMARRAY_ASSIGN_OR_RETURN(const int raw_fd, OpenRegular(name, flags, st));
+  Fd fd(raw_fd);
+  SegmentMeta meta;
+  SHMARRAY_RETURN_IF_ERROR(ReadHeader(fd.get(), name, &meta));
+  if (meta.generation != expected_generation) {
+    return absl::AbortedError(
+        absl::StrCat("array '", meta.name, "' was replaced: expected generation ",
+                     absl::Hex(expected_generation), ", segment has ", absl::Hex(meta.generation)));
+  }
+  if (meta.state != SegmentState::kCommitted) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("array '", meta.name, "' is not committed yet"));
+  }
+  if (size_bytes > meta.data_size_bytes) {
+    return absl::OutOfRangeError(absl::StrCat("cannot map ", size_bytes, " bytes of array '",
+                                              meta.name, "': its data region has ",
+                                              meta.data_size_bytes, " bytes"));
+  }
+  return fd.release();
+}
+
+}  // namespace
+
 absl::StatusOr<std::shared_ptr<const void>> MapDataRegion(std::string_view os_name,
                                                           Segment::Access access,
                                                           uint64_t expected_generation,
@@ -1032,31 +1068,13 @@ absl::StatusOr<std::shared_ptr<const void>> MapDataRegion(std::string_view os_na
   *data = nullptr;
   if (!IsValidOsName(os_name)) return BadOsName(os_name);
   const std::string name(os_name);
-  if (size_bytes < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("cannot map ", size_bytes, " bytes of segment '", name, "'"));
-  }
   try {
     struct stat st {};
     const bool rw = access == Segment::Access::kReadWrite;
-    SHMARRAY_ASSIGN_OR_RETURN(const int raw_fd, OpenRegular(name, rw ? O_RDWR : O_RDONLY, &st));
+    SHMARRAY_ASSIGN_OR_RETURN(
+        const int raw_fd,
+        OpenDataRegion(name, rw ? O_RDWR : O_RDONLY, expected_generation, size_bytes, &st));
     Fd fd(raw_fd);
-    SegmentMeta meta;
-    SHMARRAY_RETURN_IF_ERROR(ReadHeader(fd.get(), name, &meta));
-    if (meta.generation != expected_generation) {
-      return absl::AbortedError(absl::StrCat(
-          "array '", meta.name, "' was replaced: expected generation ",
-          absl::Hex(expected_generation), ", segment has ", absl::Hex(meta.generation)));
-    }
-    if (meta.state != SegmentState::kCommitted) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("array '", meta.name, "' is not committed yet"));
-    }
-    if (size_bytes > meta.data_size_bytes) {
-      return absl::OutOfRangeError(absl::StrCat("cannot map ", size_bytes, " bytes of array '",
-                                                meta.name, "': its data region has ",
-                                                meta.data_size_bytes, " bytes"));
-    }
     if (size_bytes == 0) return std::shared_ptr<const void>(std::make_shared<MappedRange>());
     SHMARRAY_ASSIGN_OR_RETURN(
         std::shared_ptr<MappedRange> range,
@@ -1067,6 +1085,69 @@ absl::StatusOr<std::shared_ptr<const void>> MapDataRegion(std::string_view os_na
   } catch (...) {
     return FromOtherException(absl::StrCat("opening shared memory object '", name, "'"));
   }
+}
+
+// --- DataRegionFile -------------------------------------------------------------
+
+absl::StatusOr<DataRegionFile> DataRegionFile::Open(std::string_view os_name,
+                                                    uint64_t expected_generation,
+                                                    int64_t size_bytes) {
+  if (!IsValidOsName(os_name)) return BadOsName(os_name);
+  std::string name(os_name);
+  try {
+    struct stat st {};
+    SHMARRAY_ASSIGN_OR_RETURN(const int fd,
+                              OpenDataRegion(name, O_RDONLY, expected_generation, size_bytes, &st));
+    return DataRegionFile(fd, std::move(name), size_bytes,
+                          static_cast<unsigned>(st.st_mode & 07777));
+  } catch (...) {
+    return FromOtherException(absl::StrCat("opening shared memory object '", name, "'"));
+  }
+}
+
+DataRegionFile::DataRegionFile(DataRegionFile&& other) noexcept
+    : fd_(std::exchange(other.fd_, -1)),
+      os_name_(std::move(other.os_name_)),
+      size_bytes_(other.size_bytes_),
+      mode_(other.mode_) {}
+
+DataRegionFile& DataRegionFile::operator=(DataRegionFile&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = std::exchange(other.fd_, -1);
+    os_name_ = std::move(other.os_name_);
+    size_bytes_ = other.size_bytes_;
+    mode_ = other.mode_;
+  }
+  return *this;
+}
+
+DataRegionFile::~DataRegionFile() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+absl::Status DataRegionFile::ReadAt(int64_t offset, int64_t len, std::byte* out) const {
+  if (offset < 0 || len < 0 || offset > size_bytes_ || len > size_bytes_ - offset) {
+    return absl::OutOfRangeError(absl::StrCat("bytes [", offset, ", ", offset, " + ", len,
+                                              ") are not inside the ", size_bytes_,
+                                              "-byte data region of segment '", os_name_, "'"));
+  }
+  int64_t done = 0;
+  while (done < len) {
+    const ssize_t n = ::pread(fd_, out + done, static_cast<size_t>(len - done),
+                              static_cast<off_t>(kDataOffset + offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      return OsError(errno, absl::StrCat("reading shared memory object '", os_name_, "'"));
+    }
+    if (n == 0) {
+      return absl::DataLossError(absl::StrCat("segment '", os_name_, "' ends at byte ",
+                                              offset + done,
+                                              " of its data region: another process truncated it"));
+    }
+    done += n;
+  }
+  return absl::OkStatus();
 }
 
 namespace internal {

@@ -966,8 +966,9 @@ std::string Capture(const std::vector<std::string>& argv) {
 // Every command is as few round trips as its work needs: `put` is one Write
 // (the daemon checks shape, format and size with the target), `put --create`
 // a Create and a Write, `get` one Read (the stream's first message describes
-// what follows), also with --json. Counted by the daemon itself, on its
-// Prometheus endpoint (grpc_server_started_total per method).
+// what follows), also with --json; on the daemon's host `get` copies from
+// shared memory after one Stat, and --stream-reads makes it the one Read. Counted by the daemon
+// itself, on its Prometheus endpoint (grpc_server_started_total per method).
 class CliRpcCountTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -1026,8 +1027,11 @@ TEST_F(CliRpcCountTest, PutAndGetAreOneStreamEach) {
   using Calls = std::map<std::string, int>;
   EXPECT_EQ(Count({"create", "a", "--format", "d", "--shape", "4,3", "--fill", "2"}),
             (Calls{{"Create", 1}}));
-  EXPECT_EQ(Count({"get", "a", Path("a.npy")}), (Calls{{"Read", 1}}));
-  EXPECT_EQ(Count({"--json", "get", "a[1]", Path("row.npy")}), (Calls{{"Read", 1}}));
+  EXPECT_EQ(Count({"get", "a", Path("a.npy")}), (Calls{{"Stat", 1}}));
+  EXPECT_EQ(Count({"--stream-reads", "get", "a", Path("streamed.npy")}), (Calls{{"Read", 1}}));
+  EXPECT_EQ(Count({"--json", "--stream-reads", "get", "a[1]", Path("row.npy")}),
+            (Calls{{"Read", 1}}));
+  EXPECT_EQ(Count({"--json", "get", "a[1]", Path("row_local.npy")}), (Calls{{"Stat", 1}}));
   EXPECT_EQ(Count({"put", "a", Path("a.npy")}), (Calls{{"Write", 1}}));
   EXPECT_EQ(Count({"--json", "put", "a", Path("a.npy")}), (Calls{{"Write", 1}}));
   EXPECT_EQ(Count({"--json", "put", "a[2]", Path("row.npy")}), (Calls{{"Write", 1}}));
@@ -1051,9 +1055,11 @@ TEST_F(CliRpcCountTest, StreamsSplitLargeGetAndPut) {
             (Calls{{"Create", 1}}));
   EXPECT_EQ(Count({"create", "small", "--format", "<d", "--shape", "1000", "--fill", "2"}),
             (Calls{{"Create", 1}}));
-  EXPECT_EQ(Count({"get", "big", Path("one.npy")}), (Calls{{"Read", 1}}));
-  EXPECT_EQ(Count({"--streams", "3", "get", "big", Path("three.npy")}), (Calls{{"Read", 4}}));
-  EXPECT_EQ(Count({"--streams", "3", "get", "small", Path("small.npy")}), (Calls{{"Read", 1}}));
+  EXPECT_EQ(Count({"--stream-reads", "get", "big", Path("one.npy")}), (Calls{{"Read", 1}}));
+  EXPECT_EQ(Count({"--stream-reads", "--streams", "3", "get", "big", Path("three.npy")}),
+            (Calls{{"Read", 4}}));
+  EXPECT_EQ(Count({"--stream-reads", "--streams", "3", "get", "small", Path("small.npy")}),
+            (Calls{{"Read", 1}}));
   const auto slurp = [](const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     return std::string(std::istreambuf_iterator<char>(in), {});
@@ -1063,8 +1069,11 @@ TEST_F(CliRpcCountTest, StreamsSplitLargeGetAndPut) {
   EXPECT_EQ(slurp(Path("three.npy")), one);
   EXPECT_EQ(Count({"--streams", "3", "put", "big", Path("three.npy")}), (Calls{{"Write", 4}}));
   EXPECT_EQ(Count({"--streams", "3", "put", "small", Path("small.npy")}), (Calls{{"Write", 1}}));
-  EXPECT_EQ(Count({"get", "big", Path("again.npy")}), (Calls{{"Read", 1}}));
+  EXPECT_EQ(Count({"--stream-reads", "get", "big", Path("again.npy")}), (Calls{{"Read", 1}}));
   EXPECT_EQ(slurp(Path("again.npy")), one);
+  // On the daemon's host, without --stream-reads: the same file, no Read.
+  EXPECT_EQ(Count({"get", "big", Path("local.npy")}), (Calls{{"Stat", 1}}));
+  EXPECT_EQ(slurp(Path("local.npy")), one);
   for (const char* bad : {"0", "65", "x"}) {
     const CliResult r =
         RunCli({SHMARRAY_CLI_PATH, "--socket", daemon_->socket_path(), "--streams", bad, "ls"});

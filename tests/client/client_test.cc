@@ -986,11 +986,32 @@ TEST_F(ClientTest, SplitTransfersMoveTheSameBytesOverSeparateConnections) {
 
 // A name deleted and created again between the first part of a split
 // transfer and the rest: the other parts are refused (FAILED_PRECONDITION),
-// never mixed from two incarnations.
+// never mixed from two incarnations. A local read holds the segment it
+// opened, so it reads the whole of the incarnation it started with.
 TEST_F(ClientTest, SplitTransferRefusesAReplacedArray) {
   constexpr int64_t kN = 3 << 20;  // 12 MiB of int32
-  client_->create<int, 1>("swap", {kN});
-  Client split = Client::Connect({.target = daemon_->target(), .streams = 2});
+  {
+    View<int, 1> old = client_->create<int, 1>("swap", {kN});
+    old(kN - 1) = 11;
+    const uint64_t old_generation = client_->stat("swap").generation;
+    Client local = Client::Connect({.target = daemon_->target()});
+    bool swapped = false;
+    ArrayInfo info;
+    const AnyView got = local.read(
+        "swap", "", Order::kC,
+        [&](int64_t, int64_t) {
+          if (swapped) return;
+          swapped = true;
+          client_->remove("swap");
+          client_->create<int, 1>("swap", {kN});
+        },
+        &info);
+    EXPECT_TRUE(swapped);
+    EXPECT_EQ(info.generation, old_generation);
+    EXPECT_EQ((got.as<const int, 1>()(kN - 1)), 11);
+    EXPECT_NE(client_->stat("swap").generation, old_generation);
+  }
+  Client split = Client::Connect({.target = daemon_->target(), .local_reads = false, .streams = 2});
   bool replaced = false;
   const auto replace = [&](int64_t, int64_t) {
     if (replaced) return;

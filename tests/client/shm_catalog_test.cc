@@ -8,10 +8,7 @@
 // and several processes create, seal and delete arrays while others attach
 // in a loop (helpers are this binary re-executed with a DISABLED_ test).
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <spawn.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -27,7 +24,6 @@
 #include <memory>
 #include <mutex>
 #include <random>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -38,12 +34,14 @@
 #include "shmarray/shm/errors.h"
 #include "shmarray/shm/view.h"
 #include "testing/daemon.h"
+#include "testing/metrics.h"
 
 extern char** environ;
 
 namespace shmarray::client {
 namespace {
 
+using ::shmarray::testing::MetricsPort;
 using ::shmarray::testing::TestDaemon;
 using ::shmarray::testing::TestDaemonOptions;
 
@@ -55,40 +53,11 @@ std::unique_ptr<TestDaemon> StartWithMetrics() {
   return d.ok() ? *std::move(d) : nullptr;
 }
 
-int MetricsPort(const TestDaemon& d) {
-  static constexpr char kNeedle[] = "metrics on http://127.0.0.1:";
-  if (!d.WaitForStderr(kNeedle, std::chrono::seconds(10))) return 0;
-  const std::string text = d.StderrText();
-  return std::atoi(text.c_str() + text.rfind(kNeedle) + sizeof(kNeedle) - 1);
-}
-
-// Stat RPCs the daemon has started, from its /metrics page (plain HTTP GET).
+// Stat RPCs the daemon has started.
 double StatCalls(int port) {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  EXPECT_GE(fd, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  timeval tv{10, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-  const std::string req = "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
-  EXPECT_EQ(write(fd, req.data(), req.size()), static_cast<ssize_t>(req.size()));
-  std::string body;
-  char buf[65536];
-  for (ssize_t n; (n = read(fd, buf, sizeof(buf))) > 0;) body.append(buf, static_cast<size_t>(n));
-  close(fd);
-  std::stringstream in(body);
-  EXPECT_NE(body.find("shmarray_catalog_entries"), std::string::npos) << body;
-  // No series until the first Stat.
-  double total = 0;
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind("grpc_server_started_total{", 0) != 0) continue;
-    if (line.find("grpc_method=\"Stat\"") == std::string::npos) continue;
-    total += std::strtod(line.c_str() + line.rfind(' ') + 1, nullptr);
-  }
-  return total;
+  const double calls = ::shmarray::testing::StartedCalls(port, "Stat");
+  EXPECT_GE(calls, 0) << "cannot read the daemon's /metrics page";
+  return calls;
 }
 
 std::vector<int64_t> Contents(const shm::AnyView& v) {

@@ -265,6 +265,32 @@ def test_split_streams_move_the_same_bytes(daemon, client, name):
             shmarray.Client(daemon.target, streams=bad)
 
 
+def test_local_and_streamed_reads_agree(daemon, client, name):
+    # On the daemon's host read() copies from shared memory; local_reads=False
+    # streams through the daemon. Same arrays, flags and errors either way.
+    a = client.create(name, (8, 64, 600), dtype="<i4")  # planes of 150 KiB
+    a[...] = np.arange(a.size, dtype="<i4").reshape(a.shape)
+    with daemon.client(local_reads=False) as streamed:
+        for index in ["", "3", "1:6", "::2", "::-1, 5", ":, :, 7", "..., 2:4", "None, 2:5"]:
+            for order in ("C", "F"):
+                r = client.read(name, index, order=order)
+                s = streamed.read(name, index, order=order)
+                assert r.dtype == s.dtype and r.shape == s.shape, (index, order)
+                assert r.flags.c_contiguous == s.flags.c_contiguous, (index, order)
+                assert r.flags.f_contiguous == s.flags.f_contiguous, (index, order)
+                assert (r == s).all() and r.flags.writeable, (index, order)
+                out = np.empty_like(s)
+                assert client.read_into(name, index, out) == s.nbytes
+                assert (out == s).all(), (index, order)
+        for bad in ["9", "::0", "1, 2, 3, 4"]:
+            with pytest.raises(shmarray.Error) as local_error:
+                client.read(name, bad)
+            with pytest.raises(shmarray.Error) as streamed_error:
+                streamed.read(name, bad)
+            assert type(local_error.value) is type(streamed_error.value)
+            assert str(local_error.value) == str(streamed_error.value)
+
+
 def test_read_into_fills_the_callers_array(client, name):
     a = client.create(name, (50, 40), dtype="<f8")
     a[...] = np.random.default_rng(2).standard_normal((50, 40))

@@ -494,6 +494,49 @@ TEST_F(SegmentTest, TruncatedObjectsAreDataLoss) {
   ASSERT_TRUE(Segment::Unlink(os).ok());
 }
 
+// DataRegionFile reads the data region with pread: the bytes, its checks at
+// open (generation, committed, size) and a truncation under it (kDataLoss,
+// never SIGBUS: nothing is mapped).
+TEST_F(SegmentTest, DataRegionFileReadsWithoutMapping) {
+  const std::string os = OsName(0x51);
+  const std::string path = "/dev/shm/" + os;
+  {
+    absl::StatusOr<Segment> seg = Segment::Create(os, ArrayMeta(0x51, "r", {4096}), 0640);
+    ASSERT_TRUE(seg.ok()) << seg.status();
+    for (int i = 0; i < 4096 * 8; ++i) seg->data()[i] = static_cast<std::byte>(i * 7);
+    ASSERT_TRUE(seg->Commit().ok());
+  }
+  EXPECT_EQ(DataRegionFile::Open(os, 0x52, 8).status().code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(DataRegionFile::Open(os, 0x51, 4096 * 8 + 1).status().code(),
+            absl::StatusCode::kOutOfRange);
+  EXPECT_EQ(DataRegionFile::Open("a/../b", 0x51, 8).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  absl::StatusOr<DataRegionFile> file = DataRegionFile::Open(os, 0x51, 4096 * 8);
+  ASSERT_TRUE(file.ok()) << file.status();
+  EXPECT_EQ(file->mode(), 0640u);
+  std::vector<std::byte> out(5000);
+  ASSERT_TRUE(file->ReadAt(1000, 5000, out.data()).ok());
+  for (int i = 0; i < 5000; ++i) ASSERT_EQ(out[i], static_cast<std::byte>((1000 + i) * 7)) << i;
+  EXPECT_EQ(file->ReadAt(4096 * 8 - 10, 11, out.data()).code(), absl::StatusCode::kOutOfRange);
+  EXPECT_EQ(file->ReadAt(-1, 1, out.data()).code(), absl::StatusCode::kOutOfRange);
+  EXPECT_TRUE(file->ReadAt(4096 * 8, 0, out.data()).ok());
+
+  // Moved: the new owner reads, the old one is empty.
+  DataRegionFile moved = *std::move(file);
+  ASSERT_TRUE(moved.ReadAt(0, 8, out.data()).ok());
+  EXPECT_EQ(out[1], std::byte{7});
+
+  // Cut by another process after the open: kDataLoss naming where it ends.
+  ASSERT_EQ(truncate(path.c_str(), kDataOffset + 3000), 0);
+  absl::Status st = moved.ReadAt(1000, 5000, out.data());
+  EXPECT_EQ(st.code(), absl::StatusCode::kDataLoss) << st;
+  EXPECT_EQ(st.message(), "segment '" + os +
+                              "' ends at byte 3000 of its data region: another process "
+                              "truncated it");
+  EXPECT_TRUE(moved.ReadAt(0, 3000, out.data()).ok());
+  ASSERT_TRUE(Segment::Unlink(os).ok());
+}
+
 TEST_F(SegmentTest, GarbageAndHostileHeadersAreDataLoss) {
   const std::string os = OsName(12);
   const std::string path = "/dev/shm/" + os;

@@ -10,7 +10,7 @@
 //   View<double, 2> a = client.create<double, 2>("temps", {480, 640});
 //   a.at(0, 0) = 21.5;                                      // every attacher sees it
 //   View<const double, 2, c_contig> r = client.attach_readonly<double, 2, c_contig>("temps");
-//   AnyView rows = client.read("temps", "::2, :");          // streamed over gRPC
+//   AnyView rows = client.read("temps", "::2, :");          // a copy (works from any host)
 //   client.write("temps", "0, :", rows.slice(ParseIndex("0")));
 //
 // attach() is Stat + map + checked bind (on a Unix socket, after the first
@@ -138,6 +138,18 @@ struct ClientOptions {
   // no RPC (docs/architecture.md), and falls back to Stat whenever the file
   // is not visible or does not have the entry. false = always Stat.
   bool use_shm_catalog = true;
+  // With a Unix-socket target: read() and read_into() of a segment this
+  // process can open copy the selection straight out of it with pread(2)
+  // (one copy, no stream through the daemon; a segment truncated meanwhile
+  // by another process is kDataLoss, never SIGBUS). The name is resolved as
+  // attach() resolves it (catalog file, else Stat). Streamed as before: a
+  // segment not visible here (another container), a selection of more than
+  // 64 runs of contiguous bytes shorter than 64 KiB each in the requested
+  // order (the daemon packs those), and every request the daemon must judge
+  // (a bad name or index, a sealed segment made writable again): the
+  // result, description and errors are the same either way. Local reads do
+  // not show in the daemon's Read metrics. false = always stream.
+  bool local_reads = true;
   // Concurrent streams, each on its own connection, that read() and write()
   // split a large transfer across (1 to kMaxStreams). A transfer of at most
   // 4 MiB always uses one stream; a larger one sends its first 4 MiB over
@@ -383,7 +395,9 @@ class Client {
 
   // --- Streaming (works from any host). ----------------------------------------
   // The items of name[index], streamed over gRPC into a new owning, writable
-  // AnyView contiguous in `order`, with the array's format and itemsize.
+  // AnyView contiguous in `order`, with the array's format and itemsize. On
+  // the daemon's host the bytes are copied straight from the segment
+  // instead (ClientOptions::local_reads), with the same result.
   // `progress` (optional) is called after each chunk. `info` (optional)
   // receives the description the stream starts with: the selection as a
   // contiguous array in `order` (name, format, shape, generation, readonly),

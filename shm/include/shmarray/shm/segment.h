@@ -86,6 +86,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -347,6 +348,46 @@ absl::StatusOr<std::shared_ptr<const void>> MapDataRegion(std::string_view os_na
                                                           Segment::Access access,
                                                           uint64_t expected_generation,
                                                           int64_t size_bytes, std::byte** data);
+
+// The data region of a segment opened for reading with pread(2), not mapped:
+// how a client on the daemon's host copies an array's bytes out without a
+// stream. A file truncated by another process under a copy makes ReadAt
+// fail with kDataLoss; it cannot raise SIGBUS (nothing is mapped), so no
+// fault handler is needed in the reading process. Move-only; closes its
+// descriptor when destroyed.
+class DataRegionFile {
+ public:
+  // Opens `os_name` read-only and validates its header as MapDataRegion
+  // does (committed, generation `expected_generation`, at least `size_bytes`
+  // of data region). Errors: those of MapDataRegion.
+  static absl::StatusOr<DataRegionFile> Open(std::string_view os_name, uint64_t expected_generation,
+                                             int64_t size_bytes);
+
+  DataRegionFile(DataRegionFile&& other) noexcept;
+  DataRegionFile& operator=(DataRegionFile&& other) noexcept;
+  DataRegionFile(const DataRegionFile&) = delete;
+  DataRegionFile& operator=(const DataRegionFile&) = delete;
+  ~DataRegionFile();
+
+  // Copies `len` bytes from byte `offset` of the data region into `out`.
+  // Errors: kOutOfRange when [offset, offset + len) is not inside the
+  // `size_bytes` given to Open; kDataLoss "segment 'd/f' ends at byte N of
+  // its data region: another process truncated it" when the file is
+  // shorter now (out may hold part of the bytes); the OS error otherwise.
+  // Thread-safe (pread has no file position).
+  absl::Status ReadAt(int64_t offset, int64_t len, std::byte* out) const;
+
+  // The file's permission bits when it was opened (st_mode & 07777).
+  unsigned mode() const { return mode_; }
+
+ private:
+  DataRegionFile(int fd, std::string os_name, int64_t size_bytes, unsigned mode)
+      : fd_(fd), os_name_(std::move(os_name)), size_bytes_(size_bytes), mode_(mode) {}
+  int fd_ = -1;
+  std::string os_name_;
+  int64_t size_bytes_ = 0;
+  unsigned mode_ = 0;
+};
 
 namespace internal {
 
