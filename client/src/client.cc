@@ -29,6 +29,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "local_catalog.h"
+#include "read_buffers.h"
 #include "shmarray/proto/convert.h"
 #include "shmarray/shm/array_name.h"
 #include "shmarray/shm/errors.h"
@@ -1018,20 +1019,31 @@ shm::AnyView Client::read(std::string_view name, const Index& index, shm::Order 
                           const ProgressCallback& progress, ArrayInfo* info_out) {
   CheckName(name);
   shm::AnyView out;
-  impl_->Read(name, index, order, progress, info_out,
-              [&](const ArrayInfo& info) -> absl::StatusOr<std::byte*> {
-                try {
-                  out = shm::AnyView::Allocate(info.format, info.layout.shape, order,
-                                               info.itemsize());
-                } catch (const std::bad_alloc&) {
-                  return absl::ResourceExhaustedError("read of '" + std::string(name) +
-                                                      "': cannot allocate " +
-                                                      std::to_string(info.nbytes()) + " bytes");
-                } catch (...) {
-                  return shm::StatusFromCurrentException();
-                }
-                return out.data();
-              });
+  impl_->Read(
+      name, index, order, progress, info_out,
+      [&](const ArrayInfo& info) -> absl::StatusOr<std::byte*> {
+        try {
+          if (impl_->options_.reuse_read_buffers &&
+              info.nbytes() >= internal::kMinPooledReadBytes) {
+            // Every byte is overwritten: stale contents are fine.
+            std::shared_ptr<std::byte> memory = internal::AcquireReadBuffer(info.nbytes());
+            std::byte* data = memory.get();
+            out = shm::AnyView(info.format,
+                               shm::Layout::Contiguous(info.itemsize(), info.layout.shape, order),
+                               data,
+                               /*readonly=*/false, std::shared_ptr<const void>(std::move(memory)));
+          } else {
+            out = shm::AnyView::Allocate(info.format, info.layout.shape, order, info.itemsize());
+          }
+        } catch (const std::bad_alloc&) {
+          return absl::ResourceExhaustedError("read of '" + std::string(name) +
+                                              "': cannot allocate " +
+                                              std::to_string(info.nbytes()) + " bytes");
+        } catch (...) {
+          return shm::StatusFromCurrentException();
+        }
+        return out.data();
+      });
   return out;
 }
 

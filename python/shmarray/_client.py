@@ -198,7 +198,11 @@ class Client:
     socket, :meth:`read` and :meth:`read_into` copy the bytes straight out
     of the array's shared memory (one copy, nothing through the daemon)
     whenever this process can open it, with the same result as the stream;
-    False always streams.
+    False always streams. `reuse_read_buffers` (default True): the memory
+    of a dropped :meth:`read` result of 4 MiB or more is kept (one buffer
+    per process) and the next :meth:`read` it fits lands in it, instead of
+    in new memory whose pages all fault in; up to one such result's size
+    stays allocated meanwhile. False returns it to the system at once.
 
     Creating a Client does not contact the daemon; the first call does
     (UnavailableError if none answers). A Client may be used from several
@@ -219,6 +223,7 @@ class Client:
         streams: int = 1,
         tune_malloc: bool = True,
         local_reads: bool = True,
+        reuse_read_buffers: bool = True,
     ):
         if token is not None and token_file is not None:
             raise _errors.InvalidArgumentError(
@@ -241,6 +246,7 @@ class Client:
             int(streams),
             bool(tune_malloc),
             bool(local_reads),
+            bool(reuse_read_buffers),
         )
 
     # --- lifetime -------------------------------------------------------

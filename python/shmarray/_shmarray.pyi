@@ -54,6 +54,7 @@ class _Client:
         streams: int,
         tune_malloc: bool,
         local_reads: bool,
+        reuse_read_buffers: bool,
     ) -> None: ...
     @property
     def target(self) -> str: ...

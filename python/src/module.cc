@@ -111,7 +111,7 @@ class PyClient {
  public:
   PyClient(const std::string& target, const std::string& instance, const std::string& token,
            const std::string& tls_root_cert_pem, double timeout_s, int streams, bool tune_malloc,
-           bool local_reads) {
+           bool local_reads, bool reuse_read_buffers) {
     client::ClientOptions options;
     options.target = target;
     options.instance = instance;
@@ -122,6 +122,7 @@ class PyClient {
     options.streams = streams;
     options.tune_malloc = tune_malloc;
     options.local_reads = local_reads;
+    options.reuse_read_buffers = reuse_read_buffers;
     client_ = std::make_shared<Client>(Client::Connect(options));
   }
 
@@ -316,9 +317,10 @@ PYBIND11_MODULE(_shmarray, m) {
 
   py::class_<PyClient>(m, "_Client")
       .def(py::init<const std::string&, const std::string&, const std::string&, const std::string&,
-                    double, int, bool, bool>(),
+                    double, int, bool, bool, bool>(),
            py::arg("target"), py::arg("instance"), py::arg("token"), py::arg("tls_root_cert_pem"),
-           py::arg("timeout_s"), py::arg("streams"), py::arg("tune_malloc"), py::arg("local_reads"))
+           py::arg("timeout_s"), py::arg("streams"), py::arg("tune_malloc"), py::arg("local_reads"),
+           py::arg("reuse_read_buffers"))
       .def_property_readonly("target", [](const PyClient& self) { return self.get()->target(); })
       .def_property_readonly("closed", &PyClient::closed)
       .def("close", &PyClient::close)

@@ -3,6 +3,8 @@
 // File: local_read_test.cc
 // -----------------------------------------------------------------------------
 // read() and read_into() on the daemon's host (ClientOptions::local_reads),
+// and the reuse of a dropped read() result's memory
+// (ClientOptions::reuse_read_buffers),
 // against the real shmarrayd: the bytes come straight from the segment with
 // no Read RPC (counted with the daemon's own Prometheus counters), and a
 // local read and a streamed one (local_reads = false) agree on bytes,
@@ -21,6 +23,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "read_buffers.h"
 #include "shmarray/client/client.h"
 #include "shmarray/shm/any_view.h"
 #include "testing/daemon.h"
@@ -258,6 +261,57 @@ TEST_F(LocalReadTest, ASealedSegmentMadeWritableIsTheDaemonsToReport) {
   EXPECT_EQ(ls.code(), absl::StatusCode::kDataLoss) << ls;
   EXPECT_THAT(std::string(ls.message()), HasSubstr("is writable again"));
   EXPECT_EQ(ls, ss);
+}
+
+// A dropped read() result of 4 MiB or more keeps its memory for the next
+// read() that fits: same address, fresh bytes. A result still held is never
+// handed out, a buffer more than twice the size needed is not used, and
+// reuse_read_buffers = false neither takes nor keeps one.
+TEST_F(LocalReadTest, ADroppedResultsMemoryIsReusedByTheNextRead) {
+  internal::DropKeptReadBuffer();
+  MakeCounting("r", {10, 1 << 18});  // 10 MiB
+  const std::vector<std::byte> want = Bytes(streamed_->read("r"));
+  const std::byte* first = nullptr;
+  {
+    const shm::AnyView a = local_->read("r");
+    first = a.first();
+    EXPECT_EQ(Bytes(a), want);
+    EXPECT_EQ(internal::KeptReadBufferBytes(), 0);
+  }
+  EXPECT_EQ(internal::KeptReadBufferBytes(), 10 << 20);
+  // New contents, read into the kept memory (local and streamed alike).
+  shm::View<int32_t, 2> v = local_->attach<int32_t, 2>("r");
+  v(9, (1 << 18) - 1) = -5;
+  for (Client* c : {local_.get(), streamed_.get()}) {
+    const shm::AnyView b = c->read("r");
+    EXPECT_EQ(b.first(), first);
+    EXPECT_EQ((b.as<const int32_t, 2>()(9, (1 << 18) - 1)), -5);
+    EXPECT_EQ((b.as<const int32_t, 2>()(3, 7)), 3 * (1 << 18) + 7);
+    EXPECT_EQ(internal::KeptReadBufferBytes(), 0);
+    // Held: a second read gets memory of its own.
+    const shm::AnyView c2 = c->read("r");
+    EXPECT_NE(c2.first(), b.first());
+    EXPECT_EQ(Bytes(c2), Bytes(b));
+  }
+  // Kept now: one 10 MiB buffer (the last one released).
+  EXPECT_EQ(internal::KeptReadBufferBytes(), 10 << 20);
+  // Too large for a 4 MiB read: not used, and replaced when that one goes.
+  {
+    const shm::AnyView small = local_->read("r", ":4");
+    EXPECT_EQ(small.nbytes(), 4 << 20);
+    EXPECT_EQ(internal::KeptReadBufferBytes(), 10 << 20);
+  }
+  EXPECT_EQ(internal::KeptReadBufferBytes(), 4 << 20);
+  // Off: a Client that neither takes the kept buffer nor gives one back.
+  Client plain = Client::Connect({.target = daemon_->target(), .reuse_read_buffers = false});
+  {
+    const shm::AnyView c = plain.read("r", ":4");
+    EXPECT_EQ(Bytes(c), std::vector<std::byte>(want.begin(), want.begin() + (4 << 20)));
+    EXPECT_EQ(internal::KeptReadBufferBytes(), 4 << 20);
+  }
+  EXPECT_EQ(internal::KeptReadBufferBytes(), 4 << 20);
+  internal::DropKeptReadBuffer();
+  EXPECT_EQ(internal::KeptReadBufferBytes(), 0);
 }
 
 }  // namespace

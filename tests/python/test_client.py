@@ -291,6 +291,20 @@ def test_local_and_streamed_reads_agree(daemon, client, name):
             assert str(local_error.value) == str(streamed_error.value)
 
 
+def test_a_dropped_read_result_is_reused_by_the_next_read(daemon, client, name):
+    a = client.create(name, (4, 1 << 18), dtype="<f8")  # 8 MiB
+    a[...] = 1.5
+    r = client.read(name)
+    where = r.ctypes.data
+    del r  # its memory is kept for the next read() it fits
+    a[3, -1] = 7.0
+    r = client.read(name)
+    assert r.ctypes.data == where
+    assert r[3, -1] == 7.0 and r[0, 0] == 1.5 and r.flags.writeable
+    held = client.read(name)  # r is still held: memory of its own
+    assert held.ctypes.data != where and (held == r).all()
+
+
 def test_read_into_fills_the_callers_array(client, name):
     a = client.create(name, (50, 40), dtype="<f8")
     a[...] = np.random.default_rng(2).standard_normal((50, 40))

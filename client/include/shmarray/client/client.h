@@ -150,6 +150,16 @@ struct ClientOptions {
   // result, description and errors are the same either way. Local reads do
   // not show in the daemon's Read metrics. false = always stream.
   bool local_reads = true;
+  // read() results of 4 MiB or more: when one is dropped, its memory is
+  // kept (one buffer per process, the last one dropped) and the next read()
+  // it fits (up to twice the size needed) lands in it instead of in a new
+  // mapping whose every page faults in as the bytes arrive (20-25 ms per
+  // 256 MiB on a 2-core VM, and up to ~400 ms when the hypervisor had taken
+  // the freed memory back: docs/performance.md). The price: up to one
+  // dropped result's size stays allocated until the next read() reuses or
+  // replaces it. false = results of this Client come from, and go back to,
+  // the operating system.
+  bool reuse_read_buffers = true;
   // Concurrent streams, each on its own connection, that read() and write()
   // split a large transfer across (1 to kMaxStreams). A transfer of at most
   // 4 MiB always uses one stream; a larger one sends its first 4 MiB over
