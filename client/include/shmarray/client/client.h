@@ -163,7 +163,8 @@ struct ClientOptions {
   // Concurrent streams, each on its own connection, that read() and write()
   // split a large transfer across (1 to kMaxStreams). A transfer of at most
   // 4 MiB always uses one stream; a larger one sends its first 4 MiB over
-  // one stream and the rest over `streams` (docs/performance.md has the
+  // one stream and the rest over `streams` (a local read, see local_reads,
+  // does not stream at all; docs/performance.md has the
   // measurements behind the default).
   int streams = kDefaultStreams;
   // gRPC allocates its socket read buffers per read and frees them soon
